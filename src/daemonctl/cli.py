@@ -1,0 +1,234 @@
+"""The command line: parse, call the core, render, map errors to exit codes. Nothing else.
+
+Core modules are imported inside the commands that need them, so `status`
+or `--help` pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import DaemonctlError, ExitStatus, UsageError
+
+PASSTHROUGH = {"allow_interspersed_args": False}
+
+
+def _state(ctx: click.Context) -> Any:
+    from .state import StateDir
+
+    return StateDir.resolve(ctx.obj)
+
+
+def _say(message: str) -> None:
+    click.echo(f"daemonctl: {message}", err=True)
+
+
+def _schedule(timeout: float | None, schedule: str | None) -> Any:
+    from .schedule import ScheduleError, default_schedule, parse_schedule
+
+    if timeout is not None and schedule is not None:
+        raise UsageError("give either -t/--timeout or --schedule, not both")
+    if schedule is None:
+        return default_schedule(10.0 if timeout is None else timeout)
+    try:
+        return parse_schedule(schedule)
+    except ScheduleError as err:
+        raise UsageError(f"--schedule: {err}") from None
+
+
+timeout_option = click.option(
+    "-t", "--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+    help="Seconds to wait after each of TERM, HUP, KILL (default 10).",
+)
+schedule_option = click.option(
+    "--schedule", metavar="SCHEDULE",
+    help="Signals and waits, start-stop-daemon style: TERM/30/KILL/5.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--state-dir", metavar="DIR", help="Where pidfiles, records and logs live.")
+@click.version_option(__version__, "-V", "--version", prog_name="daemonctl")
+@click.pass_context
+def cli(ctx: click.Context, state_dir: str | None) -> None:
+    """Run any command as a proper Unix daemon, and stop it reliably."""
+    ctx.obj = state_dir
+
+
+@cli.command(context_settings=PASSTHROUGH)
+@click.option("-n", "--name", help="Instance name (default: basename of PROGRAM).")
+@click.option("-p", "--pidfile", metavar="PATH", help="Pidfile (default STATE_DIR/NAME.pid).")
+@click.option("-o", "--stdout", metavar="PATH", help="Append stdout here (default STATE_DIR/NAME.log).")
+@click.option("-e", "--stderr", metavar="PATH", help="Append stderr here (default: same as stdout).")
+@click.option("-d", "--chdir", metavar="DIR", help="Working directory (default /).")
+@click.option("--umask", metavar="OCTAL", help="umask of the program (default 022).")
+@click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Set a variable (repeatable).")
+@click.option("--wait", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Fail if the program ends within SECONDS of starting (default 0).")
+@click.argument("program", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def start(ctx: click.Context, program: tuple[str, ...], umask: str | None, env: tuple[str, ...], **opts: Any) -> int:
+    """Start PROGRAM [ARG]... as a daemon (or NAME again from its record)."""
+    from .launcher import start as do_start
+    from .options import StartOptions, parse_env, parse_umask
+
+    if not program and opts["name"] is None:
+        raise UsageError("no PROGRAM given (or -n NAME to start a daemon again from its record)")
+    options = StartOptions(
+        program=program,
+        umask=None if umask is None else parse_umask(umask),
+        env=parse_env(env),
+        **opts,
+    )
+    result = do_start(_state(ctx), options)
+    _render_start(result)
+    return ExitStatus.OK
+
+
+def _render_start(result: Any) -> None:
+    if result.already_running:
+        _say(f"{result.name} is already running (pid {result.pid})")
+    else:
+        _say(f"started {result.name} (pid {result.pid}), logging to {result.spec.stdout}")
+
+
+@cli.command()
+@timeout_option
+@schedule_option
+@click.option("-p", "--pidfile", metavar="PIDFILE", help="Act on the PID in this pidfile.")
+@click.argument("name", required=False)
+@click.pass_context
+def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfile: str | None, name: str | None) -> int:
+    """Stop a daemon: TERM, then HUP, then KILL to its process group."""
+    from .control import STALE, STOPPED
+    from .control import stop as do_stop
+
+    result = do_stop(_state(ctx), name, pidfile, _schedule(timeout, schedule))
+    if result.outcome == STOPPED:
+        _say(f"stopped {result.label} (pid {result.pid})")
+    elif result.outcome == STALE:
+        _say(f"{result.label} was not running; removed its stale pidfile (pid {result.pid} belongs to another process)")
+    else:
+        _say(f"{result.label} was not running")
+    return ExitStatus.OK
+
+
+@cli.command(context_settings=PASSTHROUGH)
+@timeout_option
+@schedule_option
+@click.argument("name")
+@click.argument("program", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def restart(ctx: click.Context, timeout: float | None, schedule: str | None, name: str, program: tuple[str, ...]) -> int:
+    """Stop NAME if it runs, then start it again [with a new PROGRAM]."""
+    from .launcher import restart as do_restart
+
+    result = do_restart(_state(ctx), name, program, _schedule(timeout, schedule))
+    _render_start(result)
+    return ExitStatus.OK
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-p", "--pidfile", metavar="PIDFILE", help="Check the PID in this pidfile.")
+@click.argument("name", required=False)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | None) -> int:
+    """Is NAME running? Without NAME, list every daemon."""
+    import json
+
+    from . import status as st
+
+    state = _state(ctx)
+    if name is None and pidfile is None:
+        reports = st.status_all(state)
+        if as_json:
+            click.echo(json.dumps([r.to_json() for r in reports], indent=2))
+        else:
+            for r in reports:
+                click.echo(st.table_line(r))
+        return ExitStatus.OK
+    report = st.status_one(state, name, pidfile)
+    click.echo(json.dumps(report.to_json(), indent=2) if as_json else st.describe(report))
+    return report.exit_status
+
+
+@cli.command("signal")
+@click.argument("name")
+@click.argument("signal_name", metavar="SIGNAL")
+@click.pass_context
+def signal_cmd(ctx: click.Context, name: str, signal_name: str) -> int:
+    """Send SIGNAL (HUP, SIGHUP or 1) to the daemon."""
+    from .control import send_signal
+    from .signals import parse_signal
+    from .signals import signal_name as name_of
+
+    try:
+        sig = parse_signal(signal_name)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    result = send_signal(_state(ctx), name, sig)
+    _say(f"sent {name_of(result.signal)} to {result.name} (pid {result.pid})")
+    return ExitStatus.OK
+
+
+@cli.command()
+@click.option("-n", "--lines", type=click.IntRange(min=0), default=10, show_default=True, help="How many lines.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines, across log rotation.")
+@click.argument("name")
+@click.pass_context
+def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
+    """Print the last lines of the daemon's stdout log."""
+    from .logs import follow as do_follow
+    from .logs import log_path, tail
+
+    path = log_path(_state(ctx), name)
+    for line in tail(path, lines):
+        click.echo(line)
+    if follow:
+        out = sys.stdout.buffer
+
+        def write(data: bytes) -> None:
+            out.write(data)
+            out.flush()
+
+        try:
+            do_follow(path, write)
+        except KeyboardInterrupt:
+            pass
+    return ExitStatus.OK
+
+
+@cli.command()
+@click.argument("name")
+@click.pass_context
+def remove(ctx: click.Context, name: str) -> int:
+    """Forget a daemon that is not running (its log stays)."""
+    from .control import forget
+
+    result = forget(_state(ctx), name)
+    _say(f"forgot {result.name}; its log {result.log} was kept")
+    return ExitStatus.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every error becomes one line on stderr and its exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="daemonctl", standalone_mode=False)
+    except DaemonctlError as err:
+        err.show()
+        return int(err.exit_code)
+    except click.UsageError as err:
+        hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+        click.echo(f"daemonctl: error: {err.format_message()}{hint}", err=True)
+        return ExitStatus.USAGE
+    except click.ClickException as err:
+        click.echo(f"daemonctl: error: {err.format_message()}", err=True)
+        return err.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        return 130
+    return int(code) if isinstance(code, int) else ExitStatus.OK

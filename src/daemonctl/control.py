@@ -1,0 +1,131 @@
+"""stop, signal and remove: acting on a daemon that was started, after checking it is ours."""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import pidfile as pidfile_mod
+from . import record as record_mod
+from .daemon import RUNNING, Daemon, Target, inspect, named, orphans_possible, resolve
+from .errors import Failure, PrivilegeError, SignalNotRunning, StatusUnknown, UsageError
+from .files import remove
+from .lock import locked
+from .procfs import group_members
+from .schedule import Schedule, run
+from .signals import signal_name
+from .state import StateDir, validate_name
+from .stopper import ProcessGroup
+from .waiting import open_verified
+
+STOPPED, NOT_RUNNING, STALE = "stopped", "not-running", "stale"
+
+
+@dataclass(frozen=True)
+class StopResult:
+    label: str  # the daemon's name, or its pidfile when it has no record
+    pid: int | None
+    outcome: str  # stopped, not-running or stale (the pidfile's PID was another process's)
+
+
+def stop(state: StateDir, name: str | None, pidfile: str | None, schedule: Schedule) -> StopResult:
+    target = resolve(state, name, pidfile)
+    if target.name is None:
+        return stop_locked(target, schedule)
+    with locked(state.lock(target.name)):
+        # Read the record again: another command may have changed it while we waited.
+        return stop_locked(named(state, target.name, target.pidfile if pidfile else None), schedule)
+
+
+def stop_locked(target: Target, schedule: Schedule) -> StopResult:
+    try:
+        daemon = inspect(target)
+    except StatusUnknown as err:
+        raise Failure(str(err)) from None
+    label = target.name or str(target.pidfile)
+    if daemon.state == RUNNING:
+        pgid = daemon.pid if target.record is not None else None
+        _run(schedule, ProcessGroup(daemon.identity, pgid), label, daemon.pid)
+        outcome = STOPPED
+    else:
+        leader = daemon.record.pid if daemon.record and orphans_possible(daemon) else None
+        if leader is not None and group_members(leader):
+            _run(schedule, ProcessGroup(None, leader), label, None)
+        outcome = STALE if daemon.stale else NOT_RUNNING
+    _forget_process(daemon)
+    return StopResult(label, daemon.pid, outcome)
+
+
+def _run(schedule: Schedule, group: ProcessGroup, label: str, pid: int | None) -> None:
+    with group:
+        if not run(schedule, group.send, group.wait_gone):
+            raise Failure(f"{label} is still running after the stop schedule (pid {pid})")
+
+
+def _forget_process(daemon: Daemon) -> None:
+    """Remove the pidfile (only if it still names the PID we saw) and mark the record stopped."""
+    if daemon.pidfile_pid is not None:
+        try:
+            if pidfile_mod.read(daemon.target.pidfile).pid == daemon.pidfile_pid:
+                remove(daemon.target.pidfile)
+        except pidfile_mod.InvalidPidfile:
+            pass
+    rec, path = daemon.record, daemon.target.record_path
+    if rec is not None and path is not None and rec.state == record_mod.RUNNING:
+        record_mod.save(path, rec.stopped())
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    name: str
+    pid: int
+    signal: int
+
+
+def send_signal(state: StateDir, name: str, sig: int) -> SignalResult:
+    """Send `sig` to the daemon itself, after checking its identity."""
+    try:
+        daemon = inspect(named(state, validate_name(name)))
+    except StatusUnknown as err:
+        raise Failure(str(err)) from None
+    if daemon.state != RUNNING or daemon.identity is None:
+        raise SignalNotRunning(f"{name} is not running")
+    fd = open_verified(daemon.identity)
+    if fd is None:
+        raise SignalNotRunning(f"{name} is not running")
+    try:
+        signal.pidfd_send_signal(fd, sig)
+    except ProcessLookupError:
+        raise SignalNotRunning(f"{name} is not running") from None
+    except PermissionError:
+        raise PrivilegeError(f"not allowed to send {signal_name(sig)} to {name} (pid {daemon.pid})") from None
+    finally:
+        os.close(fd)
+    return SignalResult(name, daemon.identity.pid, sig)
+
+
+@dataclass(frozen=True)
+class RemoveResult:
+    name: str
+    log: str
+
+
+def forget(state: StateDir, name: str) -> RemoveResult:
+    """Forget a daemon that is not running: its record and any stale pidfile; the log stays."""
+    validate_name(name)
+    with locked(state.lock(name)):
+        target = named(state, name)
+        if target.record is None:
+            raise UsageError(f"no daemon named {name} in {state.path}")
+        try:
+            daemon = inspect(target)
+        except StatusUnknown:
+            daemon = None  # garbage in the pidfile: nothing runs that we could know of
+        if daemon is not None and daemon.state == RUNNING:
+            raise Failure(f"{name} is still running (pid {daemon.pid}); stop it first")
+        if daemon is None or daemon.pidfile_pid is not None:
+            remove(target.pidfile)
+        remove(state.record(name))
+        return RemoveResult(name, target.record.spec.stdout)

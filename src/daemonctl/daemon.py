@@ -1,0 +1,121 @@
+"""What is known of one daemon: its record, its pidfile and its live process, reconciled."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import pidfile as pidfile_mod
+from . import record as record_mod
+from .errors import Failure, StatusUnknown, UsageError
+from .procfs import Identity, is_alive, pid_alive, read_stat
+from .record import Record
+from .state import StateDir, validate_name
+
+RUNNING, DEAD, STOPPED = "running", "dead", "stopped"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which daemon a command is about: a NAME, a pidfile, or both."""
+
+    name: str | None
+    pidfile: Path
+    record: Record | None
+    record_path: Path | None = None  # where the record is (or would be) kept
+
+
+@dataclass(frozen=True)
+class Daemon:
+    target: Target
+    state: str  # running, dead or stopped
+    pid: int | None  # the live process, or the pidfile's dead PID
+    pidfile_pid: int | None  # what the pidfile holds; None without a pidfile
+    identity: Identity | None  # of the live process
+    stale: bool = False  # the pidfile's PID belongs to a process daemonctl did not start
+
+    @property
+    def name(self) -> str | None:
+        return self.target.name
+
+    @property
+    def record(self) -> Record | None:
+        return self.target.record
+
+
+def load_record(state: StateDir, name: str) -> Record | None:
+    try:
+        return record_mod.load(state.record(name))
+    except record_mod.CorruptRecord as err:
+        raise Failure(f"the record of {name} ({state.record(name)}) {err}")
+
+
+def resolve(state: StateDir, name: str | None, pidfile: str | None) -> Target:
+    """The daemon named by NAME or -p PIDFILE (exactly one of them)."""
+    if (name is None) == (pidfile is None):
+        raise UsageError("give either a NAME or -p PIDFILE")
+    if name is not None:
+        validate_name(name)
+        return named(state, name)
+    path = Path(os.path.abspath(pidfile))  # type: ignore[arg-type]
+    owner = find_by_pidfile(state, path)
+    if owner is None:
+        return Target(None, path, None)
+    return Target(owner.name, path, owner, state.record(owner.name))
+
+
+def named(state: StateDir, name: str, pidfile: Path | None = None) -> Target:
+    """The target of NAME as its record (read now) says; `pidfile` overrides the record's."""
+    rec = load_record(state, name)
+    path = pidfile or (Path(rec.spec.pidfile) if rec else state.pidfile(name))
+    return Target(name, path, rec, state.record(name))
+
+
+def find_by_pidfile(state: StateDir, path: Path) -> Record | None:
+    """The record whose pidfile is `path`: NAME.pid's record first, then any other."""
+    stem = path.name[:-4] if path.name.endswith(".pid") else None
+    candidates = [stem] if stem else []
+    candidates += [n for n in state.names() if n != stem]
+    for name in candidates:
+        try:
+            rec = record_mod.load(state.record(name))
+        except (record_mod.CorruptRecord, OSError):
+            continue
+        if rec is not None and Path(rec.spec.pidfile) == path:
+            return rec
+    return None
+
+
+def inspect(target: Target) -> Daemon:
+    """Reconcile record, pidfile and /proc; raises StatusUnknown for a bad pidfile."""
+    try:
+        pid_in_file = pidfile_mod.read(target.pidfile).pid
+    except pidfile_mod.InvalidPidfile as err:
+        raise StatusUnknown(f"pidfile {target.pidfile} {err}")
+    rec = target.record
+    ident = rec.identity if rec is not None and rec.state == record_mod.RUNNING else None
+    if ident is not None and is_alive(ident):
+        # The record's process lives: it is the daemon, whatever the pidfile says.
+        return Daemon(target, RUNNING, ident.pid, pid_in_file, ident)
+    if pid_in_file is None:
+        return Daemon(target, STOPPED, None, None, None)
+    if rec is None:
+        # A pidfile written by another tool: all we can go by is the PID.
+        if pid_alive(pid_in_file):
+            return Daemon(target, RUNNING, pid_in_file, pid_in_file, Identity.of(pid_in_file))
+        return Daemon(target, DEAD, pid_in_file, pid_in_file, None)
+    stale = pid_alive(pid_in_file)  # alive, but not the process daemonctl started
+    return Daemon(target, DEAD, pid_in_file, pid_in_file, None, stale=stale)
+
+
+def orphans_possible(daemon: Daemon) -> bool:
+    """True when the dead leader's process group may still hold its children.
+
+    Linux does not reuse a PID while a process group of that number exists, so
+    when the PID is free (or a zombie) the group's members are the daemon's own.
+    """
+    if daemon.record is None or daemon.record.identity is None or daemon.stale:
+        return False
+    st = read_stat(daemon.record.identity.pid)
+    return st is None or st.zombie

@@ -1,0 +1,30 @@
+"""Serialise commands on one daemon name with flock on a lock file."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import from_oserror
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created if missing) for the block.
+
+    The kernel drops the lock when the process dies, so a killed daemonctl
+    never leaves a name locked. The file stays: unlinking it would let two
+    processes hold locks on different inodes of the same name.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as err:
+        raise from_oserror(err, f"cannot open lock file {path}")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,128 @@
+"""The stop schedule: start-stop-daemon's --retry syntax, and running it.
+
+A schedule is a list of steps: send a signal, or wait up to N seconds for the
+processes to be gone. `forever` repeats the steps after it until they are.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from .signals import parse_signal
+
+
+class ScheduleError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Send:
+    signal: int
+
+
+@dataclass(frozen=True)
+class Wait:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Schedule:
+    steps: tuple[Send | Wait, ...]
+    repeat_from: int | None = None  # index of the first step after `forever`
+
+    def expand(self) -> Iterator[Send | Wait]:
+        """The steps in the order they run; endless when the schedule has `forever`."""
+        yield from self.steps
+        if self.repeat_from is None:
+            return
+        while True:
+            yield from self.steps[self.repeat_from :]
+
+    @property
+    def total_wait(self) -> float:
+        if self.repeat_from is not None:
+            return math.inf
+        return sum(s.seconds for s in self.steps if isinstance(s, Wait))
+
+
+def default_schedule(timeout: float) -> Schedule:
+    """TERM, then HUP, then KILL, each followed by up to `timeout` seconds."""
+    t = Wait(timeout)
+    return Schedule((Send(signal.SIGTERM), t, Send(signal.SIGHUP), t, Send(signal.SIGKILL), t))
+
+
+def parse_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ScheduleError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise ScheduleError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse `TERM/30/KILL/5`; `-9` is a signal number, `30` a timeout, `5` alone TERM/5/KILL/5."""
+    items = text.split("/")
+    if len(items) == 1 and _is_number(items[0]):
+        t = Wait(parse_seconds(items[0]))
+        return Schedule((Send(signal.SIGTERM), t, Send(signal.SIGKILL), t))
+    steps: list[Send | Wait] = []
+    repeat_from = None
+    for item in items:
+        if item == "forever":
+            if repeat_from is not None:
+                raise ScheduleError("'forever' may appear only once")
+            repeat_from = len(steps)
+        elif _is_number(item):
+            steps.append(Wait(parse_seconds(item)))
+        else:
+            steps.append(Send(_parse_item_signal(item)))
+    _validate(text, steps, repeat_from)
+    return Schedule(tuple(steps), repeat_from)
+
+
+def _validate(text: str, steps: list[Send | Wait], repeat_from: int | None) -> None:
+    if not any(isinstance(s, Send) for s in steps):
+        raise ScheduleError(f"schedule {text!r} sends no signal")
+    if repeat_from is not None:
+        rest = steps[repeat_from:]
+        if not any(isinstance(s, Wait) and s.seconds > 0 for s in rest):
+            raise ScheduleError(f"schedule {text!r}: the steps after 'forever' must wait")
+
+
+def _is_number(item: str) -> bool:
+    return item.replace(".", "", 1).isdigit()
+
+
+def _parse_item_signal(item: str) -> int:
+    name = item[1:] if item.startswith("-") else item
+    if not name:
+        raise ScheduleError("empty item in schedule")
+    try:
+        return parse_signal(name)
+    except ValueError as err:
+        raise ScheduleError(f"schedule item {item!r}: {err}") from None
+
+
+def run(
+    schedule: Schedule,
+    send: Callable[[int], None],
+    wait_gone: Callable[[float], bool],
+) -> bool:
+    """Run the schedule; True as soon as the processes are gone, False if the schedule ends first.
+
+    `send(sig)` signals the processes; `wait_gone(seconds)` blocks until they
+    are all gone (True) or the seconds pass (False); `wait_gone(0)` just checks.
+    """
+    for step in schedule.expand():
+        if wait_gone(0):
+            return True
+        if isinstance(step, Send):
+            send(step.signal)
+        elif wait_gone(step.seconds):
+            return True
+    return wait_gone(0)

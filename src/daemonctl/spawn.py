@@ -1,0 +1,175 @@
+"""Turn a command into a detached daemon: double fork, new session, clean exec.
+
+The caller learns whether the exec succeeded through a close-on-exec pipe:
+the grandchild writes its PID and start time, then either execs (the pipe
+closes with nothing more) or writes the errno and stage that failed.
+"""
+
+from __future__ import annotations
+
+import errno as errno_mod
+import fcntl
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .procfs import Identity, boot_id, read_stat
+
+# Descriptors the grandchild keeps while it sets itself up are moved above this,
+# so that a caller that had 0, 1 or 2 closed cannot make them collide.
+HIGH_FD = 10
+NOT_FOUND_ERRNOS = {errno_mod.ENOENT, errno_mod.EACCES, errno_mod.ENOEXEC, errno_mod.ENOTDIR, errno_mod.ELOOP, errno_mod.EISDIR}
+
+
+@dataclass(frozen=True)
+class Launch:
+    executable: str
+    argv: list[str]
+    env: dict[str, str]
+    chdir: str
+    umask: int
+    stdout_fd: int
+    stderr_fd: int
+
+
+class SpawnError(Exception):
+    def __init__(self, stage: str, err: int) -> None:
+        self.stage = stage
+        self.errno = err
+        self.strerror = os.strerror(err) if err else "unknown error"
+        super().__init__(f"{stage}: {self.strerror}")
+
+    @property
+    def not_found(self) -> bool:
+        return self.stage == "exec" and self.errno in NOT_FOUND_ERRNOS
+
+
+def spawn(launch: Launch, fork: Callable[[], int] = os.fork) -> Identity:
+    """Start `launch` as a daemon; its identity once its exec succeeded, else SpawnError."""
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    # Anything buffered would otherwise be written once by each process.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        child = fork()
+    except OSError as err:
+        os.close(read_end)
+        os.close(write_end)
+        raise SpawnError("fork", err.errno or 0) from err
+    if child == 0:  # pragma: no cover - runs in the forked child
+        os.close(read_end)
+        _intermediate(launch, write_end, fork)
+    os.close(write_end)
+    try:
+        report = _read_all(read_end)
+    finally:
+        os.close(read_end)
+        os.waitpid(child, 0)
+    return parse_report(report)
+
+
+def parse_report(report: bytes) -> Identity:
+    """Decode what the grandchild wrote: 'P pid starttime' and maybe 'E errno stage'."""
+    identity = None
+    for line in report.decode("ascii", "replace").splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind == "E":
+            err, _, stage = rest.partition(" ")
+            raise SpawnError(stage or "exec", int(err) if err.isdigit() else 0)
+        if kind == "P":
+            pid, starttime = rest.split()
+            identity = Identity(int(pid), int(starttime), boot_id())
+    if identity is None:
+        raise SpawnError("fork", 0)
+    return identity
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _intermediate(launch: Launch, pipe: int, fork: Callable[[], int]) -> None:  # pragma: no cover
+    """First child: new session, fork again, exit. Never returns."""
+    try:
+        os.setsid()
+        # The second fork leaves the daemon in the new session without being its
+        # leader, so opening a terminal can never make it the controlling one.
+        if fork() == 0:
+            _grandchild(launch, pipe)
+    except OSError as err:
+        _report(pipe, f"E {err.errno or 0} fork\n")
+    finally:
+        os._exit(0)
+
+
+def _grandchild(launch: Launch, pipe: int) -> None:  # pragma: no cover
+    """The daemon-to-be: set up the process, then exec. Never returns."""
+    stage = "setpgid"
+    try:
+        # After the double fork we sit in the dead intermediate's group: lead our own,
+        # so that stop can signal everything the program starts.
+        os.setpgid(0, 0)
+        st = read_stat(os.getpid())
+        _report(pipe, f"P {os.getpid()} {st.starttime if st else 0}\n")
+        pipe = _high(pipe)
+        stage = "chdir"
+        os.chdir(launch.chdir)
+        os.umask(launch.umask)
+        stage = "stdio"
+        _setup_stdio(launch)
+        stage = "signals"
+        _reset_signals()
+        _close_fds(keep=pipe)
+        stage = "exec"
+        os.execve(launch.executable, launch.argv, launch.env)
+    except OSError as err:
+        _report(pipe, f"E {err.errno or 0} {stage}\n")
+    except BaseException:
+        _report(pipe, f"E 0 {stage}\n")
+    os._exit(127)
+
+
+def _high(fd: int) -> int:
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+
+
+def _setup_stdio(launch: Launch) -> None:  # pragma: no cover
+    devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    sources = [_high(devnull), _high(launch.stdout_fd), _high(launch.stderr_fd)]
+    for target, source in enumerate(sources):
+        os.dup2(source, target, inheritable=True)
+
+
+def _reset_signals() -> None:  # pragma: no cover
+    # exec keeps ignored dispositions and the blocked mask: Python itself ignores
+    # SIGPIPE and SIGXFSZ, and a caller such as nohup ignores SIGHUP.
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # signals reserved by the C library
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def _close_fds(keep: int) -> None:  # pragma: no cover
+    for entry in os.listdir("/proc/self/fd"):
+        fd = int(entry)
+        if fd > 2 and fd != keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _report(pipe: int, message: str) -> None:  # pragma: no cover
+    try:
+        os.write(pipe, message.encode("ascii"))
+    except OSError:
+        pass
