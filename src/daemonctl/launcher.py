@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,19 +68,18 @@ def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record |
     if recorded is not None and recorded.spec.pidfile != spec.pidfile:
         _remove_stale_pidfile(Path(recorded.spec.pidfile))
     previous = _read_bytes(state.record(name))
-    out_fd, err_fd = open_logs(spec)
-    try:
+    with ExitStack() as undo:
         pid_file = _prepare(Path(spec.pidfile), "pidfile")
+        undo.callback(pid_file.discard)
+        rec_file = _prepare(state.record(name), "record", 0o600)
+        undo.callback(rec_file.discard)
+        logs = Logs.open(spec)
+        undo.callback(logs.remove_created)
         try:
-            rec_file = _prepare(state.record(name), "record", 0o600)
-        except Failure:
-            pid_file.discard()
-            raise
-        identity = _spawn(spec, out_fd, err_fd, (pid_file, rec_file))
-    finally:
-        os.close(out_fd)
-        if err_fd != out_fd:
-            os.close(err_fd)
+            identity = _spawn(spec, logs)
+        finally:
+            logs.close()
+        undo.pop_all()
     new_record = Record(name, spec).running(identity)
     pid_file.commit(pidfile_mod.encode(identity.pid))
     rec_file.commit(record_mod.encode(new_record))
@@ -104,23 +104,53 @@ def _running_pid(state: StateDir, name: str, spec: StartSpec, recorded: Record |
     return None
 
 
-def open_logs(spec: StartSpec) -> tuple[int, int]:
-    out_fd = _open_log(spec.stdout, "stdout")
-    if spec.stderr == spec.stdout:
-        return out_fd, out_fd
-    try:
-        return out_fd, _open_log(spec.stderr, "stderr")
-    except Failure:
-        os.close(out_fd)
-        raise
+@dataclass
+class Logs:
+    """The program's stdout and stderr, opened for append; remembers which files it created."""
+
+    out_fd: int
+    err_fd: int
+    created: list[str]
+
+    @classmethod
+    def open(cls, spec: StartSpec) -> Logs:
+        created: list[str] = []
+        out_fd = _open_log(spec.stdout, "stdout", created)
+        if spec.stderr == spec.stdout:
+            return cls(out_fd, out_fd, created)
+        try:
+            return cls(out_fd, _open_log(spec.stderr, "stderr", created), created)
+        except Failure:
+            os.close(out_fd)
+            _remove_all(created)
+            raise
+
+    def close(self) -> None:
+        os.close(self.out_fd)
+        if self.err_fd != self.out_fd:
+            os.close(self.err_fd)
+
+    def remove_created(self) -> None:
+        """Undo a start that never ran the program: a log it created stays empty, so goes."""
+        _remove_all(self.created)
 
 
-def _open_log(path: str, what: str) -> int:
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOCTTY
+def _open_log(path: str, what: str, created: list[str]) -> int:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOCTTY
     try:
-        return os.open(path, flags, 0o644)
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
+            created.append(path)
+            return fd
+        except FileExistsError:
+            return os.open(path, flags)
     except OSError as err:
         raise Failure(f"cannot open {what} log {path}: {err.strerror}") from None
+
+
+def _remove_all(paths: list[str]) -> None:
+    for path in paths:
+        remove(Path(path))
 
 
 def _prepare(path: Path, what: str, mode: int = 0o644) -> AtomicFile:
@@ -130,9 +160,9 @@ def _prepare(path: Path, what: str, mode: int = 0o644) -> AtomicFile:
         raise Failure(f"cannot write {what} {path}: {err.strerror}") from None
 
 
-def _spawn(spec: StartSpec, out_fd: int, err_fd: int, pending: tuple[AtomicFile, ...]) -> Identity:
+def _spawn(spec: StartSpec, logs: Logs) -> Identity:
     env = {**os.environ, **spec.env}
-    launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, out_fd, err_fd)
+    launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd)
     if spec.wait > 0:
         from .reaper import become_subreaper
 
@@ -140,8 +170,6 @@ def _spawn(spec: StartSpec, out_fd: int, err_fd: int, pending: tuple[AtomicFile,
     try:
         return spawn(launch)
     except SpawnError as err:
-        for f in pending:
-            f.discard()
         if err.not_found:
             raise ProgramNotFound(f"cannot execute {spec.executable}: {err.strerror}") from None
         what = {"chdir": f"cannot change directory to {spec.chdir}"}.get(err.stage, f"cannot start {spec.executable} ({err.stage})")
