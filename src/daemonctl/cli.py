@@ -27,6 +27,13 @@ def _say(message: str) -> None:
     click.echo(f"daemonctl: {message}", err=True)
 
 
+def _one_target(name: str | None, pidfile: str | None) -> None:
+    if name is not None and pidfile is not None:
+        raise UsageError("give either NAME or -p PIDFILE, not both")
+    if name is None and pidfile is None:
+        raise UsageError("give the NAME of a daemon, or -p PIDFILE")
+
+
 def _schedule(timeout: float | None, schedule: str | None) -> Any:
     from .schedule import ScheduleError, default_schedule, parse_schedule
 
@@ -107,6 +114,7 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
     from .control import STALE, STOPPED
     from .control import stop as do_stop
 
+    _one_target(name, pidfile)
     result = do_stop(_state(ctx), name, pidfile, _schedule(timeout, schedule))
     if result.outcome == STOPPED:
         _say(f"stopped {result.label} (pid {result.pid})")
@@ -152,6 +160,7 @@ def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | N
             for r in reports:
                 click.echo(st.table_line(r))
         return ExitStatus.OK
+    _one_target(name, pidfile)
     report = st.status_one(state, name, pidfile)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else st.describe(report))
     return report.exit_status

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .errors import Failure, StatusUnknown, UsageError
+from .errors import Failure, StatusUnknown
 from .procfs import Identity, is_alive, pid_alive, read_stat
 from .record import Record
 from .state import StateDir, validate_name
@@ -52,9 +52,7 @@ def load_record(state: StateDir, name: str) -> Record | None:
 
 
 def resolve(state: StateDir, name: str | None, pidfile: str | None) -> Target:
-    """The daemon named by NAME or -p PIDFILE (exactly one of them)."""
-    if (name is None) == (pidfile is None):
-        raise UsageError("give either a NAME or -p PIDFILE")
+    """The daemon named by NAME, else by -p PIDFILE."""
     if name is not None:
         validate_name(name)
         return named(state, name)

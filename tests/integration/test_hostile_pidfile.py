@@ -1,0 +1,125 @@
+"""CONTRACT "Exit status": a pidfile holding no valid PID (0, -1, 1, garbage, empty,
+daemonctl's own PID) must never turn into kill(0, ...), kill(-1, ...) or any signal.
+
+daemonctl is run by a small wrapper W (in a session of its own) that catches the usual
+signals and keeps a canary process in its process group.  kill(0)/kill(-5) would hit W
+and the canary, kill(-1) every process of the user.  So that a buggy kill(-1) cannot
+hurt anything else on the machine, W runs as user nobody when we are root; without
+that, the -1 case is skipped."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import ERR_PREFIX, SLEEP
+
+pytestmark = pytest.mark.integration
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+WRAPPER = r"""
+import json, os, signal, subprocess, sys, time
+dctl, state_dir, pidfile, content, mode, outdir, sleep = sys.argv[1:8]
+got = []
+def on(num, frame):
+    got.append(signal.Signals(num).name)
+for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1,
+          signal.SIGUSR2, signal.SIGALRM, signal.SIGCONT):
+    signal.signal(s, on)
+canary = subprocess.Popen([sleep, "300"])          # in W's (and daemonctl's) process group
+def write(text):
+    with open(pidfile, "w") as f:
+        f.write(text)
+if content == "@caller":
+    write(f"{os.getpid()}\n")
+elif content != "@self":
+    write(content)
+args = [dctl, "--state-dir", state_dir, mode] + (["-t", "0.5"] if mode == "stop" else [])
+args += ["-p", pidfile]
+err = os.path.join(outdir, "stderr")
+pid = os.fork()
+if pid == 0:
+    if content == "@self":                         # the PID daemonctl will have
+        write(f"{os.getpid()}\n")
+    fd = os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.execv(dctl, args)
+_, status = os.waitpid(pid, 0)
+canary_alive = canary.poll() is None
+canary.kill()
+canary.wait()
+print(json.dumps({"rc": os.waitstatus_to_exitcode(status), "got": got,
+                  "canary_alive": canary_alive, "stderr": open(err).read()}))
+"""
+
+CONTENTS = {
+    "zero": "0\n",
+    "minus-one": "-1\n",
+    "one": "1\n",
+    "negative": "-5\n",
+    "garbage": "abc\n",
+    "empty": "",
+    "blank": " \n",
+    "pid-and-junk": "123abc\n",
+    "daemonctl-itself": "@self",
+}
+
+
+def can_run_as_nobody(exe) -> bool:
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        return False
+    probe = subprocess.run(NOBODY + [exe, "--version"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.fixture
+def run_wrapper(dctl, tmp_path):
+    nobody = can_run_as_nobody(dctl.exe)
+    outdir = Path(tempfile.mkdtemp(prefix="dctl-hostile-"))
+    outdir.chmod(0o777)
+
+    def run(content: str, mode: str) -> dict:
+        if content == "-1\n" and not nobody:
+            pytest.skip("kill(-1) would be fatal here: needs root + setpriv to run as nobody")
+        argv = [sys.executable, "-c", WRAPPER, dctl.exe, str(outdir / "state"),
+                str(outdir / "h.pid"), content, mode, str(outdir), SLEEP]
+        cp = subprocess.run((NOBODY if nobody else []) + argv, capture_output=True, text=True,
+                            timeout=60, env=dctl.env, start_new_session=True,
+                            stdin=subprocess.DEVNULL)
+        assert cp.returncode == 0, f"wrapper died: rc={cp.returncode} {cp.stderr!r}"
+        return json.loads(cp.stdout)
+
+    yield run
+    shutil.rmtree(outdir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("content", CONTENTS.values(), ids=CONTENTS.keys())
+def test_stop_with_invalid_pidfile_signals_nothing(run_wrapper, content):
+    res = run_wrapper(content, "stop")
+    assert res["got"] == [], f"signals reached the caller: {res}"
+    assert res["canary_alive"], f"the canary was killed: {res}"
+    assert res["rc"] == 1, res
+    assert "Traceback" not in res["stderr"]
+    assert len([ln for ln in res["stderr"].splitlines() if ln.startswith(ERR_PREFIX)]) == 1, res
+
+
+@pytest.mark.parametrize("content", CONTENTS.values(), ids=CONTENTS.keys())
+def test_status_with_invalid_pidfile_is_unknown(run_wrapper, content):
+    res = run_wrapper(content, "status")
+    assert res["got"] == [] and res["canary_alive"], res
+    assert res["rc"] == 4, res
+    assert "Traceback" not in res["stderr"]
+
+
+def test_stop_with_callers_pid_signals_nothing(run_wrapper):
+    """The pidfile names the very process that runs daemonctl (a test process)."""
+    res = run_wrapper("@caller", "stop")
+    assert res["got"] == [], f"daemonctl signalled its caller: {res}"
+    assert res["canary_alive"], res
+    assert res["rc"] == 1, res

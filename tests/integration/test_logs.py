@@ -1,0 +1,94 @@
+"""CONTRACT "logs": last N lines, and -f following across rotation (rename, truncate)."""
+import os
+import queue
+import signal
+import subprocess
+import threading
+
+import pytest
+
+from .conftest import SH, assert_ok, log_lines, wait_for
+
+pytestmark = pytest.mark.integration
+
+TWELVE = "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo line$i; done; exec sleep 300"
+
+
+@pytest.fixture
+def twelve(dctl):
+    dctl.start("lg", SH, "-c", TWELVE)
+    assert wait_for(lambda: "line12" in log_lines(dctl.logfile("lg")))
+    return dctl
+
+
+def test_logs_last_lines(twelve):
+    cp = twelve("logs", "-n", "3", "lg")
+    assert_ok(cp)
+    assert cp.stdout == "line10\nline11\nline12\n"
+
+
+def test_logs_default_10_lines(twelve):
+    cp = twelve("logs", "lg")
+    assert_ok(cp)
+    assert cp.stdout.splitlines() == [f"line{i}" for i in range(3, 13)]
+
+
+def test_logs_more_lines_than_file(twelve):
+    cp = twelve("logs", "-n", "100", "lg")
+    assert_ok(cp)
+    assert cp.stdout.splitlines() == [f"line{i}" for i in range(1, 13)]
+
+
+def test_logs_unknown_name(dctl):
+    cp = dctl("logs", "ghost")
+    assert cp.returncode != 0 and "Traceback" not in cp.stderr
+    assert cp.stderr.startswith("daemonctl: error: ")
+
+
+class Follower:
+    def __init__(self, proc):
+        self.proc, self.lines = proc, queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, line, timeout=10):
+        try:
+            while line not in self.seen:
+                self.seen.append(self.lines.get(timeout=timeout))
+        except queue.Empty:
+            raise AssertionError(f"follower never printed {line!r}; got {self.seen!r}")
+
+
+def test_logs_follow_across_rotation(twelve):
+    log = twelve.logfile("lg")
+    proc = twelve.popen("logs", "-n", "2", "-f", "lg", stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True)
+    f = Follower(proc)
+    f.expect("line12")
+    assert f.seen == ["line11", "line12"]
+
+    with open(log, "a") as fh:
+        fh.write("appended-1\n")
+    f.expect("appended-1")
+
+    os.rename(log, log.with_name("lg.log.1"))     # rotation by rename
+    with open(log, "a") as fh:
+        fh.write("after-rename-1\nafter-rename-2\n")
+    f.expect("after-rename-2")
+
+    with open(log, "r+") as fh:                   # rotation by truncation (copytruncate)
+        fh.truncate(0)
+    with open(log, "a") as fh:
+        fh.write("trunc\n")
+    f.expect("trunc")
+
+    assert f.seen == ["line11", "line12", "appended-1", "after-rename-1", "after-rename-2",
+                      "trunc"]
+    assert proc.poll() is None, "logs -f ended by itself"
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=10)
+    assert "Traceback" not in proc.stderr.read()

@@ -1,0 +1,94 @@
+"""Argument parsing and error mapping, with the core replaced by recording fakes."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from daemonctl import cli
+from daemonctl.errors import ExitStatus, Failure
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    calls = {}
+
+    def fake_start(state, options):
+        calls["start"] = options
+        return SimpleNamespace(name=options.name or "x", pid=42, already_running=False, spec=SimpleNamespace(stdout="/l"))
+
+    def fake_stop(state, name, pidfile, schedule):
+        calls["stop"] = (name, pidfile, schedule)
+        return SimpleNamespace(label=name, pid=42, outcome="stopped")
+
+    monkeypatch.setattr("daemonctl.launcher.start", fake_start)
+    monkeypatch.setattr("daemonctl.control.stop", fake_stop)
+    return calls
+
+
+def run(argv, capsys):
+    code = cli.main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_program_options_pass_through_untouched(captured, capsys):
+    code, _, _ = run(["start", "-n", "web", "python3", "app.py", "--name", "x", "-n", "y"], capsys)
+    assert code == 0
+    assert captured["start"].program == ("python3", "app.py", "--name", "x", "-n", "y")
+    assert captured["start"].name == "web"
+
+
+def test_double_dash_separates_the_program(captured, capsys):
+    run(["start", "--wait", "2", "--", "-weird", "--help"], capsys)
+    assert captured["start"].program == ("-weird", "--help") and captured["start"].wait == 2.0
+
+
+def test_options_not_given_stay_none(captured, capsys):
+    run(["start", "sleep", "1"], capsys)
+    opts = captured["start"]
+    assert (opts.pidfile, opts.stdout, opts.stderr, opts.chdir, opts.umask, opts.wait) == (None,) * 6
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["start", "--bogus", "x"], ["start", "--wait", "-1", "x"], ["start", "--umask", "8", "x"],
+     ["stop", "-t", "-1", "x"], ["stop", "-t", "1", "--schedule", "TERM/1", "x"], ["stop", "--schedule", "NOPE/1", "x"],
+     ["start"], ["nosuchcommand"], ["signal", "x", "NOPE"], ["stop", "-p", "f", "name"], ["stop"]],
+)
+def test_bad_usage_is_one_line_and_exit_2(captured, capsys, argv):
+    code, out, err = run(argv, capsys)
+    assert code == ExitStatus.USAGE
+    assert err.startswith("daemonctl: error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_core_errors_map_to_their_exit_code(monkeypatch, capsys):
+    def failing(state, options):
+        raise Failure("it broke", log_tail=["last words"])
+
+    monkeypatch.setattr("daemonctl.launcher.start", failing)
+    code, _, err = run(["start", "sleep", "1"], capsys)
+    assert code == ExitStatus.FAILURE
+    assert err.splitlines()[0] == "daemonctl: error: it broke" and "last words" in err
+
+
+def test_default_stop_schedule_uses_timeout(captured, capsys):
+    run(["stop", "-t", "2.5", "web"], capsys)
+    name, pidfile, schedule = captured["stop"]
+    assert name == "web" and pidfile is None
+    assert [getattr(s, "seconds", None) for s in schedule.steps][1::2] == [2.5, 2.5, 2.5]
+
+
+def test_version_and_help(capsys):
+    assert run(["--version"], capsys)[0] == 0
+    code, out, _ = run(["start", "--help"], capsys)
+    assert code == 0 and "--pidfile" in out and "--wait" in out
+
+
+def test_importing_the_cli_does_not_import_psutil_or_the_core():
+    import subprocess
+    import sys
+
+    code = "import sys, daemonctl.cli; print(sorted(m for m in sys.modules if m == 'psutil' or m.startswith('daemonctl.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "psutil" not in out
+    assert eval(out) == ["daemonctl.cli", "daemonctl.errors"]

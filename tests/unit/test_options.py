@@ -1,0 +1,74 @@
+import os
+
+import pytest
+
+from daemonctl.errors import ExitStatus, NoProgram, ProgramNotFound, UsageError
+from daemonctl.options import StartOptions, build_spec, find_program, override, parse_env, parse_umask
+from daemonctl.record import Record
+from daemonctl.state import StateDir
+
+
+@pytest.fixture
+def bindir(tmp_path):
+    d = tmp_path / "bin"
+    d.mkdir()
+    prog = d / "prog"
+    prog.write_text("#!/bin/sh\n")
+    prog.chmod(0o755)
+    (d / "noexec").write_text("")
+    return d
+
+
+def test_find_program_in_path_and_relative(bindir, tmp_path):
+    assert find_program("prog", f"/nonexistent:{bindir}", "/") == str(bindir / "prog")
+    assert find_program("bin/prog", None, str(tmp_path)) == str(bindir / "prog")
+
+
+@pytest.mark.parametrize("program", ["missing", "noexec", "./bin", "/nonexistent/x", ""])
+def test_find_program_failures_exit_5(bindir, tmp_path, program):
+    with pytest.raises(ProgramNotFound) as err:
+        find_program(program, str(bindir), str(tmp_path))
+    assert err.value.exit_code == ExitStatus.NOT_FOUND
+
+
+def test_parse_env_and_umask():
+    assert parse_env(("A=1", "B=", "C=x=y")) == {"A": "1", "B": "", "C": "x=y"}
+    assert parse_umask("027") == 0o027 and parse_umask("0") == 0
+    for bad in (("NOEQ",), ("=v",)):
+        with pytest.raises(UsageError):
+            parse_env(bad)
+    for bad in ("999", "1000", "x", "-1"):
+        with pytest.raises(UsageError):
+            parse_umask(bad)
+
+
+def test_build_spec_defaults_resolve_against_cwd(bindir, tmp_path):
+    state = StateDir(tmp_path / "state")
+    opts = StartOptions(program=("prog", "--name", "x"), stdout="out.log", pidfile="run/p.pid")
+    name, spec = build_spec(opts, state, None, "/work", {"PATH": str(bindir)})
+    assert name == "prog"
+    assert spec.command == ["prog", "--name", "x"] and spec.executable == str(bindir / "prog")
+    assert spec.stdout == spec.stderr == "/work/out.log" and spec.pidfile == "/work/run/p.pid"
+    assert spec.chdir == "/" and spec.umask == 0o022 and spec.wait == 0.0
+
+
+def test_build_spec_without_program_uses_the_record(bindir, tmp_path):
+    state = StateDir(tmp_path)
+    _, spec = build_spec(StartOptions(program=("prog",), env={"A": "1"}), state, None, "/", {"PATH": str(bindir)})
+    rec = Record("prog", spec)
+    name, again = build_spec(StartOptions(name="prog", umask=0o077, env={"B": "2"}), state, rec, "/", {})
+    assert again.command == ["prog"] and again.umask == 0o077 and again.env == {"A": "1", "B": "2"}
+    with pytest.raises(NoProgram) as err:
+        build_spec(StartOptions(name="ghost"), state, None, "/", {})
+    assert err.value.exit_code == ExitStatus.NO_PROGRAM
+
+
+def test_override_moves_stderr_with_stdout_when_they_were_one(bindir, tmp_path):
+    _, spec = build_spec(StartOptions(program=("prog",)), StateDir(tmp_path), None, "/", {"PATH": str(bindir)})
+    moved = override(spec, StartOptions(stdout="/new.log"), "/")
+    assert moved.stdout == moved.stderr == "/new.log"
+
+
+def test_unusable_default_name_asks_for_one(tmp_path):
+    with pytest.raises(UsageError, match="-n NAME"):
+        build_spec(StartOptions(program=("/bin/.hidden",)), StateDir(tmp_path), None, "/", dict(os.environ))

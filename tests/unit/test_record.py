@@ -1,0 +1,52 @@
+import json
+
+import pytest
+
+from daemonctl import record
+from daemonctl.procfs import Identity
+
+
+def make_record() -> record.Record:
+    spec = record.StartSpec(
+        command=["python3", "app.py", "--name", "x"], executable="/usr/bin/python3",
+        pidfile="/s/web.pid", stdout="/s/web.log", stderr="/s/web.log",
+        chdir="/srv", umask=0o027, env={"A": "1"}, wait=1.5,
+    )
+    return record.Record("web", spec)
+
+
+def test_round_trip_through_json(tmp_path):
+    rec = make_record().running(Identity(77, 12345, "boot"))
+    path = tmp_path / "web.json"
+    record.save(path, rec)
+    assert record.load(path) == rec
+    data = json.loads(path.read_text())
+    assert data["umask"] == "027" and data["state"] == "running" and data["starttime"] == 12345
+    assert oct(path.stat().st_mode & 0o777) == "0o600"  # env may hold secrets
+
+
+def test_stopped_keeps_the_spec():
+    rec = make_record().running(Identity(77, 1, "b")).stopped()
+    assert rec.state == record.STOPPED and rec.spec == make_record().spec and rec.stopped_at
+
+
+def test_identity_only_with_all_parts():
+    assert make_record().identity is None
+    assert make_record().running(Identity(5, 6, "b")).identity == Identity(5, 6, "b")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not json", b"[]", b'{"name": "x"}', b"\xff\xfe", b'{"name": "x", "command": "sleep", "executable": "/bin/sleep",'
+     b' "pidfile": "p", "stdout": "o", "stderr": "e"}', b'{"name": "x", "command": ["a"], "executable": "/a", "pidfile": "p",'
+     b' "stdout": "o", "stderr": "e", "pid": "12"}'],
+)
+def test_corrupt_records_raise(tmp_path, content):
+    path = tmp_path / "x.json"
+    path.write_bytes(content)
+    with pytest.raises(record.CorruptRecord):
+        record.load(path)
+
+
+def test_missing_record_is_none(tmp_path):
+    assert record.load(tmp_path / "none.json") is None

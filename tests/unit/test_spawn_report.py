@@ -1,0 +1,27 @@
+import errno
+
+import pytest
+
+from daemonctl.spawn import SpawnError, parse_report
+
+
+def test_success_report_gives_identity():
+    ident = parse_report(b"P 1234 99887\n")
+    assert (ident.pid, ident.starttime) == (1234, 99887)
+
+
+def test_exec_failure_after_pid_is_an_error():
+    with pytest.raises(SpawnError) as err:
+        parse_report(f"P 1234 5\nE {errno.ENOENT} exec\n".encode())
+    assert err.value.not_found and err.value.stage == "exec"
+
+
+def test_chdir_failure_is_not_a_missing_program():
+    with pytest.raises(SpawnError) as err:
+        parse_report(f"P 1 5\nE {errno.ENOENT} chdir\n".encode())
+    assert not err.value.not_found and err.value.stage == "chdir"
+
+
+def test_nothing_reported_means_the_fork_failed():
+    with pytest.raises(SpawnError):
+        parse_report(b"")
