@@ -24,8 +24,36 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q -m integration tests/integration
 
+# The main job end to end on a real program: an HTTP server started as a daemon,
+# inspected, used, and stopped. Runs in a throw-away state directory.
+define DEMO_SCRIPT
+set -eu
+state=$$(mktemp -d); site=$$(mktemp -d)
+trap 'daemonctl --state-dir "$$state" stop -t 2 web >/dev/null 2>&1 || true; rm -rf "$$state" "$$site"' EXIT
+echo '<h1>served by a daemon</h1>' > "$$site/index.html"
+port=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+dc() { echo "\$$ daemonctl $$*"; daemonctl --state-dir "$$state" "$$@"; }
+dc start -n web --wait 1 -d "$$site" -- python3 -m http.server --bind 127.0.0.1 "$$port"
+dc status web
+python3 - "$$port" <<'PY'
+import sys, time, urllib.request
+for _ in range(50):
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=1).read().decode()
+        break
+    except OSError:
+        time.sleep(0.1)
+print(f"$$ curl http://127.0.0.1:{sys.argv[1]}/\n{body.strip()}")
+PY
+dc logs -n 5 web
+dc status --json web
+dc stop web
+dc status web || echo "(exit $$? = not running)"
+endef
+export DEMO_SCRIPT
+
 demo: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+	@PATH="$(CURDIR)/$(BIN):$$PATH" bash -c "$$DEMO_SCRIPT"
 
 install:
 	$(PYTHON) -m pip install --user .
