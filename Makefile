@@ -43,7 +43,7 @@ for _ in range(50):
         break
     except OSError:
         time.sleep(0.1)
-print(f"$$ curl http://127.0.0.1:{sys.argv[1]}/\n{body.strip()}")
+print(f"fetched http://127.0.0.1:{sys.argv[1]}/ -> {body.strip()}")
 PY
 dc logs -n 5 web
 dc status --json web
