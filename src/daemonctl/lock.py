@@ -21,6 +21,13 @@ def locked(path: Path) -> Iterator[None]:
     """
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except FileNotFoundError as err:
+        if path.parent.exists():
+            raise from_oserror(err, f"cannot open lock file {path}") from None
+        # No state directory: nothing is recorded, so there is nothing to protect,
+        # and a command that only finds "not running" should not create it.
+        yield
+        return
     except OSError as err:
         raise from_oserror(err, f"cannot open lock file {path}")
     try:
