@@ -135,6 +135,10 @@ def restart(ctx: click.Context, timeout: float | None, schedule: str | None, nam
     """Stop NAME if it runs, then start it again [with a new PROGRAM]."""
     from .launcher import restart as do_restart
 
+    # With interspersed arguments off, Click keeps a "--" that follows NAME: it is
+    # restart's separator, not part of the program.
+    if program[:1] == ("--",):
+        program = program[1:]
     result = do_restart(_state(ctx), name, program, _schedule(timeout, schedule))
     _render_start(result)
     return ExitStatus.OK

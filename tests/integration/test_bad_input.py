@@ -112,6 +112,13 @@ def test_wait_reports_early_exit(dctl):
     assert leftovers(dctl) == []
 
 
+def test_wait_fails_even_on_exit_status_0(dctl):
+    cp = dctl("start", "-n", "quick", "--wait", "1", SH, "-c", "echo done; exit 0")
+    assert_one_error(cp, 1)
+    assert re.search(r"\b0\b", cp.stderr) and "done" in cp.stderr, cp.stderr
+    assert leftovers(dctl) == []
+
+
 def test_wait_reports_death_by_signal(dctl):
     cp = dctl("start", "-n", "sig", "--wait", "1", SH, "-c", "echo dying; kill -9 $$")
     assert_one_error(cp, 1)
@@ -132,3 +139,19 @@ def test_wait_fractional(dctl, tmp_path):
     assert_ok(dctl("start", "-n", "frac", "--wait", "0.3", "-p", pf, PY, "-c",
                    "import time; time.sleep(300)"))
     assert alive(dctl.track(read_pidfile(pf)))
+
+
+@pytest.mark.parametrize("args, code", [
+    (["/nonexistent/program"], 5),
+    (["--wait", "1", SH, "-c", "exit 4"], 1),
+    (["--umask", "999", SLEEP, "300"], 2),
+])
+def test_failed_start_keeps_existing_record(dctl, args, code):
+    dctl.start("keep", SLEEP, "300")
+    assert_ok(dctl("stop", "keep"))
+    before = dctl.recordfile("keep").read_text()
+    cp = dctl("start", "-n", "keep", *args)
+    assert_one_error(cp, code)
+    assert dctl.recordfile("keep").read_text() == before
+    assert not dctl.pidfile("keep").exists()
+    assert dctl.token_pids() == []

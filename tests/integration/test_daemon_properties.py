@@ -2,7 +2,6 @@
 right after `start` exits 0."""
 import os
 import pty
-import signal
 import subprocess
 from pathlib import Path
 
@@ -108,10 +107,18 @@ def test_stdio_separate_logs_append_not_truncated(dctl, tmp_path):
     assert _fd_flags(pid, 1) & os.O_APPEND and _fd_flags(pid, 2) & os.O_APPEND
 
 
-def test_stdout_dev_null(dctl, tmp_path):
-    pid = dctl.start("null", SLEEP, "300", opts=["-o", "/dev/null"])
-    assert _fd_target(pid, 1) == "/dev/null"
-    assert _fd_target(pid, 2) == "/dev/null"
+@pytest.mark.parametrize("opts, fd1, fd2", [
+    (["-o", "/dev/null"], "/dev/null", "/dev/null"),
+    (["-o", "{tmp}/out.log"], "{tmp}/out.log", "{tmp}/out.log"),   # stderr follows stdout
+    (["-e", "{tmp}/err.log"], "{state}/std.log", "{tmp}/err.log"),
+    (["-o", "/dev/null", "-e", "{tmp}/err.log"], "/dev/null", "{tmp}/err.log"),
+])
+def test_stdio_targets(dctl, tmp_path, opts, fd1, fd2):
+    def fill(s):
+        return s.replace("{tmp}", str(tmp_path)).replace("{state}", str(dctl.state_dir))
+    pid = dctl.start("std", SLEEP, "300", opts=[fill(o) for o in opts])
+    assert (_fd_target(pid, 0), _fd_target(pid, 1), _fd_target(pid, 2)) == (
+        "/dev/null", fill(fd1), fill(fd2))
 
 
 # 4. No file descriptor but 0, 1, 2.

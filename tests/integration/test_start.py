@@ -1,4 +1,5 @@
-"""CONTRACT "Commands"/"start options": argument passthrough, PATH lookup, concurrent starts."""
+"""CONTRACT "Commands"/"start options": argument passthrough, PATH lookup, concurrent
+starts, starting again after death or over a stale pidfile, --help and --version."""
 import os
 import subprocess
 
@@ -52,3 +53,36 @@ def test_concurrent_starts_start_exactly_one(dctl):
     assert sleepers() == [pid]
     assert proc_stat(pid)["pgrp"] == pid and alive(pid)
     assert dctl.record("same")["pid"] == pid
+
+
+@pytest.mark.parametrize("cmd", [[], ["start"], ["stop"], ["restart"], ["status"], ["signal"],
+                                 ["logs"], ["remove"]])
+def test_help_on_every_command(dctl, cmd):
+    cp = dctl(*cmd, "--help")
+    assert_ok(cp)
+    assert cp.stdout.strip()
+
+
+def test_version(dctl):
+    cp = dctl("--version")
+    assert_ok(cp)
+    assert cp.stdout.strip()
+
+
+def test_start_after_the_daemon_died(dctl):
+    pid = dctl.start("d", SLEEP, "300")
+    os.kill(pid, 9)
+    assert wait_for(lambda: not alive(pid))
+    cp = dctl("start", "-n", "d", SLEEP, "300")
+    assert_ok(cp)
+    new = dctl.track(dctl.pid("d"))
+    assert new != pid and alive(new)
+
+
+def test_start_over_a_stale_pidfile_without_record(dctl):
+    gone = subprocess.Popen([SLEEP, "0"])
+    gone.wait()
+    dctl.state_dir.mkdir()
+    dctl.pidfile("st").write_text(f"{gone.pid}\n")
+    pid = dctl.start("st", SLEEP, "300")
+    assert pid != gone.pid and alive(pid)
