@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test unit integration demo install clean
+.PHONY: test unit integration demo bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ export DEMO_SCRIPT
 
 demo: $(STAMP)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash -c "$$DEMO_SCRIPT"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
 
 install:
 	$(PYTHON) -m pip install --user .
