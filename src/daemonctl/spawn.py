@@ -156,6 +156,35 @@ def _reset_signals() -> None:  # pragma: no cover
         except (OSError, ValueError):
             pass  # signals reserved by the C library
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    leftover = _ignored_mask()
+    if leftover:
+        _reset_raw(leftover)
+
+
+def _ignored_mask() -> int:  # pragma: no cover
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("SigIgn:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+# rt_sigaction by syscall number: the C library refuses to touch the signals it
+# reserves for threads (32, 33), yet a caller can leave them ignored.
+RT_SIGACTION = {"x86_64": 13, "aarch64": 134, "riscv64": 134, "i686": 174, "armv7l": 174, "ppc64le": 173, "s390x": 174}
+
+
+def _reset_raw(mask: int) -> None:  # pragma: no cover
+    number = RT_SIGACTION.get(os.uname().machine)
+    if number is None:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    default = ctypes.create_string_buffer(64)  # all zero: SIG_DFL, no flags, empty mask, whatever the layout
+    for bit in range(64):
+        if mask & (1 << bit):
+            libc.syscall(number, bit + 1, default, None, 8)
 
 
 def _close_fds(keep: int) -> None:  # pragma: no cover

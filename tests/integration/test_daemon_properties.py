@@ -205,3 +205,28 @@ def test_own_process_group_holds_children(dctl):
     for member in group_members(pid):
         assert proc_stat(member)["session"] == st["session"]
     assert os.getpgid(0) != pid
+
+
+# The C library refuses to change the signals it reserves (32, 33), but a caller can
+# leave them ignored through the raw system call; they must not leak either.
+RAWIGN = r"""
+import ctypes, os, sys
+buf = ctypes.create_string_buffer(64)
+ctypes.memmove(buf, ctypes.byref(ctypes.c_void_p(1)), 8)  # handler = SIG_IGN
+libc = ctypes.CDLL(None)
+for sig in (32, 33):
+    libc.syscall(13, sig, buf, None, 8)  # rt_sigaction on x86_64
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="raw rt_sigaction number is x86_64's")
+def test_reserved_signals_ignored_by_caller_are_reset(dctl):
+    premise = subprocess.run([PY, "-c", RAWIGN, "/bin/grep", "SigIgn", "/proc/self/status"],
+                             capture_output=True, text=True, timeout=30)
+    assert int(premise.stdout.split()[1], 16) & 0x180000000 == 0x180000000, premise.stdout
+    cp = subprocess.run([PY, "-c", RAWIGN, *dctl.argv("start", "-n", "raw", SLEEP, "300")],
+                        env=dctl.env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert_ok(cp)
+    pid = dctl.track(dctl.pid("raw"))
+    assert int(proc_status(pid)["SigIgn"], 16) == 0, proc_status(pid)["SigIgn"]
