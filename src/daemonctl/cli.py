@@ -23,35 +23,25 @@ def _state(ctx: click.Context) -> Any:
     return StateDir.resolve(ctx.obj)
 
 
+QUIET = "daemonctl.quiet"  # in ctx.meta, which every context of a command line shares
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, expose_value=False, help="Print no informational messages; errors still print.",
+    callback=lambda ctx, param, value: ctx.meta.update({QUIET: True}) if value else None,
+)
+
+
 def _say(message: str) -> None:
-    """An informational message; -q/--quiet silences it (errors go elsewhere)."""
+    """An informational message, which -q/--quiet silences."""
     ctx = click.get_current_context(silent=True)
     if ctx is None or not ctx.meta.get(QUIET):
         click.echo(f"daemonctl: {message}", err=True)
 
 
-QUIET = "daemonctl.quiet"
-
-
-def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.meta[QUIET] = True  # meta is shared by the whole context chain
-
-
-quiet_option = click.option(
-    "-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
-    help="Print no informational messages; errors still print.",
-)
-
-
 def _completer(which: str) -> Any:
     """A shell_complete callback that imports daemonctl.completion only when completing."""
-
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
         from . import completion
-
         return getattr(completion, which)(ctx, incomplete)
-
     return complete
 
 
@@ -201,7 +191,9 @@ def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | N
         if as_json:
             click.echo(json.dumps([r.to_json() for r in reports], indent=2))
         elif not ctx.meta.get(QUIET):
-            _table(reports, state)
+            from .listing import echo_table
+
+            echo_table(reports, f"no daemons in {state.path}; start one with daemonctl start -n NAME PROGRAM")
         return ExitStatus.OK
     _one_target(name, pidfile)
     report = st.status_one(state, name, pidfile)
@@ -210,17 +202,6 @@ def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | N
     elif not ctx.meta.get(QUIET):
         click.echo(st.describe(report))
     return report.exit_status
-
-
-def _table(reports: list[Any], state: Any) -> None:
-    from .listing import render, use_colour
-
-    if not reports:
-        _say(f"no daemons in {state.path}; start one with daemonctl start -n NAME PROGRAM")
-        return
-    colour = use_colour(sys.stdout)
-    for line in render(reports, colour=colour):
-        click.echo(line, color=colour)
 
 
 @cli.command("signal")

@@ -59,6 +59,20 @@ def render(reports: list[Report], width: int | None = None, colour: bool = False
     return lines
 
 
+def echo_table(reports: list[Report], empty: str) -> None:
+    """Print the table on stdout, or the message `empty` on stderr when there is nothing to list."""
+    import sys
+
+    import click
+
+    if not reports:
+        click.echo(f"daemonctl: {empty}", err=True)
+        return
+    colour = use_colour(sys.stdout)
+    for line in render(reports, colour=colour):
+        click.echo(line, color=colour)
+
+
 def _pad(cell: str, width: int, right: bool) -> str:
     return cell.rjust(width) if right else cell.ljust(width)
 
