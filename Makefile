@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test unit integration demo bench install clean
+.PHONY: test unit integration demo bench install clean completions lint-man tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,29 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(BIN)/python -m pytest -q tests
+
+# The man-page linters and systemd-analyze, from Debian, when they are missing.
+DEBIAN_TOOLS := mandoc:mandoc groff:groff-base systemd-analyze:systemd
+tools:
+	@missing=""; for t in $(DEBIAN_TOOLS); do \
+	    command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing$$missing (apt-get)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } \
+	    || echo "could not install$$missing: the tests that need them will skip"; \
+	fi
+
+lint-man: tools
+	mandoc -Tlint man/daemonctl.1
+	groff -man -ww -z man/daemonctl.1
+
+# The scripts are Click's own, written by daemonctl itself: regenerate after any CLI change.
+completions: $(STAMP)
+	_DAEMONCTL_COMPLETE=bash_source $(BIN)/daemonctl > completions/daemonctl.bash
+	_DAEMONCTL_COMPLETE=zsh_source $(BIN)/daemonctl > completions/_daemonctl
+	_DAEMONCTL_COMPLETE=fish_source $(BIN)/daemonctl > completions/daemonctl.fish
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
@@ -58,8 +79,11 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
+# daemonctl, its man page and completions: under ~/.local (where man, bash-completion and
+# fish look), or under PREFIX when given (make install PREFIX=/usr/local, as root).
+PREFIX ?=
 install:
-	$(PYTHON) -m pip install --user .
+	$(PYTHON) -m pip install $(if $(PREFIX),--prefix "$(PREFIX)",--user) .
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -23,8 +23,29 @@ def _state(ctx: click.Context) -> Any:
     return StateDir.resolve(ctx.obj)
 
 
+QUIET = "daemonctl.quiet"  # in ctx.meta, which every context of a command line shares
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, expose_value=False, help="Print no informational messages; errors still print.",
+    callback=lambda ctx, param, value: ctx.meta.update({QUIET: True}) if value else None,
+)
+
+
 def _say(message: str) -> None:
-    click.echo(f"daemonctl: {message}", err=True)
+    """An informational message, which -q/--quiet silences."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not ctx.meta.get(QUIET):
+        click.echo(f"daemonctl: {message}", err=True)
+
+
+def _completer(which: str) -> Any:
+    """A shell_complete callback that imports daemonctl.completion only when completing."""
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+        from . import completion
+        return getattr(completion, which)(ctx, incomplete)
+    return complete
+
+
+NAMES, SIGNALS = _completer("daemon_names"), _completer("signal_names")
 
 
 def _one_target(name: str | None, pidfile: str | None) -> None:
@@ -59,6 +80,7 @@ schedule_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--state-dir", metavar="DIR", help="Where pidfiles, records and logs live.")
+@quiet_option
 @click.version_option(__version__, "-V", "--version", prog_name="daemonctl")
 @click.pass_context
 def cli(ctx: click.Context, state_dir: str | None) -> None:
@@ -67,13 +89,16 @@ def cli(ctx: click.Context, state_dir: str | None) -> None:
 
 
 @cli.command(context_settings=PASSTHROUGH)
-@click.option("-n", "--name", help="Instance name (default: basename of PROGRAM).")
+@quiet_option
+@click.option("-n", "--name", shell_complete=NAMES, help="Instance name (default: basename of PROGRAM).")
 @click.option("-p", "--pidfile", metavar="PATH", help="Pidfile (default STATE_DIR/NAME.pid).")
 @click.option("-o", "--stdout", metavar="PATH", help="Append stdout here (default STATE_DIR/NAME.log).")
 @click.option("-e", "--stderr", metavar="PATH", help="Append stderr here (default: same as stdout).")
 @click.option("-d", "--chdir", metavar="DIR", help="Working directory (default /).")
 @click.option("--umask", metavar="OCTAL", help="umask of the program (default 022).")
 @click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Set a variable (repeatable).")
+@click.option("--env-file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Read KEY=VALUE lines (systemd EnvironmentFile syntax) at every start.")
 @click.option("--wait", type=click.FloatRange(min=0), metavar="SECONDS",
               help="Fail if the program ends within SECONDS of starting (default 0).")
 @click.argument("program", nargs=-1, type=click.UNPROCESSED)
@@ -98,16 +123,18 @@ def start(ctx: click.Context, program: tuple[str, ...], umask: str | None, env: 
 
 def _render_start(result: Any) -> None:
     if result.already_running:
-        _say(f"{result.name} is already running (pid {result.pid})")
+        _say(f"{result.name} is already running (pid {result.pid}); restart it with daemonctl restart {result.name}")
     else:
-        _say(f"started {result.name} (pid {result.pid}), logging to {result.spec.stdout}")
+        _say(f"started {result.name} (pid {result.pid}), logging to {result.spec.stdout}; "
+             f"see daemonctl status {result.name}")
 
 
 @cli.command()
+@quiet_option
 @timeout_option
 @schedule_option
 @click.option("-p", "--pidfile", metavar="PIDFILE", help="Act on the PID in this pidfile.")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=NAMES)
 @click.pass_context
 def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfile: str | None, name: str | None) -> int:
     """Stop a daemon: TERM, then HUP, then KILL to its process group."""
@@ -117,7 +144,8 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
     _one_target(name, pidfile)
     result = do_stop(_state(ctx), name, pidfile, _schedule(timeout, schedule))
     if result.outcome == STOPPED:
-        _say(f"stopped {result.label} (pid {result.pid})")
+        again = f"; start it again with daemonctl start -n {name}" if name else ""
+        _say(f"stopped {result.label} (pid {result.pid}){again}")
     elif result.outcome == STALE:
         _say(f"{result.label} was not running; removed its stale pidfile (pid {result.pid} belongs to another process)")
     else:
@@ -126,9 +154,10 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
 
 
 @cli.command(context_settings=PASSTHROUGH)
+@quiet_option
 @timeout_option
 @schedule_option
-@click.argument("name")
+@click.argument("name", shell_complete=NAMES)
 @click.argument("program", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def restart(ctx: click.Context, timeout: float | None, schedule: str | None, name: str, program: tuple[str, ...]) -> int:
@@ -145,9 +174,10 @@ def restart(ctx: click.Context, timeout: float | None, schedule: str | None, nam
 
 
 @cli.command()
+@quiet_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("-p", "--pidfile", metavar="PIDFILE", help="Check the PID in this pidfile.")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=NAMES)
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | None) -> int:
     """Is NAME running? Without NAME, list every daemon."""
@@ -160,19 +190,24 @@ def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | N
         reports = st.status_all(state)
         if as_json:
             click.echo(json.dumps([r.to_json() for r in reports], indent=2))
-        else:
-            for r in reports:
-                click.echo(st.table_line(r))
+        elif not ctx.meta.get(QUIET):
+            from .listing import echo_table
+
+            echo_table(reports, f"no daemons in {state.path}; start one with daemonctl start -n NAME PROGRAM")
         return ExitStatus.OK
     _one_target(name, pidfile)
     report = st.status_one(state, name, pidfile)
-    click.echo(json.dumps(report.to_json(), indent=2) if as_json else st.describe(report))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    elif not ctx.meta.get(QUIET):
+        click.echo(st.describe(report))
     return report.exit_status
 
 
 @cli.command("signal")
-@click.argument("name")
-@click.argument("signal_name", metavar="SIGNAL")
+@quiet_option
+@click.argument("name", shell_complete=NAMES)
+@click.argument("signal_name", metavar="SIGNAL", shell_complete=SIGNALS)
 @click.pass_context
 def signal_cmd(ctx: click.Context, name: str, signal_name: str) -> int:
     """Send SIGNAL (HUP, SIGHUP or 1) to the daemon."""
@@ -190,9 +225,10 @@ def signal_cmd(ctx: click.Context, name: str, signal_name: str) -> int:
 
 
 @cli.command()
+@quiet_option
 @click.option("-n", "--lines", type=click.IntRange(min=0), default=10, show_default=True, help="How many lines.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines, across log rotation.")
-@click.argument("name")
+@click.argument("name", shell_complete=NAMES)
 @click.pass_context
 def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
     """Print the last lines of the daemon's stdout log."""
@@ -217,7 +253,8 @@ def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
 
 
 @cli.command()
-@click.argument("name")
+@quiet_option
+@click.argument("name", shell_complete=NAMES)
 @click.pass_context
 def remove(ctx: click.Context, name: str) -> int:
     """Forget a daemon that is not running (its log stays)."""
@@ -225,6 +262,22 @@ def remove(ctx: click.Context, name: str) -> int:
 
     result = forget(_state(ctx), name)
     _say(f"forgot {result.name}; its log {result.log} was kept")
+    return ExitStatus.OK
+
+
+@cli.command("export")
+@quiet_option
+@timeout_option
+@schedule_option
+@click.argument("kind", metavar="FORMAT", type=click.Choice(["systemd", "supervisor"]))
+@click.argument("name", shell_complete=NAMES)
+@click.pass_context
+def export_cmd(ctx: click.Context, timeout: float | None, schedule: str | None, kind: str, name: str) -> int:
+    """Print NAME as a systemd unit or a supervisord [program:NAME] section."""
+    from . import export
+
+    record = export.load(_state(ctx), name)
+    click.echo(export.render(kind, record, _schedule(timeout, schedule)), nl=False)
     return ExitStatus.OK
 
 

@@ -61,7 +61,8 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
 def _run(schedule: Schedule, group: ProcessGroup, label: str, pid: int | None) -> None:
     with group:
         if not run(schedule, group.send, group.wait_gone):
-            raise Failure(f"{label} is still running after the stop schedule (pid {pid})")
+            raise Failure(f"{label} is still running after the stop schedule (pid {pid}); "
+                          "give it a longer one, or end with KILL: --schedule TERM/30/KILL/5")
 
 
 def _forget_process(daemon: Daemon) -> None:
@@ -91,14 +92,14 @@ def send_signal(state: StateDir, name: str, sig: int) -> SignalResult:
     except StatusUnknown as err:
         raise Failure(str(err)) from None
     if daemon.state != RUNNING or daemon.identity is None:
-        raise SignalNotRunning(f"{name} is not running")
+        raise SignalNotRunning(f"{name} is not running; start it with daemonctl start -n {name}")
     fd = open_verified(daemon.identity)
     if fd is None:
-        raise SignalNotRunning(f"{name} is not running")
+        raise SignalNotRunning(f"{name} is not running; start it with daemonctl start -n {name}")
     try:
         signal.pidfd_send_signal(fd, sig)
     except ProcessLookupError:
-        raise SignalNotRunning(f"{name} is not running") from None
+        raise SignalNotRunning(f"{name} is not running; start it with daemonctl start -n {name}") from None
     except PermissionError:
         raise PrivilegeError(f"not allowed to send {signal_name(sig)} to {name} (pid {daemon.pid})") from None
     finally:
@@ -118,13 +119,13 @@ def forget(state: StateDir, name: str) -> RemoveResult:
     with locked(state.lock(name)):
         target = named(state, name)
         if target.record is None:
-            raise UsageError(f"no daemon named {name} in {state.path}")
+            raise UsageError(f"no daemon named {name} in {state.path}; list them with daemonctl status")
         try:
             daemon = inspect(target)
         except StatusUnknown:
             daemon = None  # garbage in the pidfile: nothing runs that we could know of
         if daemon is not None and daemon.state == RUNNING:
-            raise Failure(f"{name} is still running (pid {daemon.pid}); stop it first")
+            raise Failure(f"{name} is still running (pid {daemon.pid}); stop it first with daemonctl stop {name}")
         if daemon is None or daemon.pidfile_pid is not None:
             remove(target.pidfile)
         remove(state.record(name))

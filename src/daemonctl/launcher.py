@@ -14,7 +14,7 @@ from .daemon import RUNNING, Target, inspect, load_record
 from .errors import Failure, ProgramNotFound, StatusUnknown
 from .files import AtomicFile, remove
 from .lock import locked
-from .options import StartOptions, build_spec, with_command
+from .options import StartOptions, build_spec, program_env, with_command
 from .procfs import Identity, exe_of, group_members, pid_alive
 from .record import Record, StartSpec
 from .schedule import Schedule
@@ -56,6 +56,7 @@ def restart(state: StateDir, name: str, program: tuple[str, ...], schedule: Sche
             _, spec = build_spec(StartOptions(name=name, program=program), state, None, cwd, environ)
         else:
             spec = with_command(recorded.spec, program, cwd, environ) if program else recorded.spec
+            program_env(spec, environ)  # a bad env file fails here, before the daemon is stopped
             stop_locked(Target(name, Path(recorded.spec.pidfile), recorded), schedule)
             recorded = load_record(state, name)
         return start_locked(state, name, spec, recorded)
@@ -161,7 +162,7 @@ def _prepare(path: Path, what: str, mode: int = 0o644) -> AtomicFile:
 
 
 def _spawn(spec: StartSpec, logs: Logs) -> Identity:
-    env = {**os.environ, **spec.env}
+    env = program_env(spec, dict(os.environ))
     launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd)
     if spec.wait > 0:
         from .reaper import become_subreaper

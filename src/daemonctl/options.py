@@ -24,6 +24,7 @@ class StartOptions:
     umask: int | None = None
     env: dict[str, str] = field(default_factory=dict)
     wait: float | None = None
+    env_file: str | None = None
 
 
 def parse_env(items: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -102,10 +103,11 @@ def build_spec(
             umask=0o022 if opts.umask is None else opts.umask,
             env=env,
             wait=opts.wait or 0.0,
+            env_file=_env_file(opts.env_file, cwd),
         )
         return name, replace(spec, stderr=_abs(opts.stderr, cwd) or spec.stdout)
     if recorded is None:
-        raise NoProgram(f"no program given and no record of {name!r}")
+        raise NoProgram(f"no program given and no record of {name!r}; start it with daemonctl start -n {name} PROGRAM [ARG]...")
     return name, override(recorded.spec, opts, cwd)
 
 
@@ -124,6 +126,8 @@ def override(spec: StartSpec, opts: StartOptions, cwd: str) -> StartSpec:
         changes["wait"] = opts.wait
     if opts.env:
         changes["env"] = {**spec.env, **opts.env}
+    if opts.env_file is not None:
+        changes["env_file"] = _env_file(opts.env_file, cwd)
     return replace(spec, **changes)  # type: ignore[arg-type]
 
 
@@ -131,6 +135,27 @@ def with_command(spec: StartSpec, program: tuple[str, ...], cwd: str, environ: d
     """`spec` running another command (restart NAME -- PROGRAM ...)."""
     path_env = spec.env.get("PATH", environ.get("PATH"))
     return replace(spec, command=list(program), executable=find_program(program[0], path_env, cwd))
+
+
+def _env_file(path: str | None, cwd: str) -> str | None:
+    """The absolute path of an env file that can be read and parsed now."""
+    from .envfile import load_env_file
+
+    if path is None:
+        return None
+    if path == "":
+        raise UsageError("--env-file: an empty path was given")
+    absolute = os.path.normpath(os.path.join(cwd, path))
+    load_env_file(absolute)
+    return absolute
+
+
+def program_env(spec: StartSpec, environ: dict[str, str]) -> dict[str, str]:
+    """The program's environment: the caller's, then the env file's, then --env's."""
+    from .envfile import load_env_file
+
+    file_env = load_env_file(spec.env_file) if spec.env_file else {}
+    return {**environ, **file_env, **spec.env}
 
 
 def _abs(path: str | None, cwd: str) -> str | None:

@@ -33,6 +33,7 @@ class StartSpec:
     umask: int = 0o022
     env: dict[str, str] = field(default_factory=dict)
     wait: float = 0.0
+    env_file: str | None = None  # read again at every start
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ def _check_types(spec: StartSpec) -> None:
             raise TypeError(f"{name} must be a string")
     if not isinstance(spec.env, dict) or not all(isinstance(v, str) for v in spec.env.values()):
         raise TypeError("env must map strings to strings")
+    if spec.env_file is not None and not isinstance(spec.env_file, str):
+        raise TypeError("env_file must be a string")
 
 
 def iso(now: datetime | None = None) -> str:

@@ -68,7 +68,9 @@ def status_one(state: StateDir, name: str | None, pidfile: str | None) -> Report
     daemon = inspect(target)
     if target.record is None and daemon.pidfile_pid is None:
         what = name if name is not None else f"pidfile {target.pidfile}"
-        raise NotRunning(f"{what} is not running (no record, no pidfile)" if name is None else f"no daemon named {what} in {state.path}")
+        if name is None:
+            raise NotRunning(f"{what} is not running (no record, no pidfile)")
+        raise NotRunning(f"no daemon named {name} in {state.path}; start one with daemonctl start -n {name} PROGRAM")
     return report(daemon)
 
 
@@ -113,15 +115,10 @@ def describe(r: Report) -> str:
         return f"{label} is running (pid {r.pid}, up {uptime(r.started_at)})"
     if r.state == DEAD:
         why = "now another process's" if r.stale else "gone"
-        return f"{label} is dead: pidfile {r.pidfile} names pid {r.pid}, which is {why}"
+        again = f"; start it again with daemonctl start -n {r.name}" if r.name else ""
+        return f"{label} is dead: pidfile {r.pidfile} names pid {r.pid}, which is {why}{again}"
     if r.state == STOPPED:
-        return f"{label} is stopped"
+        again = f"; start it with daemonctl start -n {r.name}" if r.name else ""
+        return f"{label} is not running{again}"
     return f"{label}: state unknown ({r.error})"
 
-
-def table_line(r: Report) -> str:
-    """One aligned line of the `status` listing: NAME STATE PID UPTIME COMMAND."""
-    pid = str(r.pid) if r.state == RUNNING and r.pid else "-"
-    up = uptime(r.started_at) if r.state == RUNNING else "-"
-    command = " ".join(r.command) if r.command else (r.error or "")
-    return f"{r.name or '-':<20} {r.state:<8} {pid:>7} {up:>7}  {command}"

@@ -81,8 +81,8 @@ def test_status_lists_all_daemons(dctl):
     assert_ok(dctl("stop", "beta"))
     cp = dctl("status")
     assert "Traceback" not in cp.stderr
-    lines = cp.stdout.splitlines()
-    assert len(lines) == 2, cp.stdout
+    header, *lines = cp.stdout.splitlines()
+    assert header.split()[:3] == ["NAME", "STATE", "PID"] and len(lines) == 2, cp.stdout
     assert any("alpha" in ln and str(a) in ln for ln in lines)
     assert any("beta" in ln for ln in lines)
     cp = dctl("status", "--json")

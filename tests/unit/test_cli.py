@@ -92,3 +92,26 @@ def test_importing_the_cli_does_not_import_psutil_or_the_core():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "psutil" not in out
     assert eval(out) == ["daemonctl.cli", "daemonctl.errors"]
+
+
+@pytest.mark.parametrize("argv", [["-q", "stop", "web"], ["stop", "-q", "web"], ["stop", "--quiet", "web"]])
+def test_quiet_silences_messages_not_errors(captured, capsys, argv):
+    code, out, err = run(argv, capsys)
+    assert code == 0 and out == "" and err == ""
+    assert run(["stop", "-q"], capsys)[2].startswith("daemonctl: error: ")
+
+
+def test_every_command_takes_quiet():
+    for name, command in cli.cli.commands.items():
+        assert any("--quiet" in p.opts for p in command.params), name
+
+
+def test_env_file_is_passed_on(captured, capsys):
+    run(["start", "--env-file", "prod.env", "sleep", "1"], capsys)
+    assert captured["start"].env_file == "prod.env"
+
+
+@pytest.mark.parametrize("argv", [["export", "upstart", "web"], ["export", "systemd"], ["export", "systemd", "../x"]])
+def test_export_bad_usage(capsys, argv, tmp_path):
+    code, out, err = run(["--state-dir", str(tmp_path), *argv], capsys)
+    assert code == ExitStatus.USAGE and out == "" and err.count("\n") == 1

@@ -1,0 +1,87 @@
+"""export renders a record; supervision fields come from issue-3 records when present."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from daemonctl.errors import Failure
+from daemonctl.export import render, supervisor_section, systemd_unit
+from daemonctl.record import Record, StartSpec
+from daemonctl.schedule import default_schedule, parse_schedule
+
+
+@dataclass(frozen=True)
+class SupervisedSpec(StartSpec):
+    respawn: str | None = "on-failure"
+    restart_delay: float = 2.0
+    restart_delay_max: float = 60.0
+    min_uptime: float = 10.0
+    max_restarts: int = 3
+    notify: bool = False
+
+
+def spec(cls=StartSpec, **kw):
+    base = dict(command=["python3", "app.py", "a b"], executable="/usr/bin/python3",
+                pidfile="/s/web.pid", stdout="/s/web.log", stderr="/s/web.log", chdir="/srv/web",
+                umask=0o027, env={"MODE": "prod 1"})
+    return cls(**{**base, **kw})
+
+
+def lines(text):
+    return [ln for ln in text.splitlines() if ln and not ln.startswith(("#", ";"))]
+
+
+def test_systemd_plain_daemon():
+    unit = lines(systemd_unit(Record("web", spec()), default_schedule(10)))
+    for expected in ('ExecStart=@/usr/bin/python3 python3 app.py "a b"', "WorkingDirectory=/srv/web",
+                     "UMask=0027", 'Environment="MODE=prod 1"', "StandardOutput=append:/s/web.log",
+                     "StandardError=append:/s/web.log", "KillSignal=SIGTERM", "TimeoutStopSec=20",
+                     "Restart=no", "Type=simple"):
+        assert expected in unit
+
+
+def test_systemd_stop_timeout_follows_the_schedule():
+    unit = lines(systemd_unit(Record("web", spec()), parse_schedule("INT/7/KILL/3")))
+    assert "KillSignal=SIGINT" in unit and "TimeoutStopSec=7" in unit
+    assert "TimeoutStopSec=infinity" in systemd_unit(Record("web", spec()), parse_schedule("TERM/forever/5"))
+
+
+def test_systemd_respawn_settings():
+    unit = lines(systemd_unit(Record("web", spec(SupervisedSpec, notify=True)), default_schedule(10)))
+    assert "Restart=on-failure" in unit and "RestartSec=2" in unit and "Type=notify" in unit
+    assert "StartLimitBurst=4" in unit and "RestartForceExitStatus=SIGHUP SIGINT SIGTERM SIGPIPE" in unit
+    always = lines(systemd_unit(Record("web", spec(SupervisedSpec, respawn="always", max_restarts=0)), default_schedule(1)))
+    assert "Restart=always" in always and "StartLimitIntervalSec=0" in always
+
+
+def test_systemd_env_file_and_discarded_output():
+    unit = lines(systemd_unit(Record("web", spec(env={}, env_file="/etc/web.env", stdout="/dev/null", stderr="/e.log")),
+                              default_schedule(10)))
+    assert "EnvironmentFile=/etc/web.env" in unit and "StandardOutput=null" in unit
+    assert "StandardError=append:/e.log" in unit
+
+
+def test_supervisor_section(tmp_path):
+    env_file = tmp_path / "env"
+    env_file.write_text("FROM_FILE=1\nMODE=file\n")
+    text = supervisor_section(Record("web", spec(env_file=str(env_file), stderr="/s/err.log")), default_schedule(5))
+    body = lines(text)
+    assert body[0] == "[program:web]"
+    for expected in ("command=/usr/bin/python3 app.py 'a b'", "directory=/srv/web", "umask=027",
+                     'environment=FROM_FILE="1",MODE="prod 1"', "stdout_logfile=/s/web.log",
+                     "stderr_logfile=/s/err.log", "autorestart=false", "stopsignal=TERM", "stopwaitsecs=10",
+                     "stopasgroup=true", "killasgroup=true"):
+        assert expected in body
+
+
+def test_supervisor_respawn():
+    body = lines(supervisor_section(Record("web", spec(SupervisedSpec, respawn="always")), default_schedule(5)))
+    assert "autorestart=true" in body and "startretries=3" in body and "startsecs=10" in body
+    assert "autorestart=unexpected" in lines(supervisor_section(Record("web", spec(SupervisedSpec)), default_schedule(5)))
+
+
+def test_what_supervisor_cannot_express_fails_cleanly():
+    with pytest.raises(Failure, match="cannot export web to supervisor"):
+        render("supervisor", Record("web", spec()), parse_schedule("WINCH/5/KILL/5"))
+    with pytest.raises(Failure, match="line break"):
+        render("supervisor", Record("web", spec(command=["x", "a\nb"])), default_schedule(5))
