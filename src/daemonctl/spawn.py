@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .procfs import Identity, boot_id, read_stat
 
@@ -23,8 +23,7 @@ HIGH_FD = 10
 NOT_FOUND_ERRNOS = {errno_mod.ENOENT, errno_mod.EACCES, errno_mod.ENOEXEC, errno_mod.ENOTDIR, errno_mod.ELOOP, errno_mod.EISDIR}
 
 
-@dataclass(frozen=True)
-class Launch:
+class Launch(NamedTuple):
     executable: str
     argv: list[str]
     env: dict[str, str]
@@ -68,6 +67,29 @@ def spawn(launch: Launch, fork: Callable[[], int] = os.fork) -> Identity:
         os.close(read_end)
         os.waitpid(child, 0)
     return parse_report(report)
+
+
+def spawn_child(launch: Launch, fork: Callable[[], int] = os.fork) -> tuple[int, bytes]:
+    """Start `launch` as our own child, with the daemon's hygiene but no new session.
+
+    For the supervisor, whose program must stay its child. Returns the child's PID
+    and its raw report, for `parse_report`; the caller reaps the child.
+    """
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    try:
+        child = fork()
+    except OSError as err:
+        os.close(read_end)
+        os.close(write_end)
+        raise SpawnError("fork", err.errno or 0) from err
+    if child == 0:  # pragma: no cover - runs in the forked child
+        os.close(read_end)
+        _grandchild(launch, write_end)
+    os.close(write_end)
+    try:
+        return child, _read_all(read_end)
+    finally:
+        os.close(read_end)
 
 
 def parse_report(report: bytes) -> Identity:
