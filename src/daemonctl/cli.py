@@ -88,7 +88,60 @@ def cli(ctx: click.Context, state_dir: str | None) -> None:
     ctx.obj = state_dir
 
 
-@cli.command(context_settings=PASSTHROUGH)
+START_EPILOG = """\b
+Supervision: --respawn keeps a small supervisor resident that starts PROGRAM
+again when it ends (on-failure: non-zero exit or a signal; always: any end that
+daemonctl did not ask for). Quick failures (runs shorter than --min-uptime) double
+the delay, up to --restart-delay-max; after --max-restarts of them in a row it
+gives up (state failed).
+\b
+  daemonctl start -n api --respawn --restart-delay 2 --max-restarts 5 -- ./api-server
+  daemonctl start -n worker --respawn=always -- python3 worker.py
+
+\b
+Readiness: start returns 0 only once the daemon is ready (all given checks pass
+within --ready-timeout); otherwise it stops the daemon, exits 1 and shows why
+and the last lines of its log.
+\b
+  daemonctl start -n web --ready-port 8080 -- python3 -m http.server 8080
+  daemonctl start -n db --ready-file /run/db/ready -- ./db --init
+  daemonctl start -n app --ready-log 'listening on' --ready-timeout 60 -- ./app
+  daemonctl start -n svc --notify -- ./svc      # svc sends READY=1 to $NOTIFY_SOCKET
+"""
+
+
+class StartCommand(click.Command):
+    """start, where a bare --respawn before PROGRAM does not swallow PROGRAM as its value."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, bare_respawn(args, self._value_options()))
+
+    def _value_options(self) -> set[str]:
+        names: set[str] = set()
+        for param in self.params:
+            if isinstance(param, click.Option) and not param.is_flag and param.name != "respawn":
+                names.update(param.opts)
+        return names
+
+
+def bare_respawn(args: list[str], value_options: set[str]) -> list[str]:
+    """Turn a bare `--respawn` among start's options into `--respawn=on-failure`."""
+    out, i = list(args), 0
+    while i < len(out):
+        arg = out[i]
+        if arg == "--" or not arg.startswith("-") or arg == "-":
+            break  # PROGRAM starts here: its arguments are not ours
+        if arg == "--respawn" and (i + 1 == len(out) or out[i + 1] not in RESPAWN_MODES):
+            out[i] = "--respawn=on-failure"
+        i += 2 if arg in value_options else 1
+    return out
+
+
+RESPAWN_MODES = ("on-failure", "always")
+SECONDS = click.FloatRange(min=0)
+
+
+@cli.command(cls=StartCommand, context_settings=PASSTHROUGH, epilog=START_EPILOG)
 @quiet_option
 @click.option("-n", "--name", shell_complete=NAMES, help="Instance name (default: basename of PROGRAM).")
 @click.option("-p", "--pidfile", metavar="PATH", help="Pidfile (default STATE_DIR/NAME.pid).")
@@ -99,8 +152,24 @@ def cli(ctx: click.Context, state_dir: str | None) -> None:
 @click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Set a variable (repeatable).")
 @click.option("--env-file", metavar="FILE", type=click.Path(dir_okay=False),
               help="Read KEY=VALUE lines (systemd EnvironmentFile syntax) at every start.")
-@click.option("--wait", type=click.FloatRange(min=0), metavar="SECONDS",
+@click.option("--wait", type=SECONDS, metavar="SECONDS",
               help="Fail if the program ends within SECONDS of starting (default 0).")
+@click.option("--respawn", type=click.Choice(RESPAWN_MODES), is_flag=False, flag_value="on-failure",
+              default=None, metavar="[=on-failure|always]",
+              help="Supervise: restart the program when it ends (bare: on-failure).")
+@click.option("--restart-delay", type=SECONDS, metavar="SECONDS",
+              help="Wait before a restart; doubles after each quick failure (default 1).")
+@click.option("--restart-delay-max", type=SECONDS, metavar="SECONDS", help="Cap of the restart delay (default 60).")
+@click.option("--min-uptime", type=SECONDS, metavar="SECONDS",
+              help="A shorter run is a quick failure; a longer one resets delay and count (default 10).")
+@click.option("--max-restarts", type=click.IntRange(min=0), metavar="N",
+              help="Give up when the run after the Nth quick restart in a row also fails (default 10; 0: never).")
+@click.option("--ready-file", metavar="PATH", help="Ready once PATH exists.")
+@click.option("--ready-port", metavar="[HOST:]PORT", help="Ready once a TCP connection to HOST (127.0.0.1) PORT succeeds.")
+@click.option("--ready-log", metavar="REGEX", help="Ready once a new line of the stdout or stderr log matches REGEX.")
+@click.option("--notify", is_flag=True, help="Ready once the program sends READY=1 to $NOTIFY_SOCKET (sd_notify).")
+@click.option("--ready-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="How long to wait for readiness (default 30).")
 @click.argument("program", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def start(ctx: click.Context, program: tuple[str, ...], umask: str | None, env: tuple[str, ...], **opts: Any) -> int:
@@ -124,6 +193,9 @@ def start(ctx: click.Context, program: tuple[str, ...], umask: str | None, env: 
 def _render_start(result: Any) -> None:
     if result.already_running:
         _say(f"{result.name} is already running (pid {result.pid}); restart it with daemonctl restart {result.name}")
+    elif getattr(result, "supervisor_pid", None) is not None:
+        _say(f"started {result.name} (pid {result.pid}, supervisor pid {result.supervisor_pid}), "
+             f"logging to {result.spec.stdout}; see daemonctl status {result.name}")
     else:
         _say(f"started {result.name} (pid {result.pid}), logging to {result.spec.stdout}; "
              f"see daemonctl status {result.name}")

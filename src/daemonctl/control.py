@@ -9,11 +9,11 @@ from pathlib import Path
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .daemon import RUNNING, Daemon, Target, inspect, named, orphans_possible, resolve
+from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, named, orphans_possible, resolve
 from .errors import Failure, PrivilegeError, SignalNotRunning, StatusUnknown, UsageError
 from .files import remove
 from .lock import locked
-from .procfs import group_members
+from .procfs import group_members, read_stat
 from .schedule import Schedule, run
 from .signals import signal_name
 from .state import StateDir, validate_name
@@ -45,7 +45,9 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
     except StatusUnknown as err:
         raise Failure(str(err)) from None
     label = target.name or str(target.pidfile)
-    if daemon.state == RUNNING:
+    if daemon.record is not None and daemon.record.supervisor is not None:
+        outcome = _stop_supervised(daemon, schedule, label)
+    elif daemon.state == RUNNING:
         pgid = daemon.pid if target.record is not None else None
         _run(schedule, ProcessGroup(daemon.identity, pgid), label, daemon.pid)
         outcome = STOPPED
@@ -56,6 +58,28 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
         outcome = STALE if daemon.stale else NOT_RUNNING
     _forget_process(daemon)
     return StopResult(label, daemon.pid, outcome)
+
+
+def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> str:
+    """--respawn: end the supervisor first, so nothing restarts, then stop the program's group."""
+    from .respawn import end_supervisor
+
+    rec = daemon.record
+    assert rec is not None
+    end_supervisor(rec.supervisor)
+    if daemon.identity is not None:
+        _run(schedule, ProcessGroup(daemon.identity, daemon.identity.pid), label, daemon.identity.pid)
+    elif rec.pid is not None and _group_orphaned(rec.pid):
+        _run(schedule, ProcessGroup(None, rec.pid), label, None)
+    if daemon.state in (RUNNING, RESTARTING) or daemon.identity is not None:
+        return STOPPED
+    return STALE if daemon.stale else NOT_RUNNING
+
+
+def _group_orphaned(leader: int) -> bool:
+    """The program is gone (or a zombie) but its group lives: those are its children."""
+    st = read_stat(leader)
+    return (st is None or st.zombie) and bool(group_members(leader))
 
 
 def _run(schedule: Schedule, group: ProcessGroup, label: str, pid: int | None) -> None:
@@ -74,7 +98,7 @@ def _forget_process(daemon: Daemon) -> None:
         except pidfile_mod.InvalidPidfile:
             pass
     rec, path = daemon.record, daemon.target.record_path
-    if rec is not None and path is not None and rec.state == record_mod.RUNNING:
+    if rec is not None and path is not None and rec.state in (record_mod.RUNNING, record_mod.RESTARTING):
         record_mod.save(path, rec.stopped())
 
 
@@ -91,6 +115,8 @@ def send_signal(state: StateDir, name: str, sig: int) -> SignalResult:
         daemon = inspect(named(state, validate_name(name)))
     except StatusUnknown as err:
         raise Failure(str(err)) from None
+    if daemon.state == RESTARTING:
+        raise SignalNotRunning(f"{name} is restarting: its program is not running")
     if daemon.state != RUNNING or daemon.identity is None:
         raise SignalNotRunning(f"{name} is not running; start it with daemonctl start -n {name}")
     fd = open_verified(daemon.identity)
@@ -124,7 +150,7 @@ def forget(state: StateDir, name: str) -> RemoveResult:
             daemon = inspect(target)
         except StatusUnknown:
             daemon = None  # garbage in the pidfile: nothing runs that we could know of
-        if daemon is not None and daemon.state == RUNNING:
+        if daemon is not None and daemon.active:
             raise Failure(f"{name} is still running (pid {daemon.pid}); stop it first with daemonctl stop {name}")
         if daemon is None or daemon.pidfile_pid is not None:
             remove(target.pidfile)

@@ -14,6 +14,7 @@ from .record import Record
 from .state import StateDir, validate_name
 
 RUNNING, DEAD, STOPPED = "running", "dead", "stopped"
+RESTARTING, EXITED, FAILED = record_mod.RESTARTING, record_mod.EXITED, record_mod.FAILED
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,16 @@ class Daemon:
     pidfile_pid: int | None  # what the pidfile holds; None without a pidfile
     identity: Identity | None  # of the live process
     stale: bool = False  # the pidfile's PID belongs to a process daemonctl did not start
+    supervisor: Identity | None = None  # --respawn: the live supervisor
 
     @property
     def name(self) -> str | None:
         return self.target.name
+
+    @property
+    def active(self) -> bool:
+        """Something of it still runs: the program, or a supervisor that will restart it."""
+        return self.state in (RUNNING, RESTARTING) or (self.state == DEAD and self.identity is not None)
 
     @property
     def record(self) -> Record | None:
@@ -92,6 +99,8 @@ def inspect(target: Target) -> Daemon:
     except pidfile_mod.InvalidPidfile as err:
         raise StatusUnknown(f"pidfile {target.pidfile} {err}")
     rec = target.record
+    if rec is not None and rec.supervisor is not None:
+        return _inspect_supervised(target, rec, pid_in_file)
     ident = rec.identity if rec is not None and rec.state == record_mod.RUNNING else None
     if ident is not None and is_alive(ident):
         # The record's process lives: it is the daemon, whatever the pidfile says.
@@ -105,6 +114,22 @@ def inspect(target: Target) -> Daemon:
         return Daemon(target, DEAD, pid_in_file, pid_in_file, None)
     stale = pid_alive(pid_in_file)  # alive, but not the process daemonctl started
     return Daemon(target, DEAD, pid_in_file, pid_in_file, None, stale=stale)
+
+
+def _inspect_supervised(target: Target, rec: Record, pid_in_file: int | None) -> Daemon:
+    """With --respawn the pidfile names the supervisor, the record the program."""
+    prog = rec.identity if rec.identity is not None and is_alive(rec.identity) else None
+    sup = rec.supervisor
+    if rec.state in (record_mod.RUNNING, RESTARTING) and sup is not None and is_alive(sup):
+        if prog is not None:
+            return Daemon(target, RUNNING, prog.pid, pid_in_file, prog, supervisor=sup)
+        return Daemon(target, RESTARTING, None, pid_in_file, None, supervisor=sup)
+    if rec.state in (record_mod.RUNNING, RESTARTING):
+        # The supervisor was killed: dead, though its program may still run.
+        stale = pid_in_file is not None and pid_alive(pid_in_file)  # the supervisor's PID, reused
+        pid = prog.pid if prog is not None else pid_in_file
+        return Daemon(target, DEAD, pid, pid_in_file, prog, stale=stale)
+    return Daemon(target, rec.state if rec.state in (EXITED, FAILED) else STOPPED, None, pid_in_file, None)
 
 
 def orphans_possible(daemon: Daemon) -> bool:

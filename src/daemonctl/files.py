@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False  # pathlib for type hints only: the lean supervisor imports this module
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class AtomicFile:
@@ -14,9 +17,10 @@ class AtomicFile:
     anything it would have to undo (such as starting a daemon).
     """
 
-    def __init__(self, path: Path, mode: int = 0o644) -> None:
+    def __init__(self, path: Path | str, mode: int = 0o644) -> None:
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        directory, base = os.path.split(path)
+        self.tmp = os.path.join(directory, f".{base}.{os.getpid()}.tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
         self.fd: int | None = os.open(self.tmp, flags, mode)
 
@@ -32,7 +36,7 @@ class AtomicFile:
         except BaseException:
             self.discard()
             raise
-        fsync_dir(self.path.parent)
+        fsync_dir(os.path.dirname(self.path) or ".")
 
     def discard(self) -> None:
         if self.fd is not None:
@@ -41,11 +45,11 @@ class AtomicFile:
         remove(self.tmp)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write(path: Path | str, data: bytes, mode: int = 0o644) -> None:
     AtomicFile(path, mode).commit(data)
 
 
-def fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path | str) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
@@ -58,7 +62,7 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def remove(path: Path) -> bool:
+def remove(path: Path | str) -> bool:
     """Unlink `path`; True when it existed."""
     try:
         os.unlink(path)

@@ -5,21 +5,24 @@ from __future__ import annotations
 import os
 import signal
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .daemon import RUNNING, Target, inspect, load_record
+from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, load_record
 from .errors import Failure, ProgramNotFound, StatusUnknown
 from .files import AtomicFile, remove
 from .lock import locked
 from .options import StartOptions, build_spec, program_env, with_command
-from .procfs import Identity, exe_of, group_members, pid_alive
+from .procfs import Identity, exe_of, pid_alive
 from .record import Record, StartSpec
-from .schedule import Schedule
+from .schedule import Schedule, Send, Wait, run
 from .spawn import Launch, SpawnError, spawn
 from .state import StateDir, validate_name
+
+# A start that failed its --wait or readiness: TERM, and KILL what does not listen.
+UNDO_SCHEDULE = Schedule((Send(signal.SIGTERM), Wait(5.0), Send(signal.SIGKILL), Wait(5.0)))
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class StartResult:
     pid: int
     already_running: bool
     spec: StartSpec
+    supervisor_pid: int | None = None
 
 
 def start(state: StateDir, opts: StartOptions) -> StartResult:
@@ -69,6 +73,37 @@ def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record |
     if recorded is not None and recorded.spec.pidfile != spec.pidfile:
         _remove_stale_pidfile(Path(recorded.spec.pidfile))
     previous = _read_bytes(state.record(name))
+    checks, ready_env = _arm(spec)
+    try:
+        launched = _launch(state, name, spec, ready_env)
+        if checks:
+            _await_ready(state, name, spec, launched, previous, checks)
+        if spec.wait > 0:
+            _watch_or_undo(state, name, spec, launched, previous)
+    finally:
+        _close_checks(checks)
+    sup = launched.supervisor.pid if launched.supervisor else None
+    return StartResult(name, launched.program.pid, False, spec, sup)
+
+
+@dataclass(frozen=True)
+class Launched:
+    program: Identity
+    supervisor: Identity | None  # with --respawn
+
+    @property
+    def pidfile_pid(self) -> int:
+        return (self.supervisor or self.program).pid
+
+    def record(self, name: str, spec: StartSpec) -> Record:
+        rec = Record(name, spec).running(self.program)
+        if self.supervisor is None:
+            return rec
+        return replace(rec, supervisor_pid=self.supervisor.pid, supervisor_starttime=self.supervisor.starttime)
+
+
+def _launch(state: StateDir, name: str, spec: StartSpec, extra_env: dict[str, str]) -> Launched:
+    """Spawn, then write pidfile and record; nothing is left behind when spawning fails."""
     with ExitStack() as undo:
         pid_file = _prepare(Path(spec.pidfile), "pidfile")
         undo.callback(pid_file.discard)
@@ -77,16 +112,13 @@ def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record |
         logs = Logs.open(spec)
         undo.callback(logs.remove_created)
         try:
-            identity = _spawn(spec, logs)
+            launched = _spawn(state, name, spec, logs, extra_env)
         finally:
             logs.close()
         undo.pop_all()
-    new_record = Record(name, spec).running(identity)
-    pid_file.commit(pidfile_mod.encode(identity.pid))
-    rec_file.commit(record_mod.encode(new_record))
-    if spec.wait > 0:
-        _watch_or_undo(state, name, spec, identity, previous)
-    return StartResult(name, identity.pid, False, spec)
+    pid_file.commit(pidfile_mod.encode(launched.pidfile_pid))
+    rec_file.commit(record_mod.encode(launched.record(name, spec)))
+    return launched
 
 
 def _running_pid(state: StateDir, name: str, spec: StartSpec, recorded: Record | None) -> int | None:
@@ -95,6 +127,8 @@ def _running_pid(state: StateDir, name: str, spec: StartSpec, recorded: Record |
         daemon = inspect(Target(name, Path(recorded.spec.pidfile if recorded else spec.pidfile), recorded))
     except StatusUnknown:
         return None  # garbage in the pidfile: it will be replaced
+    if recorded is not None and recorded.supervisor is not None:
+        return _supervised_running(daemon)
     if daemon.state == RUNNING and daemon.pid is not None:
         if recorded is not None:
             return daemon.pid
@@ -102,6 +136,18 @@ def _running_pid(state: StateDir, name: str, spec: StartSpec, recorded: Record |
         # as start-stop-daemon --exec decides.
         if exe_of(daemon.pid) == spec.executable:
             return daemon.pid
+    return None
+
+
+def _supervised_running(daemon: Daemon) -> int | None:
+    """A supervised daemon that runs; one whose supervisor was killed is stopped first."""
+    if daemon.state in (RUNNING, RESTARTING):
+        return daemon.pid or (daemon.supervisor.pid if daemon.supervisor else None)
+    if daemon.identity is not None:
+        from .control import stop_locked
+        from .schedule import default_schedule
+
+        stop_locked(daemon.target, default_schedule(10.0))
     return None
 
 
@@ -161,15 +207,20 @@ def _prepare(path: Path, what: str, mode: int = 0o644) -> AtomicFile:
         raise Failure(f"cannot write {what} {path}: {err.strerror}") from None
 
 
-def _spawn(spec: StartSpec, logs: Logs) -> Identity:
-    env = program_env(spec, dict(os.environ))
-    launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd)
-    if spec.wait > 0:
+def _spawn(state: StateDir, name: str, spec: StartSpec, logs: Logs, extra_env: dict[str, str]) -> Launched:
+    env = {**program_env(spec, dict(os.environ)), **extra_env}
+    if spec.wait > 0 or spec.readiness:
         from .reaper import become_subreaper
 
         become_subreaper()
     try:
-        return spawn(launch)
+        if spec.respawn:
+            from .respawn import spawn_supervised
+
+            supervisor, program = spawn_supervised(name, spec, env, state.record(name), state.lock(name), logs.err_fd)
+            return Launched(program, supervisor)
+        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd)
+        return Launched(spawn(launch), None)
     except SpawnError as err:
         if err.not_found:
             raise ProgramNotFound(f"cannot execute {spec.executable}: {err.strerror}") from None
@@ -177,34 +228,66 @@ def _spawn(spec: StartSpec, logs: Logs) -> Identity:
         raise Failure(f"{what}: {err.strerror}") from None
 
 
-def _watch_or_undo(state: StateDir, name: str, spec: StartSpec, identity: Identity, previous: bytes | None) -> None:
-    from .logs import tail
+def _arm(spec: StartSpec) -> tuple[list, dict[str, str]]:  # type: ignore[type-arg]
+    if not spec.readiness:
+        return [], {}
+    from .readiness import arm
+
+    return arm(spec)
+
+
+def _close_checks(checks: list) -> None:  # type: ignore[type-arg]
+    for check in checks:
+        check.close()
+
+
+def _await_ready(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None, checks: list) -> None:  # type: ignore[type-arg]
+    from .readiness import NotReady, ProcessWatch, wait_ready
+
+    watch = ProcessWatch(launched.program, launched.supervisor, checks)
+    try:
+        wait_ready(checks, spec.ready_timeout, watch)
+    except NotReady as err:
+        raise Failure(f"{name} {err}", log_tail=_undo(state, name, spec, launched, previous)) from None
+    finally:
+        watch.close()
+
+
+def _watch_or_undo(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None) -> None:
     from .reaper import describe, watch
 
-    status = watch(identity.pid, spec.wait)
+    status = watch(launched.program.pid, spec.wait)
     if status is None:
         return
-    _kill_group(identity.pid)
+    lines = _undo(state, name, spec, launched, previous)
+    raise Failure(f"{name} {describe(status)} within {spec.wait:g}s of starting", log_tail=lines)
+
+
+def _undo(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None) -> list[str]:
+    """Stop what this start started, put pidfile and record back; the last lines of the log."""
+    from .files import atomic_write
+    from .logs import tail
+    from .respawn import end_supervisor
+
+    end_supervisor(launched.supervisor)  # first, so that nothing is restarted
+    _stop_group(launched.program)
     remove(Path(spec.pidfile))
     if previous is None:
         remove(state.record(name))
     else:
-        from .files import atomic_write
-
         atomic_write(state.record(name), previous, 0o600)
     lines = tail(Path(spec.stdout), 10)
     if spec.stderr != spec.stdout:
         lines += tail(Path(spec.stderr), 10)
-    raise Failure(f"{name} {describe(status)} within {spec.wait:g}s of starting", log_tail=lines)
+    return lines
 
 
-def _kill_group(pgid: int) -> None:
-    """Leave nothing of a failed start behind: whatever the program started dies with it."""
-    if group_members(pgid):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except OSError:
-            pass
+def _stop_group(program: Identity) -> None:
+    """Leave nothing of a failed start behind: the program and whatever it started."""
+    from .stopper import ProcessGroup
+
+    with ProcessGroup(program, program.pid) as group:
+        run(UNDO_SCHEDULE, group.send, group.wait_gone)
 
 
 def _remove_stale_pidfile(path: Path) -> None:

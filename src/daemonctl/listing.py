@@ -30,8 +30,10 @@ def use_colour(stream: IO[Any], environ: dict[str, str] | os._Environ[str] = os.
 
 def row(r: Report) -> tuple[str, ...]:
     live = r.state in ("running", "restarting")
-    pid = str(r.pid) if live and r.pid else "-"
-    restarts = getattr(r, "restarts", None)
+    sup = r.supervision
+    shown = sup.program_pid if sup else (r.pid if live else None)
+    pid = str(shown) if shown else "-"
+    restarts = sup.restarts if sup else None
     command = " ".join(r.command) if r.command else (r.error or "")
     return (
         r.name or "-",

@@ -25,6 +25,20 @@ class StartOptions:
     env: dict[str, str] = field(default_factory=dict)
     wait: float | None = None
     env_file: str | None = None
+    respawn: str | None = None
+    restart_delay: float | None = None
+    restart_delay_max: float | None = None
+    min_uptime: float | None = None
+    max_restarts: int | None = None
+    ready_file: str | None = None
+    ready_port: str | None = None
+    ready_log: str | None = None
+    notify: bool = False
+    ready_timeout: float | None = None
+
+
+RESPAWN_OPTIONS = ("restart_delay", "restart_delay_max", "min_uptime", "max_restarts")
+READY_OPTIONS = ("ready_port", "ready_log", "ready_timeout")  # ready_file is a path
 
 
 def parse_env(items: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -102,13 +116,13 @@ def build_spec(
             chdir=_abs(opts.chdir, cwd) or "/",
             umask=0o022 if opts.umask is None else opts.umask,
             env=env,
-            wait=opts.wait or 0.0,
             env_file=_env_file(opts.env_file, cwd),
         )
-        return name, replace(spec, stderr=_abs(opts.stderr, cwd) or spec.stdout)
+        spec = replace(spec, stderr=_abs(opts.stderr, cwd) or spec.stdout)
+        return name, checked(override(spec, opts, cwd), opts)
     if recorded is None:
         raise NoProgram(f"no program given and no record of {name!r}; start it with daemonctl start -n {name} PROGRAM [ARG]...")
-    return name, override(recorded.spec, opts, cwd)
+    return name, checked(override(recorded.spec, opts, cwd), opts)
 
 
 def override(spec: StartSpec, opts: StartOptions, cwd: str) -> StartSpec:
@@ -122,13 +136,43 @@ def override(spec: StartSpec, opts: StartOptions, cwd: str) -> StartSpec:
         changes["stderr"] = changes["stdout"]
     if opts.umask is not None:
         changes["umask"] = opts.umask
-    if opts.wait is not None:
-        changes["wait"] = opts.wait
+    for key in ("wait", "respawn", *RESPAWN_OPTIONS, *READY_OPTIONS):
+        if getattr(opts, key) is not None:
+            changes[key] = getattr(opts, key)
+    if opts.ready_file is not None:
+        changes["ready_file"] = _abs(opts.ready_file, cwd)
+    if opts.notify:
+        changes["notify"] = True
     if opts.env:
         changes["env"] = {**spec.env, **opts.env}
     if opts.env_file is not None:
         changes["env_file"] = _env_file(opts.env_file, cwd)
     return replace(spec, **changes)  # type: ignore[arg-type]
+
+
+def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
+    """`spec` if its supervision and readiness options make sense together; else UsageError."""
+    if spec.respawn is None:
+        given = [key for key in RESPAWN_OPTIONS if getattr(opts, key) is not None]
+        if given:
+            raise UsageError(f"--{given[0].replace('_', '-')} needs --respawn")
+    if spec.restart_delay_max < spec.restart_delay:
+        raise UsageError(f"--restart-delay-max ({spec.restart_delay_max:g}) is less than --restart-delay ({spec.restart_delay:g})")
+    if spec.ready_port is not None or spec.ready_log is not None:
+        import re
+
+        from .readiness import parse_port
+
+        try:
+            if spec.ready_port is not None:
+                parse_port(spec.ready_port)
+            if spec.ready_log is not None:
+                re.compile(spec.ready_log)
+        except re.error as err:
+            raise UsageError(f"--ready-log: invalid regular expression {spec.ready_log!r}: {err}") from None
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    return spec
 
 
 def with_command(spec: StartSpec, program: tuple[str, ...], cwd: str, environ: dict[str, str]) -> StartSpec:

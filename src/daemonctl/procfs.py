@@ -7,14 +7,13 @@ zombie as running; the few fields daemonctl needs are parsed here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PROC = "/proc"
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 
 
-@dataclass(frozen=True)
-class Stat:
+class Stat(NamedTuple):
     """The fields of /proc/PID/stat that daemonctl uses."""
 
     pid: int
@@ -78,8 +77,7 @@ def boot_id() -> str:
     return _boot_id
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """What makes one process unique across PID reuse."""
 
     pid: int

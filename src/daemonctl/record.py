@@ -14,6 +14,8 @@ from .procfs import Identity
 FORMAT = 1
 RUNNING = "running"
 STOPPED = "stopped"
+# Only with --respawn: waiting out a restart delay; ended and not to be restarted; gave up.
+RESTARTING, EXITED, FAILED = "restarting", "exited", "failed"
 
 
 class CorruptRecord(Exception):
@@ -34,6 +36,20 @@ class StartSpec:
     env: dict[str, str] = field(default_factory=dict)
     wait: float = 0.0
     env_file: str | None = None  # read again at every start
+    respawn: str | None = None  # None (plain), "on-failure" or "always"
+    restart_delay: float = 1.0
+    restart_delay_max: float = 60.0
+    min_uptime: float = 10.0
+    max_restarts: int = 10
+    ready_file: str | None = None
+    ready_port: str | None = None  # HOST:PORT
+    ready_log: str | None = None  # a regular expression
+    notify: bool = False
+    ready_timeout: float = 30.0
+
+    @property
+    def readiness(self) -> bool:
+        return bool(self.ready_file or self.ready_port or self.ready_log or self.notify)
 
 
 @dataclass(frozen=True)
@@ -46,12 +62,23 @@ class Record:
     boot_id: str | None = None
     started_at: str | None = None
     stopped_at: str | None = None
+    # With --respawn: pid/starttime are the program's, these the supervisor's.
+    supervisor_pid: int | None = None
+    supervisor_starttime: int | None = None
+    restarts: int = 0
+    last_exit: dict[str, Any] | None = None  # {"code" or "signal": int, "at": ISO 8601}
 
     @property
     def identity(self) -> Identity | None:
         if self.pid is None or self.starttime is None or self.boot_id is None:
             return None
         return Identity(self.pid, self.starttime, self.boot_id)
+
+    @property
+    def supervisor(self) -> Identity | None:
+        if self.supervisor_pid is None or self.supervisor_starttime is None or self.boot_id is None:
+            return None
+        return Identity(self.supervisor_pid, self.supervisor_starttime, self.boot_id)
 
     def running(self, identity: Identity, now: datetime | None = None) -> Record:
         return replace(
@@ -73,6 +100,8 @@ class Record:
         data = {"format": FORMAT, "name": self.name, "state": self.state, "pid": self.pid}
         data.update(starttime=self.starttime, boot_id=self.boot_id)
         data.update(started_at=self.started_at, stopped_at=self.stopped_at)
+        data.update(supervisor_pid=self.supervisor_pid, supervisor_starttime=self.supervisor_starttime)
+        data.update(restarts=self.restarts, last_exit=self.last_exit)
         data.update(spec)
         return data
 
@@ -93,6 +122,10 @@ class Record:
                 boot_id=data.get("boot_id"),
                 started_at=data.get("started_at"),
                 stopped_at=data.get("stopped_at"),
+                supervisor_pid=_opt_int(data.get("supervisor_pid")),
+                supervisor_starttime=_opt_int(data.get("supervisor_starttime")),
+                restarts=_opt_int(data.get("restarts")) or 0,
+                last_exit=_opt_dict(data.get("last_exit")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise CorruptRecord(str(err)) from err
@@ -106,6 +139,12 @@ def _opt_int(value: Any) -> int | None:
     return value
 
 
+def _opt_dict(value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {value!r}")
+    return value
+
+
 def _check_types(spec: StartSpec) -> None:
     if not (isinstance(spec.command, list) and spec.command and all(isinstance(a, str) for a in spec.command)):
         raise TypeError("command must be a non-empty list of strings")
@@ -116,6 +155,8 @@ def _check_types(spec: StartSpec) -> None:
         raise TypeError("env must map strings to strings")
     if spec.env_file is not None and not isinstance(spec.env_file, str):
         raise TypeError("env_file must be a string")
+    if spec.respawn not in (None, "on-failure", "always"):
+        raise TypeError(f"respawn must be on-failure or always, not {spec.respawn!r}")
 
 
 def iso(now: datetime | None = None) -> str:

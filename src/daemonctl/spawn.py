@@ -13,9 +13,10 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .procfs import Identity, boot_id, read_stat
+from .sigreset import reset_reserved
 
 # Descriptors the grandchild keeps while it sets itself up are moved above this,
 # so that a caller that had 0, 1 or 2 closed cannot make them collide.
@@ -23,8 +24,7 @@ HIGH_FD = 10
 NOT_FOUND_ERRNOS = {errno_mod.ENOENT, errno_mod.EACCES, errno_mod.ENOEXEC, errno_mod.ENOTDIR, errno_mod.ELOOP, errno_mod.EISDIR}
 
 
-@dataclass(frozen=True)
-class Launch:
+class Launch(NamedTuple):
     executable: str
     argv: list[str]
     env: dict[str, str]
@@ -68,6 +68,29 @@ def spawn(launch: Launch, fork: Callable[[], int] = os.fork) -> Identity:
         os.close(read_end)
         os.waitpid(child, 0)
     return parse_report(report)
+
+
+def spawn_child(launch: Launch, fork: Callable[[], int] = os.fork) -> tuple[int, bytes]:
+    """Start `launch` as our own child, with the daemon's hygiene but no new session.
+
+    For the supervisor, whose program must stay its child. Returns the child's PID
+    and its raw report, for `parse_report`; the caller reaps the child.
+    """
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    try:
+        child = fork()
+    except OSError as err:
+        os.close(read_end)
+        os.close(write_end)
+        raise SpawnError("fork", err.errno or 0) from err
+    if child == 0:  # pragma: no cover - runs in the forked child
+        os.close(read_end)
+        _grandchild(launch, write_end)
+    os.close(write_end)
+    try:
+        return child, _read_all(read_end)
+    finally:
+        os.close(read_end)
 
 
 def parse_report(report: bytes) -> Identity:
@@ -155,36 +178,8 @@ def _reset_signals() -> None:  # pragma: no cover
             signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
             pass  # signals reserved by the C library
+    reset_reserved()
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
-    leftover = _ignored_mask()
-    if leftover:
-        _reset_raw(leftover)
-
-
-def _ignored_mask() -> int:  # pragma: no cover
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("SigIgn:"):
-                return int(line.split()[1], 16)
-    return 0
-
-
-# rt_sigaction by syscall number: the C library refuses to touch the signals it
-# reserves for threads (32, 33), yet a caller can leave them ignored.
-RT_SIGACTION = {"x86_64": 13, "aarch64": 134, "riscv64": 134, "i686": 174, "armv7l": 174, "ppc64le": 173, "s390x": 174}
-
-
-def _reset_raw(mask: int) -> None:  # pragma: no cover
-    number = RT_SIGACTION.get(os.uname().machine)
-    if number is None:
-        return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    default = ctypes.create_string_buffer(64)  # all zero: SIG_DFL, no flags, empty mask, whatever the layout
-    for bit in range(64):
-        if mask & (1 << bit):
-            libc.syscall(number, bit + 1, default, None, 8)
 
 
 def _close_fds(keep: int) -> None:  # pragma: no cover

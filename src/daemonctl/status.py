@@ -6,11 +6,28 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .daemon import DEAD, RUNNING, STOPPED, Daemon, inspect, resolve
+from .daemon import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Daemon, inspect, resolve
 from .errors import DaemonctlError, ExitStatus, NotRunning
 from .state import StateDir
 
-EXIT_BY_STATE = {RUNNING: ExitStatus.OK, DEAD: ExitStatus.FAILURE, STOPPED: ExitStatus.NOT_RUNNING}
+EXIT_BY_STATE = {
+    RUNNING: ExitStatus.OK,
+    RESTARTING: ExitStatus.OK,  # the supervisor runs and is about to start the program again
+    DEAD: ExitStatus.FAILURE,
+    STOPPED: ExitStatus.NOT_RUNNING,
+    EXITED: ExitStatus.NOT_RUNNING,
+    FAILED: ExitStatus.NOT_RUNNING,
+}
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """What `status` tells of a --respawn daemon."""
+
+    supervisor_pid: int | None  # the live supervisor; else the pidfile's (dead) one
+    restarts: int
+    last_exit: dict[str, Any] | None
+    program_pid: int | None  # the program, if it runs
 
 
 @dataclass(frozen=True)
@@ -25,22 +42,26 @@ class Report:
     stderr: str | None
     stale: bool = False
     error: str | None = None  # why the state is unknown
+    supervision: Supervision | None = None
 
     @property
     def exit_status(self) -> ExitStatus:
         return EXIT_BY_STATE.get(self.state, ExitStatus.PRIVILEGE)
 
     def to_json(self) -> dict[str, Any]:
+        sup = self.supervision
         data = {
             "name": self.name,
             "state": self.state,
-            "pid": self.pid if self.state == RUNNING else None,
+            "pid": sup.program_pid if sup else (self.pid if self.state == RUNNING else None),
             "pidfile": self.pidfile,
             "command": self.command,
             "started_at": self.started_at,
             "stdout": self.stdout,
             "stderr": self.stderr,
         }
+        if sup is not None:
+            data.update(supervisor_pid=sup.supervisor_pid, restarts=sup.restarts, last_exit=sup.last_exit)
         if self.error:
             data["error"] = self.error
         return data
@@ -59,7 +80,17 @@ def report(daemon: Daemon) -> Report:
         stdout=spec.stdout if spec else None,
         stderr=spec.stderr if spec else None,
         stale=daemon.stale,
+        supervision=_supervision(daemon),
     )
+
+
+def _supervision(daemon: Daemon) -> Supervision | None:
+    rec = daemon.record
+    if rec is None or rec.supervisor is None:
+        return None
+    sup = daemon.supervisor.pid if daemon.supervisor else (daemon.pidfile_pid if daemon.state == DEAD else None)
+    program = daemon.identity.pid if daemon.identity else None
+    return Supervision(sup, rec.restarts, rec.last_exit, program)
 
 
 def status_one(state: StateDir, name: str | None, pidfile: str | None) -> Report:
@@ -108,9 +139,40 @@ def duration(seconds: float) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
+def describe_exit(last_exit: dict[str, Any] | None) -> str:
+    if not last_exit:
+        return "none yet"
+    if last_exit.get("signal") is not None:
+        from .signals import signal_name
+
+        how = f"killed by {signal_name(last_exit['signal'])}"
+    else:
+        how = f"exit status {last_exit.get('code')}"
+    return f"{how} at {last_exit.get('at', '?')}"
+
+
+def describe_supervised(r: Report, sup: Supervision) -> str:
+    label = r.name or r.pidfile
+    tail = f"{sup.restarts} restart{'s' if sup.restarts != 1 else ''}, last exit: {describe_exit(sup.last_exit)}"
+    if r.state == RUNNING:
+        return f"{label} is running (pid {r.pid}, up {uptime(r.started_at)}, supervisor pid {sup.supervisor_pid}; {tail})"
+    if r.state == RESTARTING:
+        return f"{label} is restarting (supervisor pid {sup.supervisor_pid}; {tail})"
+    if r.state == DEAD:
+        prog = f"its program still runs as pid {sup.program_pid}" if sup.program_pid else "its program is gone too"
+        return f"{label} is dead: its supervisor (pid {sup.supervisor_pid}) is gone and {prog} ({tail})"
+    if r.state == EXITED:
+        return f"{label} exited and was not restarted ({tail})"
+    if r.state == FAILED:
+        return f"{label} failed: gave up restarting it ({tail})"
+    return f"{label} is stopped ({tail})"
+
+
 def describe(r: Report) -> str:
     """One human line for a report."""
     label = r.name or r.pidfile
+    if r.supervision is not None and r.state != "unknown":
+        return describe_supervised(r, r.supervision)
     if r.state == RUNNING:
         return f"{label} is running (pid {r.pid}, up {uptime(r.started_at)})"
     if r.state == DEAD:
@@ -121,4 +183,3 @@ def describe(r: Report) -> str:
         again = f"; start it with daemonctl start -n {r.name}" if r.name else ""
         return f"{label} is not running{again}"
     return f"{label}: state unknown ({r.error})"
-

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent  # the project (rootdir with pyproject.toml)
 SELECTION = ("test_stop or schedule or group or status or hostile or restart "
-             "or signal or test_daemon_properties")
+             "or signal or test_daemon_properties or test_respawn")
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
 
 

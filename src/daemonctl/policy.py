@@ -1,0 +1,75 @@
+"""The restart policy of `start --respawn`, as pure logic: whether and when to restart.
+
+No clock, no processes: the supervisor tells it how a run ended and how long it
+lasted, and gets back what to do. Imported by the resident supervisor, so it
+stays free of anything heavy.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+ON_FAILURE, ALWAYS = "on-failure", "always"
+MODES = (ON_FAILURE, ALWAYS)
+RESTART, EXITED, FAILED = "restart", "exited", "failed"
+
+
+class Policy(NamedTuple):
+    mode: str = ON_FAILURE
+    delay: float = 1.0  # --restart-delay
+    delay_max: float = 60.0  # --restart-delay-max
+    min_uptime: float = 10.0  # --min-uptime
+    max_restarts: int = 10  # --max-restarts; 0: never give up
+
+
+class Ending(NamedTuple):
+    """How a run ended: an exit status, or the number of the signal that killed it."""
+
+    code: int | None = None
+    signal: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.signal is not None or self.code != 0
+
+    @classmethod
+    def of_wait_status(cls, status: int) -> Ending:
+        import os
+
+        if os.WIFSIGNALED(status):
+            return cls(signal=os.WTERMSIG(status))
+        return cls(code=os.waitstatus_to_exitcode(status))
+
+    def describe(self) -> str:
+        if self.signal is not None:
+            return f"killed by signal {self.signal}"
+        return f"exited with status {self.code}"
+
+
+class Backoff(NamedTuple):
+    """What the policy remembers between runs."""
+
+    quick_failures: int = 0  # in a row, since the last run that lasted min_uptime
+    next_delay: float | None = None  # None: the policy's initial delay
+
+
+class Decision(NamedTuple):
+    action: str  # restart, exited (not to be restarted) or failed (gave up)
+    delay: float  # seconds to wait before the restart
+    backoff: Backoff  # to pass to the next decide()
+
+
+def decide(policy: Policy, backoff: Backoff, ending: Ending, uptime: float) -> Decision:
+    """What to do after a run of `uptime` seconds ended as `ending`."""
+    if policy.mode == ON_FAILURE and not ending.failed:
+        return Decision(EXITED, 0.0, backoff)
+    if uptime >= policy.min_uptime:
+        # A run that lasted resets the backoff: restart after the initial delay.
+        return Decision(RESTART, policy.delay, Backoff())
+    # A quick run is a failure under `always` whatever its status.
+    failures = backoff.quick_failures + 1
+    if policy.max_restarts and failures > policy.max_restarts:
+        return Decision(FAILED, 0.0, Backoff(failures, backoff.next_delay))
+    delay = policy.delay if backoff.next_delay is None else backoff.next_delay
+    delay = min(delay, policy.delay_max)
+    return Decision(RESTART, delay, Backoff(failures, min(delay * 2, policy.delay_max)))

@@ -1,0 +1,69 @@
+"""daemonctl's side of `--respawn`: starting a supervisor, and ending one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .procfs import Identity
+from .record import Record, StartSpec
+from .spawn import Launch, parse_report, spawn
+from .supervisor import ENV_CONFIG
+from .waiting import open_verified, wait_any
+
+SUPERVISOR_GONE_TIMEOUT = 10.0
+
+
+def spawn_supervised(
+    name: str, spec: StartSpec, env: dict[str, str], record_path: Path, lock_path: Path, stderr_fd: int
+) -> tuple[Identity, Identity]:
+    """Start a supervisor, which starts the program: (supervisor, program); SpawnError if either fails."""
+    config = {
+        "record": Record(name, spec).to_json(),
+        "env": env,
+        "record_path": str(record_path),
+        "lock_path": str(lock_path),
+    }
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    # -P: nothing from the working directory shadows the supervisor's own modules.
+    argv = [sys.executable, "-P", "-m", "daemonctl.supervisor"]
+    launch = Launch(sys.executable, argv, {**os.environ, ENV_CONFIG: json.dumps(config)}, "/", 0o022, write_end, stderr_fd)
+    try:
+        try:
+            supervisor = spawn(launch)
+        finally:
+            os.close(write_end)
+        report = _read_all(read_end)
+    finally:
+        os.close(read_end)
+    return supervisor, parse_report(report)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def end_supervisor(identity: Identity | None) -> None:
+    """SIGKILL the supervisor (if it is still that process) and wait until it is gone.
+
+    Called with the daemon's lock held: the supervisor only starts a program
+    under that lock, so once it is gone nothing can be restarted any more.
+    """
+    if identity is None:
+        return
+    fd = open_verified(identity)
+    if fd is None:
+        return
+    try:
+        signal.pidfd_send_signal(fd, signal.SIGKILL)
+        wait_any([fd], SUPERVISOR_GONE_TIMEOUT)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(fd)

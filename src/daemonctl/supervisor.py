@@ -1,0 +1,230 @@
+"""The resident supervisor process of `start --respawn` (`python -m daemonctl.supervisor`).
+
+It lives as long as the daemon, so it is an interpreter of its own running this
+small module: no Click, no psutil. daemonctl hands it the record (spec included)
+and the program's environment in $DAEMONCTL_SUPERVISE, and its stdout is a pipe
+on which it forwards the first program's spawn report, then lets go of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import time
+
+from .files import atomic_write
+from .lock import locked
+from .policy import Ending, Policy
+from .procfs import Identity, read_stat
+from .spawn import Launch, SpawnError, parse_report, spawn_child
+from .supervision import Child, Supervisor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+    from typing import Any
+
+# record.py's states. The record is handled as plain JSON here: record.py and its
+# dataclasses would cost the resident supervisor a megabyte and more.
+RUNNING, RESTARTING = "running", "restarting"
+ENV_CONFIG = "DAEMONCTL_SUPERVISE"
+
+
+class ProgramChild:
+    """The program, our child, leader of its own process group."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.reaped = False
+
+    def wait(self) -> Ending:
+        # Wait without reaping first: while the zombie holds the PID, its group number
+        # cannot be reused, so what is left of the group can be killed safely.
+        os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        _, status = os.waitpid(self.pid, 0)
+        self.reaped = True
+        return Ending.of_wait_status(status)
+
+    def signal(self, sig: int, group: bool = False) -> None:
+        if self.reaped:
+            return
+        try:
+            (os.killpg if group else os.kill)(self.pid, sig)
+        except OSError:
+            pass
+
+
+class Spec:
+    """The fields of the recorded StartSpec that the supervisor needs."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.executable: str = data["executable"]
+        self.command: list[str] = data["command"]
+        self.chdir: str = data["chdir"]
+        self.umask = int(str(data["umask"]), 8)
+        self.stdout: str = data["stdout"]
+        self.stderr: str = data["stderr"]
+        self.policy = Policy(
+            data.get("respawn") or "on-failure",
+            float(data["restart_delay"]),
+            float(data["restart_delay_max"]),
+            float(data["min_uptime"]),
+            int(data["max_restarts"]),
+        )
+
+
+def open_logs(spec: Spec) -> tuple[int, int]:
+    """The logs, opened again by path for every run, so a rotated log is followed."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOCTTY
+    out = os.open(spec.stdout, flags, 0o644)
+    if spec.stderr == spec.stdout:
+        return out, out
+    try:
+        return out, os.open(spec.stderr, flags, 0o644)
+    except OSError:
+        os.close(out)
+        raise
+
+
+def spawn_program(spec: Spec, env: dict[str, str]) -> tuple[int, bytes]:
+    out, err = open_logs(spec)
+    try:
+        return spawn_child(Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, out, err))
+    finally:
+        os.close(out)
+        if err != out:
+            os.close(err)
+
+
+def start_program(spec: Spec, env: dict[str, str]) -> ProgramChild:
+    pid, report = spawn_program(spec, env)
+    try:
+        parse_report(report)
+    except SpawnError as err:
+        os.waitpid(pid, 0)
+        raise OSError(err.errno, err.strerror) from None
+    return ProgramChild(pid)
+
+
+def iso() -> str:
+    # The format of record.iso(), without importing datetime.
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+class RecordKeeper:
+    """Writes the supervisor's news into the record, as long as the record is still ours."""
+
+    def __init__(self, record_path: str, lock_path: str, me: Identity) -> None:
+        self.record_path, self.lock_path, self.me = record_path, lock_path, me
+
+    def locked(self) -> AbstractContextManager[object]:
+        return locked(self.lock_path)
+
+    def _mine(self) -> dict[str, Any] | None:
+        try:
+            with open(self.record_path, "rb") as f:
+                data = json.loads(f.read())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("boot_id") != self.me.boot_id:
+            return None
+        if (data.get("supervisor_pid"), data.get("supervisor_starttime")) != (self.me.pid, self.me.starttime):
+            return None
+        return data
+
+    def _update(self, **changes: Any) -> dict[str, Any] | None:
+        data = self._mine()
+        if data is None:
+            return None
+        data.update(changes)
+        atomic_write(self.record_path, (json.dumps(data, indent=2) + "\n").encode("utf-8"), 0o600)
+        return data
+
+    def started(self, child: Child, restarts: int) -> bool:
+        st = read_stat(child.pid) if child.pid else None
+        if st is None:
+            return self._update(state=RESTARTING, restarts=restarts) is not None
+        changes = {"pid": child.pid, "starttime": st.starttime, "started_at": iso()}
+        return self._update(state=RUNNING, restarts=restarts, **changes) is not None
+
+    def ended(self, ending: Ending) -> bool:
+        return self._update(state=RESTARTING, last_exit=last_exit(ending)) is not None
+
+    def finish(self, state: str, ending: Ending | None) -> None:
+        changes: dict[str, Any] = {"state": state, "stopped_at": iso()}
+        if ending is not None:
+            changes["last_exit"] = last_exit(ending)
+        data = self._update(**changes)
+        if data is None:
+            return
+        # The pidfile goes last: a record that says exited/failed already tells the truth.
+        try:
+            with open(data["pidfile"], "rb") as f:
+                if f.read(64).strip() == str(self.me.pid).encode():
+                    os.unlink(data["pidfile"])
+        except OSError:
+            pass
+
+
+def last_exit(ending: Ending) -> dict[str, Any]:
+    key, value = ("signal", ending.signal) if ending.signal is not None else ("code", ending.code)
+    return {key: value, "at": iso()}
+
+
+def _install_signals(sup: Supervisor, wake: int) -> None:
+    def on_stop(sig: int, frame: object) -> None:
+        sup.request_stop()
+        os.write(wake, b"x")
+
+    def on_forward(sig: int, frame: object) -> None:
+        sup.forward(sig)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_stop)
+    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, on_forward)
+
+
+def _interruptible_sleep(wake_read: int) -> Any:
+    def sleep(seconds: float) -> None:
+        select.select([wake_read], [], [], max(seconds, 0.0))
+
+    return sleep
+
+
+def main() -> int:
+    config = json.loads(os.environ.pop(ENV_CONFIG))
+    spec = Spec(config["record"])
+    env: dict[str, str] = config["env"]
+    me = Identity.of(os.getpid())
+    assert me is not None
+    wake_read, wake_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    keeper = RecordKeeper(config["record_path"], config["lock_path"], me)
+    sup = Supervisor(lambda: start_program(spec, env), spec.policy, keeper, sleep=_interruptible_sleep(wake_read))
+    _install_signals(sup, wake_write)
+    try:
+        pid, report = spawn_program(spec, env)
+    except OSError as err:
+        pid, report = 0, f"P 0 0\nE {err.errno or 0} stdio\n".encode()
+    os.write(1, report)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # daemonctl reads until EOF: let go of the pipe now
+    os.close(devnull)
+    try:
+        parse_report(report)
+    except SpawnError:
+        if pid:
+            os.waitpid(pid, 0)
+        return 127
+    sup.run(ProgramChild(pid))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - the resident process
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""The supervision loop, with children faked by pytest-subprocess and a fake clock.
+
+No test sleeps through a real delay: `sleep` only advances the fake clock.
+"""
+
+import signal
+import subprocess
+import threading
+from contextlib import nullcontext
+
+from daemonctl.policy import Ending, Policy
+from daemonctl.supervision import LOST, NoChild, Supervisor
+
+PROG = ["prog"]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class PopenChild:
+    """A Child over a (fake) Popen: returncode < 0 means killed by that signal."""
+
+    def __init__(self, popen, clock, runs_for):
+        self.popen, self.clock, self.runs_for = popen, clock, runs_for
+        self.pid = popen.pid or 4242
+
+    def wait(self):
+        code = self.popen.wait()
+        self.clock.now += self.runs_for
+        return Ending(signal=-code) if code < 0 else Ending(code=code)
+
+    def signal(self, sig, group=False):
+        self.popen.send_signal(sig)
+
+
+class Recorder:
+    def __init__(self, mine=True):
+        self.events, self.mine = [], mine
+
+    def locked(self):
+        return nullcontext()
+
+    def started(self, child, restarts):
+        self.events.append(("started", restarts))
+        return self.mine
+
+    def ended(self, ending):
+        self.events.append(("ended", ending))
+        return True
+
+    def finish(self, state, ending):
+        self.events.append((state, ending))
+
+
+def make(fp, policy, runs_for=0.1, recorder=None):
+    clock = Clock()
+    children = []
+
+    def start():
+        child = PopenChild(subprocess.Popen(PROG), clock, runs_for)
+        children.append(child)
+        return child
+
+    sup = Supervisor(start, policy, recorder or Recorder(), clock=clock, sleep=clock.sleep)
+    return sup, start, clock, children
+
+
+def test_exit_1_is_restarted_until_the_policy_gives_up(fp):
+    fp.register(PROG, returncode=1, occurrences=10)
+    policy = Policy("on-failure", delay=1, delay_max=3, min_uptime=10, max_restarts=3)
+    sup, start, clock, _ = make(fp, policy)
+    assert sup.run(start()) == "failed"
+    assert clock.slept == [1, 2, 3]
+    assert sup.restarts == 3 and fp.call_count(PROG) == 4
+    assert sup.recorder.events[-1] == ("failed", Ending(code=1))
+    assert [e[1] for e in sup.recorder.events if e[0] == "started"] == [1, 2, 3]
+
+
+def test_exit_0_under_on_failure_ends_exited_without_restart(fp):
+    fp.register(PROG, returncode=0)
+    sup, start, clock, _ = make(fp, Policy("on-failure"))
+    assert sup.run(start()) == "exited"
+    assert clock.slept == [] and fp.call_count(PROG) == 1
+    assert sup.recorder.events == [("exited", Ending(code=0))]
+
+
+def test_killed_child_is_restarted_and_a_long_run_resets_the_delay(fp):
+    fp.register(PROG, returncode=-signal.SIGKILL, occurrences=3)
+    fp.register(PROG, returncode=0)
+    policy = Policy("on-failure", delay=2, delay_max=60, min_uptime=10, max_restarts=10)
+    sup, start, clock, _ = make(fp, policy, runs_for=50.0)  # every run is long
+    assert sup.run(start()) == "exited"
+    assert clock.slept == [2, 2, 2]
+    assert ("ended", Ending(signal=signal.SIGKILL)) in sup.recorder.events
+
+
+def test_always_restarts_exit_0(fp):
+    fp.register(PROG, returncode=0, occurrences=3)
+    sup, start, clock, _ = make(fp, Policy("always", delay=0.5, max_restarts=2))
+    assert sup.run(start()) == "failed"
+    assert fp.call_count(PROG) == 3 and clock.slept == [0.5, 1.0]
+
+
+def never_ends(process):
+    process.ended = threading.Event()
+    process.ended.wait(timeout=30)
+
+
+def ends_on_signal(process, sig):
+    process.returncode = -sig
+    process.ended.set()
+
+
+def test_stop_request_ends_a_never_ending_child_and_nothing_restarts(fp):
+    fp.register(PROG, callback=never_ends, signal_callback=ends_on_signal)
+    sup, start, clock, children = make(fp, Policy("always"))
+    first = start()
+    timer = threading.Timer(0.05, sup.request_stop)
+    timer.start()
+    try:
+        assert sup.run(first) == "stopped"
+    finally:
+        timer.cancel()
+    assert first.popen.received_signals() == (signal.SIGTERM,)
+    assert fp.call_count(PROG) == 1 and clock.slept == []
+    assert sup.recorder.events == [("stopped", Ending(signal=signal.SIGTERM))]
+
+
+def test_stop_during_the_restart_delay_starts_nothing(fp):
+    fp.register(PROG, returncode=1)
+    sup, start, clock, _ = make(fp, Policy("on-failure", delay=5))
+    sup.sleep = lambda seconds: sup.request_stop()
+    assert sup.run(start()) == "stopped"
+    assert fp.call_count(PROG) == 1
+
+
+def test_forwarded_signals_reach_the_child(fp):
+    fp.register(PROG, callback=never_ends, signal_callback=ends_on_signal)
+    fp.register(PROG, returncode=0)
+    sup, start, clock, _ = make(fp, Policy("on-failure", delay=3))
+    first = start()
+    threading.Timer(0.05, sup.forward, args=(signal.SIGHUP,)).start()
+    # HUP kills the first child (a failure: restarted); the second exits 0.
+    assert sup.run(first) == "exited"
+    assert first.popen.received_signals() == (signal.SIGHUP,)
+    assert clock.slept == [3] and sup.restarts == 1
+
+
+def test_a_restart_that_cannot_exec_counts_as_a_quick_failure(fp):
+    fp.register(PROG, returncode=1)
+    clock = Clock()
+    calls = []
+
+    def start():
+        calls.append(1)
+        if len(calls) == 1:
+            return PopenChild(subprocess.Popen(PROG), clock, 0.1)
+        raise OSError(2, "No such file or directory")
+
+    sup = Supervisor(start, Policy("on-failure", delay=1, max_restarts=2), Recorder(), clock=clock, sleep=clock.sleep)
+    assert sup.run(start()) == "failed"
+    assert len(calls) == 3 and clock.slept == [1, 2]
+    assert NoChild().wait() == Ending(code=127)
+
+
+def test_a_record_that_is_no_longer_ours_ends_the_supervisor(fp):
+    fp.register(PROG, returncode=1)
+    fp.register(PROG, callback=never_ends, signal_callback=ends_on_signal)
+    sup, start, _, children = make(fp, Policy("on-failure", delay=0), recorder=Recorder(mine=False))
+    assert sup.run(start()) == LOST
+    assert children[1].popen.received_signals() == (signal.SIGKILL,)
