@@ -19,6 +19,7 @@ from common import median_ms, repeat, run  # noqa: E402
 from peers import StartStopDaemon, Supervisor  # noqa: E402
 from scale import scale_run  # noqa: E402
 from latency import stop_latency  # noqa: E402
+from resident import supervisor_rss  # noqa: E402
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 TARGETS = {"--help": 1.2, "start": 1.3, "status": 1.3, "stop": 1.5}
@@ -84,6 +85,7 @@ def main() -> None:
             print(f"({peer.label} not installed: column left out)")
     print(f"interpreter alone (python3 -c pass): {bare:.1f} ms\n")
     table(rows, floor)
+    supervisor_rss(dc)
     for peer, figures in rows[1:]:
         if "resident_kib" in figures:
             print(f"{peer} keeps a server resident: {figures['resident_kib'] / 1024:.1f} MB RSS")
