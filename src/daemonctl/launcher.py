@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 from contextlib import ExitStack
@@ -11,10 +12,13 @@ from pathlib import Path
 from . import pidfile as pidfile_mod
 from . import record as record_mod
 from .daemon import RUNNING, Target, inspect, load_record
-from .errors import Failure, ProgramNotFound, StatusUnknown
-from .files import AtomicFile, remove
+from .errors import DaemonctlError, Failure, PrivilegeError, ProgramNotFound, StatusUnknown, from_oserror
+from .faults import crash_point
+from .files import AtomicFile, atomic_write, remove, sweep_temps, write_failure
 from .lock import locked
+from .logfiles import Logs
 from .options import StartOptions, build_spec, with_command
+from .privs import Credentials, for_spec, needed
 from .procfs import Identity, exe_of, group_members, pid_alive
 from .record import Record, StartSpec
 from .schedule import Schedule
@@ -35,7 +39,8 @@ def start(state: StateDir, opts: StartOptions) -> StartResult:
     name = validate_name(opts.name) if opts.name is not None else None
     # Build the spec before taking the lock, so bad input fails before anything is written;
     # then build it again under the lock from a record that cannot change meanwhile.
-    name, _ = build_spec(opts, state, load_record(state, name) if name else None, cwd, environ)
+    name, early = build_spec(opts, state, load_record(state, name) if name else None, cwd, environ)
+    needed(for_spec(early.user, early.group))
     state.ensure()
     with locked(state.lock(name)):
         recorded = load_record(state, name)
@@ -56,36 +61,87 @@ def restart(state: StateDir, name: str, program: tuple[str, ...], schedule: Sche
             _, spec = build_spec(StartOptions(name=name, program=program), state, None, cwd, environ)
         else:
             spec = with_command(recorded.spec, program, cwd, environ) if program else recorded.spec
+            _check_startable(state, name, spec)
             stop_locked(Target(name, Path(recorded.spec.pidfile), recorded), schedule)
+            crash_point("restart:stopped")
             recorded = load_record(state, name)
         return start_locked(state, name, spec, recorded)
 
 
+def _check_startable(state: StateDir, name: str, spec: StartSpec) -> None:
+    """Fail before restart stops anything if it could not start again (user, full disk, read-only)."""
+    needed(for_spec(spec.user, spec.group))
+    path = state.record(name)
+    try:
+        file = AtomicFile(path, 0o600)
+        file.reserve(len(record_mod.encode(Record(name, spec))) + 512)
+        file.discard()
+    except OSError as err:
+        raise from_oserror(err, f"cannot write record {path}") from None
+
+
 def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record | None) -> StartResult:
+    crash_point("start:locked")
+    creds = needed(for_spec(spec.user, spec.group))
     running = _running_pid(state, name, spec, recorded)
     if running is not None:
         return StartResult(name, running, True, recorded.spec if recorded else spec)
     if recorded is not None and recorded.spec.pidfile != spec.pidfile:
         _remove_stale_pidfile(Path(recorded.spec.pidfile))
+    sweep_temps(Path(spec.pidfile))
+    sweep_temps(state.record(name))
     previous = _read_bytes(state.record(name))
     with ExitStack() as undo:
-        pid_file = _prepare(Path(spec.pidfile), "pidfile")
-        undo.callback(pid_file.discard)
-        rec_file = _prepare(state.record(name), "record", 0o600)
-        undo.callback(rec_file.discard)
-        logs = Logs.open(spec)
+        commit = _Commit(state, name, spec, previous)
+        undo.callback(commit.discard)
+        logs = Logs.open(spec, creds)
         undo.callback(logs.remove_created)
         try:
-            identity = _spawn(spec, logs)
+            identity = _spawn(spec, logs, creds, commit)
         finally:
             logs.close()
         undo.pop_all()
-    new_record = Record(name, spec).running(identity)
-    pid_file.commit(pidfile_mod.encode(identity.pid))
-    rec_file.commit(record_mod.encode(new_record))
+    crash_point("start:spawned")
     if spec.wait > 0:
         _watch_or_undo(state, name, spec, identity, previous)
     return StartResult(name, identity.pid, False, spec)
+
+
+class _Commit:
+    """Pidfile and record of a start, prepared before the fork and committed before the exec.
+
+    The grandchild execs only once both are on disk (see spawn), so a daemonctl
+    killed at any point leaves either no program or one its record names.
+    """
+
+    def __init__(self, state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
+        self.state, self.name, self.spec, self.previous = state, name, spec, previous
+        self.done = False
+        blank = Record(name, spec)
+        self.pidfile = _prepare(Path(spec.pidfile), "pidfile", len(pidfile_mod.encode(2**22)))
+        try:
+            self.record = _prepare(state.record(name), "record", len(record_mod.encode(blank)) + 512, 0o600)
+        except Failure:
+            self.pidfile.discard()
+            raise
+
+    def __call__(self, identity: Identity) -> None:
+        crash_point("start:ready")
+        # The record first: a pidfile never names a process no record knows of.
+        _commit(self.record, record_mod.encode(Record(self.name, self.spec).running(identity)), "record")
+        self.done = True
+        crash_point("start:record")
+        _commit(self.pidfile, pidfile_mod.encode(identity.pid), "pidfile")
+        crash_point("start:pidfile")
+
+    def discard(self) -> None:
+        self.pidfile.discard()
+        self.record.discard()
+
+    def undo(self) -> None:
+        """The program did not start after all: put back what was there before."""
+        if self.done:
+            _undo_commit(self.state, self.name, self.spec, self.previous)
 
 
 def _running_pid(state: StateDir, name: str, spec: StartSpec, recorded: Record | None) -> int | None:
@@ -104,76 +160,46 @@ def _running_pid(state: StateDir, name: str, spec: StartSpec, recorded: Record |
     return None
 
 
-@dataclass
-class Logs:
-    """The program's stdout and stderr, opened for append; remembers which files it created."""
-
-    out_fd: int
-    err_fd: int
-    created: list[str]
-
-    @classmethod
-    def open(cls, spec: StartSpec) -> Logs:
-        created: list[str] = []
-        out_fd = _open_log(spec.stdout, "stdout", created)
-        if spec.stderr == spec.stdout:
-            return cls(out_fd, out_fd, created)
-        try:
-            return cls(out_fd, _open_log(spec.stderr, "stderr", created), created)
-        except Failure:
-            os.close(out_fd)
-            _remove_all(created)
-            raise
-
-    def close(self) -> None:
-        os.close(self.out_fd)
-        if self.err_fd != self.out_fd:
-            os.close(self.err_fd)
-
-    def remove_created(self) -> None:
-        """Undo a start that never ran the program: a log it created stays empty, so goes."""
-        _remove_all(self.created)
-
-
-def _open_log(path: str, what: str, created: list[str]) -> int:
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOCTTY
+def _prepare(path: Path, what: str, size: int, mode: int = 0o644) -> AtomicFile:
     try:
-        try:
-            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
-            created.append(path)
-            return fd
-        except FileExistsError:
-            return os.open(path, flags)
+        file = AtomicFile(path, mode)
+        file.reserve(size)
+        return file
     except OSError as err:
-        raise Failure(f"cannot open {what} log {path}: {err.strerror}") from None
+        raise write_failure(err, what, path) from None
 
 
-def _remove_all(paths: list[str]) -> None:
-    for path in paths:
-        remove(Path(path))
-
-
-def _prepare(path: Path, what: str, mode: int = 0o644) -> AtomicFile:
+def _commit(file: AtomicFile, data: bytes, what: str) -> None:
     try:
-        return AtomicFile(path, mode)
+        file.commit(data)
     except OSError as err:
-        raise Failure(f"cannot write {what} {path}: {err.strerror}") from None
+        raise write_failure(err, what, file.path) from None
 
 
-def _spawn(spec: StartSpec, logs: Logs) -> Identity:
-    env = {**os.environ, **spec.env}
-    launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd)
+def _spawn(spec: StartSpec, logs: Logs, creds: Credentials | None, commit: _Commit) -> Identity:
+    env = {**os.environ, **(creds.environment() if creds else {}), **spec.env}
+    launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd, creds, spec.nice)
     if spec.wait > 0:
         from .reaper import become_subreaper
 
         become_subreaper()
     try:
-        return spawn(launch)
+        return spawn(launch, on_ready=commit)
     except SpawnError as err:
-        if err.not_found:
-            raise ProgramNotFound(f"cannot execute {spec.executable}: {err.strerror}") from None
-        what = {"chdir": f"cannot change directory to {spec.chdir}"}.get(err.stage, f"cannot start {spec.executable} ({err.stage})")
-        raise Failure(f"{what}: {err.strerror}") from None
+        commit.undo()
+        raise _spawn_failure(spec, err) from None
+    except BaseException:
+        commit.undo()
+        raise
+
+
+def _spawn_failure(spec: StartSpec, err: SpawnError) -> DaemonctlError:
+    if err.not_found:
+        return ProgramNotFound(f"cannot execute {spec.executable}: {err.strerror}")
+    if err.stage in ("user", "nice") and err.errno in (errno.EPERM, errno.EACCES):
+        return PrivilegeError(f"cannot set the program's {err.stage}: {err.strerror}")
+    what = {"chdir": f"cannot change directory to {spec.chdir}"}.get(err.stage, f"cannot start {spec.executable} ({err.stage})")
+    return Failure(f"{what}: {err.strerror}")
 
 
 def _watch_or_undo(state: StateDir, name: str, spec: StartSpec, identity: Identity, previous: bytes | None) -> None:
@@ -184,17 +210,22 @@ def _watch_or_undo(state: StateDir, name: str, spec: StartSpec, identity: Identi
     if status is None:
         return
     _kill_group(identity.pid)
-    remove(Path(spec.pidfile))
-    if previous is None:
-        remove(state.record(name))
-    else:
-        from .files import atomic_write
-
-        atomic_write(state.record(name), previous, 0o600)
+    _undo_commit(state, name, spec, previous)
     lines = tail(Path(spec.stdout), 10)
     if spec.stderr != spec.stdout:
         lines += tail(Path(spec.stderr), 10)
     raise Failure(f"{name} {describe(status)} within {spec.wait:g}s of starting", log_tail=lines)
+
+
+def _undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
+    remove(Path(spec.pidfile))
+    if previous is None:
+        remove(state.record(name))
+    else:
+        try:
+            atomic_write(state.record(name), previous, 0o600)
+        except OSError as err:
+            raise write_failure(err, "record", state.record(name)) from None
 
 
 def _kill_group(pgid: int) -> None:

@@ -24,6 +24,9 @@ class StartOptions:
     umask: int | None = None
     env: dict[str, str] = field(default_factory=dict)
     wait: float | None = None
+    user: str | None = None
+    group: str | None = None
+    nice: int | None = None
 
 
 def parse_env(items: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -102,6 +105,9 @@ def build_spec(
             umask=0o022 if opts.umask is None else opts.umask,
             env=env,
             wait=opts.wait or 0.0,
+            user=opts.user,
+            group=opts.group,
+            nice=opts.nice,
         )
         return name, replace(spec, stderr=_abs(opts.stderr, cwd) or spec.stdout)
     if recorded is None:
@@ -120,8 +126,9 @@ def override(spec: StartSpec, opts: StartOptions, cwd: str) -> StartSpec:
         changes["stderr"] = changes["stdout"]
     if opts.umask is not None:
         changes["umask"] = opts.umask
-    if opts.wait is not None:
-        changes["wait"] = opts.wait
+    for key in ("wait", "user", "group", "nice"):
+        if getattr(opts, key) is not None:
+            changes[key] = getattr(opts, key)
     if opts.env:
         changes["env"] = {**spec.env, **opts.env}
     return replace(spec, **changes)  # type: ignore[arg-type]

@@ -33,6 +33,9 @@ class StartSpec:
     umask: int = 0o022
     env: dict[str, str] = field(default_factory=dict)
     wait: float = 0.0
+    user: str | None = None  # as given to --user (name or number), resolved at each start
+    group: str | None = None
+    nice: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,10 @@ def _check_types(spec: StartSpec) -> None:
     for name in ("executable", "pidfile", "stdout", "stderr", "chdir"):
         if not isinstance(getattr(spec, name), str):
             raise TypeError(f"{name} must be a string")
+    for name in ("user", "group"):
+        if getattr(spec, name) is not None and not isinstance(getattr(spec, name), str):
+            raise TypeError(f"{name} must be a string")
+    _opt_int(spec.nice)
     if not isinstance(spec.env, dict) or not all(isinstance(v, str) for v in spec.env.values()):
         raise TypeError("env must map strings to strings")
 

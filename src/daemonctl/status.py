@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .daemon import DEAD, RUNNING, STOPPED, Daemon, inspect, resolve
+from .daemon import DEAD, RUNNING, STOPPED, Daemon, inspect, resolve, trusted
 from .errors import DaemonctlError, ExitStatus, NotRunning
 from .state import StateDir
 
@@ -25,6 +25,9 @@ class Report:
     stderr: str | None
     stale: bool = False
     error: str | None = None  # why the state is unknown
+    user: str | None = None  # as given to --user / --group
+    group: str | None = None
+    nice: int | None = None
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -40,6 +43,9 @@ class Report:
             "started_at": self.started_at,
             "stdout": self.stdout,
             "stderr": self.stderr,
+            "user": self.user,
+            "group": self.group,
+            "nice": self.nice,
         }
         if self.error:
             data["error"] = self.error
@@ -59,13 +65,16 @@ def report(daemon: Daemon) -> Report:
         stdout=spec.stdout if spec else None,
         stderr=spec.stderr if spec else None,
         stale=daemon.stale,
+        user=spec.user if spec else None,
+        group=spec.group if spec else None,
+        nice=spec.nice if spec else None,
     )
 
 
 def status_one(state: StateDir, name: str | None, pidfile: str | None) -> Report:
     """The report of one daemon; NotRunning when nothing at all is known of it."""
     target = resolve(state, name, pidfile)
-    daemon = inspect(target)
+    daemon = trusted(inspect(target))
     if target.record is None and daemon.pidfile_pid is None:
         what = name if name is not None else f"pidfile {target.pidfile}"
         raise NotRunning(f"{what} is not running (no record, no pidfile)" if name is None else f"no daemon named {what} in {state.path}")
@@ -77,7 +86,7 @@ def status_all(state: StateDir) -> list[Report]:
     reports = []
     for name in state.names():
         try:
-            reports.append(report(inspect(resolve(state, name, None))))
+            reports.append(report(trusted(inspect(resolve(state, name, None)))))
         except DaemonctlError as err:
             path = str(state.pidfile(name))
             reports.append(Report(name, "unknown", None, path, [], None, None, None, error=err.format_message()))
