@@ -64,7 +64,7 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
 def _run(schedule: Schedule, group: ProcessGroup, label: str, pid: int | None) -> None:
     def send(sig: int) -> None:
         group.send(sig)
-        crash_point("stop:signalled")
+        crash_point("stop:sent")
 
     with group:
         if not run(schedule, send, group.wait_gone):
