@@ -72,7 +72,7 @@ def _open_existing(path: str, what: str) -> int:
             raise
     # A symlink: followed only when root or the caller made it (e.g. into /var/log).
     check_symlink(path, f"{what} log")
-    return os.open(path, FLAGS)
+    return os.open(path, FLAGS | os.O_CREAT, 0o644)
 
 
 def _give(fd: int, owner: Credentials | None) -> None:
