@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from .privs import Credentials, drop_privileges, set_nice
 from .procfs import Identity, boot_id, read_stat
+from .sigreset import reset_reserved
 
 # Descriptors the grandchild keeps while it sets itself up are moved above this,
 # so that a caller that had 0, 1 or 2 closed cannot make them collide.
@@ -208,6 +209,7 @@ def _reset_signals() -> None:  # pragma: no cover
             signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
             pass  # signals reserved by the C library
+    reset_reserved()
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 

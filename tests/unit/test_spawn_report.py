@@ -25,3 +25,11 @@ def test_chdir_failure_is_not_a_missing_program():
 def test_nothing_reported_means_the_fork_failed():
     with pytest.raises(SpawnError):
         parse_report(b"")
+
+
+def test_ignored_signals_from_proc_status(tmp_path):
+    from daemonctl.sigreset import ignored_signals
+
+    status = tmp_path / "status"
+    status.write_text("Name:\tx\nSigBlk:\t0000000000000001\nSigIgn:\t0000000180001000\n")
+    assert ignored_signals(str(status)) == {13, 32, 33}
