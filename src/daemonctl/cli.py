@@ -170,6 +170,9 @@ SECONDS = click.FloatRange(min=0)
 @click.option("--notify", is_flag=True, help="Ready once the program sends READY=1 to $NOTIFY_SOCKET (sd_notify).")
 @click.option("--ready-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="How long to wait for readiness (default 30).")
+@click.option("-u", "--user", metavar="USER[:GROUP]", help="Run as this user (root only; name or number).")
+@click.option("-g", "--group", metavar="GROUP", help="Run with this group (root only; name or number).")
+@click.option("--nice", type=click.IntRange(-20, 19), metavar="N", help="Niceness of the program (-20..19).")
 @click.argument("program", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def start(ctx: click.Context, program: tuple[str, ...], umask: str | None, env: tuple[str, ...], **opts: Any) -> int:
@@ -331,8 +334,12 @@ def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
 def remove(ctx: click.Context, name: str) -> int:
     """Forget a daemon that is not running (its log stays)."""
     from .control import forget
+    from .errors import Failure, PrivilegeError
 
-    result = forget(_state(ctx), name)
+    try:
+        result = forget(_state(ctx), name)
+    except PrivilegeError as err:
+        raise Failure(err.format_message()) from None  # remove's exit codes have no 4
     _say(f"forgot {result.name}; its log {result.log} was kept")
     return ExitStatus.OK
 

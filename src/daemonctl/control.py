@@ -9,9 +9,10 @@ from pathlib import Path
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, named, orphans_possible, resolve
+from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, named, orphans_possible, resolve, trusted
 from .errors import Failure, PrivilegeError, SignalNotRunning, StatusUnknown, UsageError
-from .files import remove
+from .faults import crash_point
+from .files import remove, sweep_temps, write_failure
 from .lock import locked
 from .procfs import group_members, read_stat
 from .schedule import Schedule, run
@@ -40,8 +41,9 @@ def stop(state: StateDir, name: str | None, pidfile: str | None, schedule: Sched
 
 
 def stop_locked(target: Target, schedule: Schedule) -> StopResult:
+    crash_point("stop:locked")
     try:
-        daemon = inspect(target)
+        daemon = trusted(inspect(target))
     except StatusUnknown as err:
         raise Failure(str(err)) from None
     label = target.name or str(target.pidfile)
@@ -56,6 +58,7 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
         if leader is not None and group_members(leader):
             _run(schedule, ProcessGroup(None, leader), label, None)
         outcome = STALE if daemon.stale else NOT_RUNNING
+    crash_point("stop:gone")
     _forget_process(daemon)
     return StopResult(label, daemon.pid, outcome)
 
@@ -83,8 +86,12 @@ def _group_orphaned(leader: int) -> bool:
 
 
 def _run(schedule: Schedule, group: ProcessGroup, label: str, pid: int | None) -> None:
+    def send(sig: int) -> None:
+        group.send(sig)
+        crash_point("stop:sent")
+
     with group:
-        if not run(schedule, group.send, group.wait_gone):
+        if not run(schedule, send, group.wait_gone):
             raise Failure(f"{label} is still running after the stop schedule (pid {pid}); "
                           "give it a longer one, or end with KILL: --schedule TERM/30/KILL/5")
 
@@ -97,9 +104,14 @@ def _forget_process(daemon: Daemon) -> None:
                 remove(daemon.target.pidfile)
         except pidfile_mod.InvalidPidfile:
             pass
+    crash_point("stop:unlinked")
     rec, path = daemon.record, daemon.target.record_path
     if rec is not None and path is not None and rec.state in (record_mod.RUNNING, record_mod.RESTARTING):
-        record_mod.save(path, rec.stopped())
+        try:
+            record_mod.save(path, rec.stopped())
+        except OSError as err:
+            # The process is gone and its pidfile too, so status already finds it stopped.
+            raise write_failure(err, "record", path) from None
 
 
 @dataclass(frozen=True)
@@ -112,7 +124,7 @@ class SignalResult:
 def send_signal(state: StateDir, name: str, sig: int) -> SignalResult:
     """Send `sig` to the daemon itself, after checking its identity."""
     try:
-        daemon = inspect(named(state, validate_name(name)))
+        daemon = trusted(inspect(named(state, validate_name(name))))
     except StatusUnknown as err:
         raise Failure(str(err)) from None
     if daemon.state == RESTARTING:
@@ -155,4 +167,5 @@ def forget(state: StateDir, name: str) -> RemoveResult:
         if daemon is None or daemon.pidfile_pid is not None:
             remove(target.pidfile)
         remove(state.record(name))
+        sweep_temps(state.record(name))
         return RemoveResult(name, target.record.spec.stdout)

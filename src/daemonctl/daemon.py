@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .errors import Failure, StatusUnknown
+from .errors import DaemonctlError, Failure, StatusUnknown
 from .procfs import Identity, is_alive, pid_alive, read_stat
 from .record import Record
 from .state import StateDir, validate_name
+from .trust import Untrusted, check_pidfile, process_uid
 
 RUNNING, DEAD, STOPPED = "running", "dead", "stopped"
 RESTARTING, EXITED, FAILED = record_mod.RESTARTING, record_mod.EXITED, record_mod.FAILED
@@ -36,6 +37,7 @@ class Daemon:
     identity: Identity | None  # of the live process
     stale: bool = False  # the pidfile's PID belongs to a process daemonctl did not start
     supervisor: Identity | None = None  # --respawn: the live supervisor
+    pidfile_stat: os.stat_result | None = None  # of the pidfile as it was read
 
     @property
     def name(self) -> str | None:
@@ -95,9 +97,15 @@ def find_by_pidfile(state: StateDir, path: Path) -> Record | None:
 def inspect(target: Target) -> Daemon:
     """Reconcile record, pidfile and /proc; raises StatusUnknown for a bad pidfile."""
     try:
-        pid_in_file = pidfile_mod.read(target.pidfile).pid
+        contents = pidfile_mod.read(target.pidfile)
+    except pidfile_mod.UnsafePidfile as err:
+        raise Untrusted(f"pidfile {target.pidfile} {err}")
     except pidfile_mod.InvalidPidfile as err:
         raise StatusUnknown(f"pidfile {target.pidfile} {err}")
+    return replace(_reconcile(target, contents.pid), pidfile_stat=contents.stat)
+
+
+def _reconcile(target: Target, pid_in_file: int | None) -> Daemon:
     rec = target.record
     if rec is not None and rec.supervisor is not None:
         return _inspect_supervised(target, rec, pid_in_file)
@@ -142,3 +150,21 @@ def orphans_possible(daemon: Daemon) -> bool:
         return False
     st = read_stat(daemon.record.identity.pid)
     return st is None or st.zombie
+
+
+def trusted(daemon: Daemon) -> Daemon:
+    """`daemon`, unless (as root) its pidfile is one someone else could have written."""
+    check_pidfile(daemon.target.pidfile, daemon.pidfile_stat, _daemon_uid(daemon))
+    return daemon
+
+
+def _daemon_uid(daemon: Daemon) -> int | None:
+    if daemon.record is None:
+        return process_uid(daemon.pidfile_pid) if daemon.pidfile_pid is not None else None
+    from .privs import for_spec
+
+    try:
+        creds = for_spec(daemon.record.spec.user, daemon.record.spec.group)
+    except DaemonctlError:
+        return None  # the user is gone from the password database: trust no one but root
+    return creds.uid if creds is not None else os.geteuid()

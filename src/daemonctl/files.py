@@ -1,12 +1,21 @@
-"""Atomic file replacement, shared by the pidfile and the record."""
+"""Atomic file replacement, shared by the pidfile and the record.
+
+The lean supervisor imports this module: it stays free of pathlib and Click
+(errors are imported only on the paths that raise them).
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 
-TYPE_CHECKING = False  # pathlib for type hints only: the lean supervisor imports this module
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from .errors import Failure
+
+TEMP_SUFFIX = ".tmp"
 
 
 class AtomicFile:
@@ -14,21 +23,36 @@ class AtomicFile:
 
     Opening creates the temporary file in the target's directory at once, so a
     caller can find out that the place is not writable *before* it does
-    anything it would have to undo (such as starting a daemon).
+    anything it would have to undo (such as starting a daemon). The temporary
+    name is unpredictable and created with O_EXCL | O_NOFOLLOW: nothing planted
+    in the directory, file or symlink, is ever opened or renamed into place.
     """
 
     def __init__(self, path: Path | str, mode: int = 0o644) -> None:
         self.path = path
         directory, base = os.path.split(path)
-        self.tmp = os.path.join(directory, f".{base}.{os.getpid()}.tmp")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        self.tmp = os.path.join(directory, f".{base}.{os.getpid()}-{os.urandom(8).hex()}{TEMP_SUFFIX}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         self.fd: int | None = os.open(self.tmp, flags, mode)
+
+    def reserve(self, size: int) -> None:
+        """Claim `size` bytes now, so a full disk fails here rather than at commit."""
+        assert self.fd is not None, "reserve after close"
+        try:
+            os.posix_fallocate(self.fd, 0, size)
+        except OSError as err:
+            if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                self.discard()
+                raise
 
     def commit(self, data: bytes) -> None:
         """Write, fsync, rename over the target, fsync the directory."""
         assert self.fd is not None, "commit after close"
         try:
-            os.write(self.fd, data)
+            written = os.pwrite(self.fd, data, 0)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.ftruncate(self.fd, len(data))
             os.fsync(self.fd)
             os.close(self.fd)
             self.fd = None
@@ -42,11 +66,42 @@ class AtomicFile:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-        remove(self.tmp)
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
 
 
 def atomic_write(path: Path | str, data: bytes, mode: int = 0o644) -> None:
     AtomicFile(path, mode).commit(data)
+
+
+def write_failure(err: OSError, what: str, path: Path | str) -> Failure:
+    from .errors import Failure
+
+    return Failure(f"cannot write {what} {path}: {err.strerror or err}")
+
+
+def sweep_temps(path: Path | str) -> None:
+    """Remove temporary files for `path` left by a daemonctl that was killed mid-write.
+
+    Call only under the name's lock; a temporary file of a live process is kept.
+    """
+    import re
+
+    directory, base = os.path.split(path)
+    pattern = re.compile(rf"\.{re.escape(base)}\.(\d+)-[0-9a-f]{{16}}{re.escape(TEMP_SUFFIX)}")
+    try:
+        entries = os.listdir(directory or ".")
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry)
+        if match and not os.path.exists(f"/proc/{match.group(1)}"):
+            try:
+                os.unlink(os.path.join(directory, entry))
+            except OSError:
+                pass
 
 
 def fsync_dir(directory: Path | str) -> None:
@@ -63,9 +118,13 @@ def fsync_dir(directory: Path | str) -> None:
 
 
 def remove(path: Path | str) -> bool:
-    """Unlink `path`; True when it existed."""
+    """Unlink `path`; True when it existed. A place that cannot be written is a Failure."""
     try:
         os.unlink(path)
     except FileNotFoundError:
         return False
+    except OSError as err:
+        from .errors import Failure
+
+        raise Failure(f"cannot remove {path}: {err.strerror}") from None
     return True

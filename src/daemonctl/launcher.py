@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import errno
 import os
-import signal
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -11,18 +11,19 @@ from pathlib import Path
 from . import pidfile as pidfile_mod
 from . import record as record_mod
 from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, load_record
-from .errors import Failure, ProgramNotFound, StatusUnknown
-from .files import AtomicFile, remove
+from .errors import DaemonctlError, Failure, PrivilegeError, ProgramNotFound, StatusUnknown, from_oserror
+from .faults import crash_point
+from .files import AtomicFile, remove, sweep_temps, write_failure
 from .lock import locked
+from .logfiles import Logs
 from .options import StartOptions, build_spec, program_env, with_command
+from .privs import Credentials, for_spec, needed
 from .procfs import Identity, exe_of, pid_alive
 from .record import Record, StartSpec
-from .schedule import Schedule, Send, Wait, run
+from .schedule import Schedule
 from .spawn import Launch, SpawnError, spawn
+from .startwatch import Launched, arm, await_ready, close_checks, undo_commit, watch_or_undo
 from .state import StateDir, validate_name
-
-# A start that failed its --wait or readiness: TERM, and KILL what does not listen.
-UNDO_SCHEDULE = Schedule((Send(signal.SIGTERM), Wait(5.0), Send(signal.SIGKILL), Wait(5.0)))
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ def start(state: StateDir, opts: StartOptions) -> StartResult:
     name = validate_name(opts.name) if opts.name is not None else None
     # Build the spec before taking the lock, so bad input fails before anything is written;
     # then build it again under the lock from a record that cannot change meanwhile.
-    name, _ = build_spec(opts, state, load_record(state, name) if name else None, cwd, environ)
+    name, early = build_spec(opts, state, load_record(state, name) if name else None, cwd, environ)
+    needed(for_spec(early.user, early.group))
     state.ensure()
     with locked(state.lock(name)):
         recorded = load_record(state, name)
@@ -60,65 +62,118 @@ def restart(state: StateDir, name: str, program: tuple[str, ...], schedule: Sche
             _, spec = build_spec(StartOptions(name=name, program=program), state, None, cwd, environ)
         else:
             spec = with_command(recorded.spec, program, cwd, environ) if program else recorded.spec
-            program_env(spec, environ)  # a bad env file fails here, before the daemon is stopped
+            _check_startable(state, name, spec, environ)
             stop_locked(Target(name, Path(recorded.spec.pidfile), recorded), schedule)
+            crash_point("restart:stopped")
             recorded = load_record(state, name)
         return start_locked(state, name, spec, recorded)
 
 
+def _check_startable(state: StateDir, name: str, spec: StartSpec, environ: dict[str, str]) -> None:
+    """Fail before restart stops anything if it could not start again (env file, user, full disk)."""
+    program_env(spec, environ)
+    needed(for_spec(spec.user, spec.group))
+    path = state.record(name)
+    try:
+        file = AtomicFile(path, 0o600)
+        file.reserve(len(record_mod.encode(Record(name, spec))) + 512)
+        file.discard()
+    except OSError as err:
+        raise from_oserror(err, f"cannot write record {path}") from None
+
+
 def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record | None) -> StartResult:
+    crash_point("start:locked")
+    creds = needed(for_spec(spec.user, spec.group))
     running = _running_pid(state, name, spec, recorded)
     if running is not None:
         return StartResult(name, running, True, recorded.spec if recorded else spec)
     if recorded is not None and recorded.spec.pidfile != spec.pidfile:
         _remove_stale_pidfile(Path(recorded.spec.pidfile))
+    sweep_temps(spec.pidfile)
+    sweep_temps(state.record(name))
     previous = _read_bytes(state.record(name))
-    checks, ready_env = _arm(spec)
+    checks, ready_env = arm(spec)
     try:
-        launched = _launch(state, name, spec, ready_env)
+        launched = _launch(state, name, spec, creds, ready_env, previous)
+        crash_point("start:spawned")
         if checks:
-            _await_ready(state, name, spec, launched, previous, checks)
+            await_ready(state, name, spec, launched, previous, checks)
         if spec.wait > 0:
-            _watch_or_undo(state, name, spec, launched, previous)
+            watch_or_undo(state, name, spec, launched, previous)
     finally:
-        _close_checks(checks)
+        close_checks(checks)
     sup = launched.supervisor.pid if launched.supervisor else None
     return StartResult(name, launched.program.pid, False, spec, sup)
 
 
-@dataclass(frozen=True)
-class Launched:
-    program: Identity
-    supervisor: Identity | None  # with --respawn
-
-    @property
-    def pidfile_pid(self) -> int:
-        return (self.supervisor or self.program).pid
-
-    def record(self, name: str, spec: StartSpec) -> Record:
-        rec = Record(name, spec).running(self.program)
-        if self.supervisor is None:
-            return rec
-        return replace(rec, supervisor_pid=self.supervisor.pid, supervisor_starttime=self.supervisor.starttime)
-
-
-def _launch(state: StateDir, name: str, spec: StartSpec, extra_env: dict[str, str]) -> Launched:
-    """Spawn, then write pidfile and record; nothing is left behind when spawning fails."""
+def _launch(
+    state: StateDir, name: str, spec: StartSpec, creds: Credentials | None, extra_env: dict[str, str], previous: bytes | None
+) -> Launched:
+    """Spawn with pidfile and record committed before the exec; nothing is left behind on failure."""
     with ExitStack() as undo:
-        pid_file = _prepare(Path(spec.pidfile), "pidfile")
-        undo.callback(pid_file.discard)
-        rec_file = _prepare(state.record(name), "record", 0o600)
-        undo.callback(rec_file.discard)
-        logs = Logs.open(spec)
+        commit = _Commit(state, name, spec, previous)
+        undo.callback(commit.discard)
+        logs = Logs.open(spec, creds)
         undo.callback(logs.remove_created)
         try:
-            launched = _spawn(state, name, spec, logs, extra_env)
+            launched = _spawn(state, name, spec, logs, creds, extra_env, commit)
         finally:
             logs.close()
         undo.pop_all()
-    pid_file.commit(pidfile_mod.encode(launched.pidfile_pid))
-    rec_file.commit(record_mod.encode(launched.record(name, spec)))
     return launched
+
+
+class _Commit:
+    """Pidfile and record of a start, prepared before the fork and committed before the exec.
+
+    The grandchild execs only once both are on disk (see spawn), so a daemonctl
+    killed at any point leaves either no program or one its record names. With
+    --respawn the identity committed is the supervisor's; the program's follows.
+    """
+
+    def __init__(self, state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
+        self.state, self.name, self.spec, self.previous = state, name, spec, previous
+        self.done = False
+        blank = Record(name, spec)
+        self.pidfile = _prepare(Path(spec.pidfile), "pidfile", len(pidfile_mod.encode(2**22)))
+        try:
+            self.record = _prepare(state.record(name), "record", len(record_mod.encode(blank)) + 512, 0o600)
+        except Failure:
+            self.pidfile.discard()
+            raise
+
+    def __call__(self, identity: Identity) -> None:
+        crash_point("start:ready")
+        # The record first: a pidfile never names a process no record knows of.
+        _commit(self.record, record_mod.encode(self._record(identity)), "record")
+        self.done = True
+        crash_point("start:record")
+        _commit(self.pidfile, pidfile_mod.encode(identity.pid), "pidfile")
+        crash_point("start:pidfile")
+
+    def _record(self, identity: Identity) -> Record:
+        if not self.spec.respawn:
+            return Record(self.name, self.spec).running(identity)
+        # The supervisor, before its program exists: stop and status already find it.
+        rec = Record(self.name, self.spec).running(identity)
+        return replace(rec, pid=None, starttime=None, supervisor_pid=identity.pid, supervisor_starttime=identity.starttime)
+
+    def complete(self, launched: Launched) -> None:
+        """--respawn: the record with the program the supervisor started."""
+        try:
+            record_mod.save(self.state.record(self.name), launched.record(self.name, self.spec))
+        except OSError as err:
+            raise write_failure(err, "record", self.state.record(self.name)) from None
+
+    def discard(self) -> None:
+        self.pidfile.discard()
+        self.record.discard()
+
+    def undo(self) -> None:
+        """The program did not start after all: put back what was there before."""
+        if self.done:
+            undo_commit(self.state, self.name, self.spec, self.previous)
 
 
 def _running_pid(state: StateDir, name: str, spec: StartSpec, recorded: Record | None) -> int | None:
@@ -151,64 +206,27 @@ def _supervised_running(daemon: Daemon) -> int | None:
     return None
 
 
-@dataclass
-class Logs:
-    """The program's stdout and stderr, opened for append; remembers which files it created."""
-
-    out_fd: int
-    err_fd: int
-    created: list[str]
-
-    @classmethod
-    def open(cls, spec: StartSpec) -> Logs:
-        created: list[str] = []
-        out_fd = _open_log(spec.stdout, "stdout", created)
-        if spec.stderr == spec.stdout:
-            return cls(out_fd, out_fd, created)
-        try:
-            return cls(out_fd, _open_log(spec.stderr, "stderr", created), created)
-        except Failure:
-            os.close(out_fd)
-            _remove_all(created)
-            raise
-
-    def close(self) -> None:
-        os.close(self.out_fd)
-        if self.err_fd != self.out_fd:
-            os.close(self.err_fd)
-
-    def remove_created(self) -> None:
-        """Undo a start that never ran the program: a log it created stays empty, so goes."""
-        _remove_all(self.created)
-
-
-def _open_log(path: str, what: str, created: list[str]) -> int:
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOCTTY
+def _prepare(path: Path, what: str, size: int, mode: int = 0o644) -> AtomicFile:
     try:
-        try:
-            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
-            created.append(path)
-            return fd
-        except FileExistsError:
-            return os.open(path, flags)
+        file = AtomicFile(path, mode)
+        file.reserve(size)
+        return file
     except OSError as err:
-        raise Failure(f"cannot open {what} log {path}: {err.strerror}") from None
+        raise write_failure(err, what, path) from None
 
 
-def _remove_all(paths: list[str]) -> None:
-    for path in paths:
-        remove(Path(path))
-
-
-def _prepare(path: Path, what: str, mode: int = 0o644) -> AtomicFile:
+def _commit(file: AtomicFile, data: bytes, what: str) -> None:
     try:
-        return AtomicFile(path, mode)
+        file.commit(data)
     except OSError as err:
-        raise Failure(f"cannot write {what} {path}: {err.strerror}") from None
+        raise write_failure(err, what, file.path) from None
 
 
-def _spawn(state: StateDir, name: str, spec: StartSpec, logs: Logs, extra_env: dict[str, str]) -> Launched:
-    env = {**program_env(spec, dict(os.environ)), **extra_env}
+def _spawn(
+    state: StateDir, name: str, spec: StartSpec, logs: Logs, creds: Credentials | None, extra_env: dict[str, str], commit: _Commit
+) -> Launched:
+    base = {**os.environ, **(creds.environment() if creds else {})}
+    env = {**program_env(spec, base), **extra_env}
     if spec.wait > 0 or spec.readiness:
         from .reaper import become_subreaper
 
@@ -217,77 +235,29 @@ def _spawn(state: StateDir, name: str, spec: StartSpec, logs: Logs, extra_env: d
         if spec.respawn:
             from .respawn import spawn_supervised
 
-            supervisor, program = spawn_supervised(name, spec, env, state.record(name), state.lock(name), logs.err_fd)
-            return Launched(program, supervisor)
-        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd)
-        return Launched(spawn(launch), None)
+            supervisor, program = spawn_supervised(
+                name, spec, env, state.record(name), state.lock(name), logs.err_fd, on_ready=commit
+            )
+            launched = Launched(program, supervisor)
+            commit.complete(launched)
+            return launched
+        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd, creds, spec.nice)
+        return Launched(spawn(launch, on_ready=commit), None)
     except SpawnError as err:
-        if err.not_found:
-            raise ProgramNotFound(f"cannot execute {spec.executable}: {err.strerror}") from None
-        what = {"chdir": f"cannot change directory to {spec.chdir}"}.get(err.stage, f"cannot start {spec.executable} ({err.stage})")
-        raise Failure(f"{what}: {err.strerror}") from None
+        commit.undo()
+        raise _spawn_failure(spec, err) from None
+    except BaseException:
+        commit.undo()
+        raise
 
 
-def _arm(spec: StartSpec) -> tuple[list, dict[str, str]]:  # type: ignore[type-arg]
-    if not spec.readiness:
-        return [], {}
-    from .readiness import arm
-
-    return arm(spec)
-
-
-def _close_checks(checks: list) -> None:  # type: ignore[type-arg]
-    for check in checks:
-        check.close()
-
-
-def _await_ready(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None, checks: list) -> None:  # type: ignore[type-arg]
-    from .readiness import NotReady, ProcessWatch, wait_ready
-
-    watch = ProcessWatch(launched.program, launched.supervisor, checks)
-    try:
-        wait_ready(checks, spec.ready_timeout, watch)
-    except NotReady as err:
-        raise Failure(f"{name} {err}", log_tail=_undo(state, name, spec, launched, previous)) from None
-    finally:
-        watch.close()
-
-
-def _watch_or_undo(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None) -> None:
-    from .reaper import describe, watch
-
-    status = watch(launched.program.pid, spec.wait)
-    if status is None:
-        return
-    lines = _undo(state, name, spec, launched, previous)
-    raise Failure(f"{name} {describe(status)} within {spec.wait:g}s of starting", log_tail=lines)
-
-
-def _undo(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None) -> list[str]:
-    """Stop what this start started, put pidfile and record back; the last lines of the log."""
-    from .files import atomic_write
-    from .logs import tail
-    from .respawn import end_supervisor
-
-    end_supervisor(launched.supervisor)  # first, so that nothing is restarted
-    _stop_group(launched.program)
-    remove(Path(spec.pidfile))
-    if previous is None:
-        remove(state.record(name))
-    else:
-        atomic_write(state.record(name), previous, 0o600)
-    lines = tail(Path(spec.stdout), 10)
-    if spec.stderr != spec.stdout:
-        lines += tail(Path(spec.stderr), 10)
-    return lines
-
-
-def _stop_group(program: Identity) -> None:
-    """Leave nothing of a failed start behind: the program and whatever it started."""
-    from .stopper import ProcessGroup
-
-    with ProcessGroup(program, program.pid) as group:
-        run(UNDO_SCHEDULE, group.send, group.wait_gone)
+def _spawn_failure(spec: StartSpec, err: SpawnError) -> DaemonctlError:
+    if err.not_found:
+        return ProgramNotFound(f"cannot execute {spec.executable}: {err.strerror}")
+    if err.stage in ("user", "nice") and err.errno in (errno.EPERM, errno.EACCES):
+        return PrivilegeError(f"cannot set the program's {err.stage}: {err.strerror}")
+    what = {"chdir": f"cannot change directory to {spec.chdir}"}.get(err.stage, f"cannot start {spec.executable} ({err.stage})")
+    return Failure(f"{what}: {err.strerror}")
 
 
 def _remove_stale_pidfile(path: Path) -> None:

@@ -35,6 +35,9 @@ class StartOptions:
     ready_log: str | None = None
     notify: bool = False
     ready_timeout: float | None = None
+    user: str | None = None
+    group: str | None = None
+    nice: int | None = None
 
 
 RESPAWN_OPTIONS = ("restart_delay", "restart_delay_max", "min_uptime", "max_restarts")
@@ -117,6 +120,9 @@ def build_spec(
             umask=0o022 if opts.umask is None else opts.umask,
             env=env,
             env_file=_env_file(opts.env_file, cwd),
+            user=opts.user,
+            group=opts.group,
+            nice=opts.nice,
         )
         spec = replace(spec, stderr=_abs(opts.stderr, cwd) or spec.stdout)
         return name, checked(override(spec, opts, cwd), opts)
@@ -136,7 +142,7 @@ def override(spec: StartSpec, opts: StartOptions, cwd: str) -> StartSpec:
         changes["stderr"] = changes["stdout"]
     if opts.umask is not None:
         changes["umask"] = opts.umask
-    for key in ("wait", "respawn", *RESPAWN_OPTIONS, *READY_OPTIONS):
+    for key in ("wait", "respawn", "user", "group", "nice", *RESPAWN_OPTIONS, *READY_OPTIONS):
         if getattr(opts, key) is not None:
             changes[key] = getattr(opts, key)
     if opts.ready_file is not None:

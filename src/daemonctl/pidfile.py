@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +16,15 @@ class InvalidPidfile(Exception):
     """The pidfile exists but cannot be read or holds no valid PID."""
 
 
+class UnsafePidfile(InvalidPidfile):
+    """The pidfile is a symbolic link, which root never follows."""
+
+
 @dataclass(frozen=True)
 class PidfileContents:
     path: Path
     pid: int | None  # None: no pidfile
+    stat: os.stat_result | None = None  # of the file as it was read
 
 
 def parse_pid(text: str, own_pid: int | None = None) -> int:
@@ -41,16 +47,26 @@ def parse_pid(text: str, own_pid: int | None = None) -> int:
 
 def read(path: Path) -> PidfileContents:
     """Read a pidfile; `pid` is None when there is none. Raises InvalidPidfile."""
+    # Root never follows a symlink here: whoever planted it would pick the PID.
+    nofollow = os.O_NOFOLLOW if os.geteuid() == 0 else 0
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_PIDFILE_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | nofollow)
     except FileNotFoundError:
         return PidfileContents(path, None)
     except OSError as err:
+        if err.errno == errno.ELOOP and nofollow:
+            raise UnsafePidfile("is a symbolic link; refusing to follow it") from err
         raise InvalidPidfile(f"cannot be read: {err.strerror}") from err
+    try:
+        st = os.fstat(fd)
+        raw = os.read(fd, MAX_PIDFILE_BYTES + 1)
+    except OSError as err:
+        raise InvalidPidfile(f"cannot be read: {err.strerror}") from err
+    finally:
+        os.close(fd)
     if len(raw) > MAX_PIDFILE_BYTES:
         raise InvalidPidfile("is too long to hold a PID")
-    return PidfileContents(path, parse_pid(raw.decode("ascii", errors="replace")))
+    return PidfileContents(path, parse_pid(raw.decode("ascii", errors="replace")), st)
 
 
 def encode(pid: int) -> bytes:

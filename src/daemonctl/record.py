@@ -46,6 +46,9 @@ class StartSpec:
     ready_log: str | None = None  # a regular expression
     notify: bool = False
     ready_timeout: float = 30.0
+    user: str | None = None  # as given to --user (name or number), resolved at each start
+    group: str | None = None
+    nice: int | None = None
 
     @property
     def readiness(self) -> bool:
@@ -151,6 +154,10 @@ def _check_types(spec: StartSpec) -> None:
     for name in ("executable", "pidfile", "stdout", "stderr", "chdir"):
         if not isinstance(getattr(spec, name), str):
             raise TypeError(f"{name} must be a string")
+    for name in ("user", "group"):
+        if getattr(spec, name) is not None and not isinstance(getattr(spec, name), str):
+            raise TypeError(f"{name} must be a string")
+    _opt_int(spec.nice)
     if not isinstance(spec.env, dict) or not all(isinstance(v, str) for v in spec.env.values()):
         raise TypeError("env must map strings to strings")
     if spec.env_file is not None and not isinstance(spec.env_file, str):

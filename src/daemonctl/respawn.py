@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .procfs import Identity
@@ -18,9 +19,18 @@ SUPERVISOR_GONE_TIMEOUT = 10.0
 
 
 def spawn_supervised(
-    name: str, spec: StartSpec, env: dict[str, str], record_path: Path, lock_path: Path, stderr_fd: int
+    name: str,
+    spec: StartSpec,
+    env: dict[str, str],
+    record_path: Path,
+    lock_path: Path,
+    stderr_fd: int,
+    on_ready: Callable[[Identity], None] | None = None,
 ) -> tuple[Identity, Identity]:
-    """Start a supervisor, which starts the program: (supervisor, program); SpawnError if either fails."""
+    """Start a supervisor, which starts the program: (supervisor, program); SpawnError if either fails.
+
+    `on_ready(supervisor)` runs before the supervisor may exec (see spawn).
+    """
     config = {
         "record": Record(name, spec).to_json(),
         "env": env,
@@ -33,7 +43,7 @@ def spawn_supervised(
     launch = Launch(sys.executable, argv, {**os.environ, ENV_CONFIG: json.dumps(config)}, "/", 0o022, write_end, stderr_fd)
     try:
         try:
-            supervisor = spawn(launch)
+            supervisor = spawn(launch, on_ready=on_ready)
         finally:
             os.close(write_end)
         report = _read_all(read_end)

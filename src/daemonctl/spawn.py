@@ -1,8 +1,12 @@
 """Turn a command into a detached daemon: double fork, new session, clean exec.
 
-The caller learns whether the exec succeeded through a close-on-exec pipe:
-the grandchild writes its PID and start time, then either execs (the pipe
-closes with nothing more) or writes the errno and stage that failed.
+The caller learns whether the exec succeeded through a close-on-exec socket:
+the grandchild writes its PID and start time, sets itself up, says it is
+ready ("R") and waits for "go" before it execs (the socket closes with nothing
+more) or writes the errno and stage that failed. The wait for "go" lets the
+caller record the PID first: if the caller dies before that, the grandchild
+reads end-of-file and exits without ever running the program, so a killed
+daemonctl never leaves a daemon that no pidfile or record knows of.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import errno as errno_mod
 import fcntl
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
+from .privs import Credentials, drop_privileges, set_nice
 from .procfs import Identity, boot_id, read_stat
 from .sigreset import reset_reserved
 
@@ -32,6 +38,8 @@ class Launch(NamedTuple):
     umask: int
     stdout_fd: int
     stderr_fd: int
+    credentials: Credentials | None = None  # whom to run as (root only)
+    nice: int | None = None
 
 
 class SpawnError(Exception):
@@ -46,9 +54,17 @@ class SpawnError(Exception):
         return self.stage == "exec" and self.errno in NOT_FOUND_ERRNOS
 
 
-def spawn(launch: Launch, fork: Callable[[], int] = os.fork) -> Identity:
-    """Start `launch` as a daemon; its identity once its exec succeeded, else SpawnError."""
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+def spawn(
+    launch: Launch,
+    fork: Callable[[], int] = os.fork,
+    on_ready: Callable[[Identity], None] | None = None,
+) -> Identity:
+    """Start `launch` as a daemon; its identity once its exec succeeded, else SpawnError.
+
+    `on_ready(identity)` runs once the grandchild is set up, before it may exec;
+    if it raises, the grandchild exits without exec'ing and the error propagates.
+    """
+    read_end, write_end = (s.detach() for s in socket.socketpair())
     # Anything buffered would otherwise be written once by each process.
     sys.stdout.flush()
     sys.stderr.flush()
@@ -63,10 +79,18 @@ def spawn(launch: Launch, fork: Callable[[], int] = os.fork) -> Identity:
         _intermediate(launch, write_end, fork)
     os.close(write_end)
     try:
-        report = _read_all(read_end)
+        report = _read_until_ready(read_end)
+        os.waitpid(child, 0)
+        child = 0
+        if report.endswith(b"R\n"):
+            if on_ready is not None:
+                on_ready(parse_report(report))
+            _send_go(read_end)
+            report += _read_all(read_end)
     finally:
         os.close(read_end)
-        os.waitpid(child, 0)
+        if child:
+            os.waitpid(child, 0)
     return parse_report(report)
 
 
@@ -76,7 +100,7 @@ def spawn_child(launch: Launch, fork: Callable[[], int] = os.fork) -> tuple[int,
     For the supervisor, whose program must stay its child. Returns the child's PID
     and its raw report, for `parse_report`; the caller reaps the child.
     """
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    read_end, write_end = (s.detach() for s in socket.socketpair())
     try:
         child = fork()
     except OSError as err:
@@ -88,9 +112,30 @@ def spawn_child(launch: Launch, fork: Callable[[], int] = os.fork) -> tuple[int,
         _grandchild(launch, write_end)
     os.close(write_end)
     try:
-        return child, _read_all(read_end)
+        report = _read_until_ready(read_end)
+        if report.endswith(b"R\n"):
+            _send_go(read_end)
+        return child, report + _read_all(read_end)
     finally:
         os.close(read_end)
+
+
+def _read_until_ready(fd: int) -> bytes:
+    """The report up to the grandchild's "R" line, or all of it if it fails first."""
+    data = b""
+    while not data.endswith(b"R\n"):
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _send_go(fd: int) -> None:
+    try:
+        os.write(fd, b"G")
+    except OSError:
+        pass  # the grandchild is gone: its report says why
 
 
 def parse_report(report: bytes) -> Identity:
@@ -101,7 +146,7 @@ def parse_report(report: bytes) -> Identity:
         if kind == "E":
             err, _, stage = rest.partition(" ")
             raise SpawnError(stage or "exec", int(err) if err.isdigit() else 0)
-        if kind == "P":
+        if kind == "P" and rest:
             pid, starttime = rest.split()
             identity = Identity(int(pid), int(starttime), boot_id())
     if identity is None:
@@ -148,6 +193,11 @@ def _grandchild(launch: Launch, pipe: int) -> None:  # pragma: no cover
         stage = "signals"
         _reset_signals()
         _close_fds(keep=pipe)
+        stage = "nice"
+        set_nice(launch.nice)
+        stage = "user"
+        drop_privileges(launch.credentials)
+        _await_go(pipe)
         stage = "exec"
         os.execve(launch.executable, launch.argv, launch.env)
     except OSError as err:
@@ -155,6 +205,12 @@ def _grandchild(launch: Launch, pipe: int) -> None:  # pragma: no cover
     except BaseException:
         _report(pipe, f"E 0 {stage}\n")
     os._exit(127)
+
+
+def _await_go(sock: int) -> None:  # pragma: no cover
+    _report(sock, "R\n")
+    if os.read(sock, 1) != b"G":
+        os._exit(0)  # daemonctl died before it recorded us: never run the program
 
 
 def _high(fd: int) -> int:

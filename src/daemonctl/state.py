@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Failure, PrivilegeError, UsageError
+from .trust import check_state_dir
 
 ENV_STATE_DIR = "DAEMONCTL_STATE_DIR"
 NAME_RE = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_.@-]{0,63}")
@@ -40,7 +41,9 @@ class StateDir:
 
     @classmethod
     def resolve(cls, option: str | None) -> StateDir:
-        return cls(Path(os.path.abspath(option)) if option else default_state_dir().absolute())
+        state = cls(Path(os.path.abspath(option)) if option else default_state_dir().absolute())
+        check_state_dir(state.path)
+        return state
 
     def ensure(self) -> None:
         """Create the directory on first use: 0700 for users, 0755 for root."""
@@ -53,6 +56,7 @@ class StateDir:
             raise Failure(f"cannot create state directory {self.path}: {err.strerror}")
         if not self.path.is_dir():
             raise Failure(f"state directory {self.path} is not a directory")
+        check_state_dir(self.path)
 
     def pidfile(self, name: str) -> Path:
         return self.path / f"{name}.pid"

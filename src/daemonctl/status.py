@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .daemon import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Daemon, inspect, resolve
+from .daemon import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Daemon, inspect, resolve, trusted
 from .errors import DaemonctlError, ExitStatus, NotRunning
 from .state import StateDir
 
@@ -43,6 +43,9 @@ class Report:
     stale: bool = False
     error: str | None = None  # why the state is unknown
     supervision: Supervision | None = None
+    user: str | None = None  # as given to --user / --group
+    group: str | None = None
+    nice: int | None = None
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -59,6 +62,9 @@ class Report:
             "started_at": self.started_at,
             "stdout": self.stdout,
             "stderr": self.stderr,
+            "user": self.user,
+            "group": self.group,
+            "nice": self.nice,
         }
         if sup is not None:
             data.update(supervisor_pid=sup.supervisor_pid, restarts=sup.restarts, last_exit=sup.last_exit)
@@ -81,6 +87,9 @@ def report(daemon: Daemon) -> Report:
         stderr=spec.stderr if spec else None,
         stale=daemon.stale,
         supervision=_supervision(daemon),
+        user=spec.user if spec else None,
+        group=spec.group if spec else None,
+        nice=spec.nice if spec else None,
     )
 
 
@@ -96,7 +105,7 @@ def _supervision(daemon: Daemon) -> Supervision | None:
 def status_one(state: StateDir, name: str | None, pidfile: str | None) -> Report:
     """The report of one daemon; NotRunning when nothing at all is known of it."""
     target = resolve(state, name, pidfile)
-    daemon = inspect(target)
+    daemon = trusted(inspect(target))
     if target.record is None and daemon.pidfile_pid is None:
         what = name if name is not None else f"pidfile {target.pidfile}"
         if name is None:
@@ -110,7 +119,7 @@ def status_all(state: StateDir) -> list[Report]:
     reports = []
     for name in state.names():
         try:
-            reports.append(report(inspect(resolve(state, name, None))))
+            reports.append(report(trusted(inspect(resolve(state, name, None)))))
         except DaemonctlError as err:
             path = str(state.pidfile(name))
             reports.append(Report(name, "unknown", None, path, [], None, None, None, error=err.format_message()))

@@ -17,6 +17,7 @@ import time
 from .files import atomic_write
 from .lock import locked
 from .policy import Ending, Policy
+from .privs import for_spec
 from .procfs import Identity, read_stat
 from .spawn import Launch, SpawnError, parse_report, spawn_child
 from .supervision import Child, Supervisor
@@ -70,6 +71,9 @@ class Spec:
         self.umask = int(str(data["umask"]), 8)
         self.stdout: str = data["stdout"]
         self.stderr: str = data["stderr"]
+        self.user: str | None = data.get("user")
+        self.group: str | None = data.get("group")
+        self.nice: int | None = data.get("nice")
         self.policy = Policy(
             data.get("respawn") or "on-failure",
             float(data["restart_delay"]),
@@ -95,7 +99,9 @@ def open_logs(spec: Spec) -> tuple[int, int]:
 def spawn_program(spec: Spec, env: dict[str, str]) -> tuple[int, bytes]:
     out, err = open_logs(spec)
     try:
-        return spawn_child(Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, out, err))
+        creds = for_spec(spec.user, spec.group)
+        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, out, err, creds, spec.nice)
+        return spawn_child(launch)
     finally:
         os.close(out)
         if err != out:
@@ -212,6 +218,11 @@ def main() -> int:
         pid, report = spawn_program(spec, env)
     except OSError as err:
         pid, report = 0, f"P 0 0\nE {err.errno or 0} stdio\n".encode()
+    if pid and b"E " not in report:
+        # Recorded before daemonctl hears of it, so that a daemonctl killed now still
+        # leaves a record naming the program. Without the lock: daemonctl holds it
+        # while it waits for this report, and writes nothing until it has read it.
+        keeper.started(ProgramChild(pid), 0)
     os.write(1, report)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # daemonctl reads until EOF: let go of the pipe now

@@ -1,0 +1,132 @@
+"""Whom the program runs as: --user, --group, --nice, resolved and applied.
+
+Resolution happens in daemonctl before anything is written; applying happens in
+the grandchild right before exec, after its stdio is set up, so that logs and
+pidfile are opened by the caller (root) in places the caller controls.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from typing import NamedTuple
+
+
+
+class Credentials(NamedTuple):
+    uid: int
+    gid: int
+    user: str | None  # login name, for initgroups; None keeps no supplementary group but gid
+    home: str | None = None
+    shell: str | None = None
+
+    def environment(self) -> dict[str, str]:
+        """HOME, USER, LOGNAME and SHELL as the password database has them."""
+        if self.user is None:
+            return {}
+        env = {"USER": self.user, "LOGNAME": self.user}
+        if self.home:
+            env["HOME"] = self.home
+        if self.shell:
+            env["SHELL"] = self.shell
+        return env
+
+
+def split_user(text: str) -> tuple[str, str | None]:
+    """`USER[:GROUP]` into its parts."""
+    from .errors import UsageError
+
+    user, sep, group = text.partition(":")
+    if not user or (sep and not group):
+        raise UsageError(f"--user takes USER or USER:GROUP, not {text!r}")
+    return user, group if sep else None
+
+
+def resolve(user: str | None, group: str | None) -> Credentials | None:
+    """The credentials asked for (names or numbers); None when neither was given."""
+    from .errors import UsageError
+
+    if user is None and group is None:
+        return None
+    gid = None if group is None else _group_id(group)
+    if user is None:
+        return Credentials(os.geteuid(), gid, None)  # type: ignore[arg-type]
+    entry = _passwd(user)
+    if entry is None:
+        if gid is None:
+            raise UsageError(f"user {user!r} has no entry in the password database: give its group too")
+        return Credentials(int(user), gid, None)
+    return Credentials(entry.pw_uid, entry.pw_gid if gid is None else gid, entry.pw_name, entry.pw_dir, entry.pw_shell)
+
+
+def _passwd(user: str) -> pwd.struct_passwd | None:
+    from .errors import UsageError
+
+    try:
+        return pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except (KeyError, OverflowError):
+        if user.isdigit() and int(user) < 2**32 - 1:
+            return None
+        raise UsageError(f"unknown user {user!r}") from None
+
+
+def _group_id(group: str) -> int:
+    from .errors import UsageError
+
+    if group.isdigit():
+        gid = int(group)
+        if gid >= 2**32 - 1:
+            raise UsageError(f"group id {group} is out of range")
+        return gid
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise UsageError(f"unknown group {group!r}") from None
+
+
+def needed(creds: Credentials | None) -> Credentials | None:
+    """The credentials to switch to, None when the caller already has them.
+
+    Only root may become someone else: anyone else gets exit 4 instead of a
+    failure deep inside the forked child.
+    """
+    from .errors import PrivilegeError
+
+    if creds is None:
+        return None
+    if os.geteuid() == 0:
+        return creds
+    if creds.uid == os.geteuid() and creds.gid == os.getegid():
+        return None
+    raise PrivilegeError(
+        f"only root can run a program as another user or group (asked for uid {creds.uid}, "
+        f"gid {creds.gid}; running as uid {os.geteuid()}, gid {os.getegid()})"
+    )
+
+
+def set_nice(nice: int | None) -> None:  # pragma: no cover - runs in the grandchild
+    if nice is not None:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+
+
+def drop_privileges(creds: Credentials | None) -> None:  # pragma: no cover - runs in the grandchild
+    """Groups first, then gid, then uid: after setuid nothing else may be changed."""
+    if creds is None:
+        return
+    if creds.user is not None:
+        os.initgroups(creds.user, creds.gid)
+    else:
+        os.setgroups([creds.gid])
+    os.setgid(creds.gid)
+    os.setuid(creds.uid)
+
+
+def for_spec(user: str | None, group: str | None) -> Credentials | None:
+    """The credentials of a spec's `--user USER[:GROUP]` and `--group GROUP`."""
+    from .errors import UsageError
+
+    name, user_group = split_user(user) if user is not None else (None, None)
+    if user_group is not None and group is not None:
+        raise UsageError("give the group once: either --user USER:GROUP or --group GROUP")
+    return resolve(name, user_group if user_group is not None else group)

@@ -1,0 +1,104 @@
+"""After the exec: watching a just-started daemon (--wait, readiness), and undoing a failed start."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import Failure
+from .files import atomic_write, remove, write_failure
+from .procfs import Identity
+from .record import Record, StartSpec
+from .schedule import Schedule, Send, Wait, run
+from .state import StateDir
+
+# A start that failed its --wait or readiness: TERM, and KILL what does not listen.
+UNDO_SCHEDULE = Schedule((Send(signal.SIGTERM), Wait(5.0), Send(signal.SIGKILL), Wait(5.0)))
+
+
+@dataclass(frozen=True)
+class Launched:
+    program: Identity
+    supervisor: Identity | None  # with --respawn
+
+    @property
+    def pidfile_pid(self) -> int:
+        return (self.supervisor or self.program).pid
+
+    def record(self, name: str, spec: StartSpec) -> Record:
+        rec = Record(name, spec).running(self.program)
+        if self.supervisor is None:
+            return rec
+        return replace(rec, supervisor_pid=self.supervisor.pid, supervisor_starttime=self.supervisor.starttime)
+
+
+def arm(spec: StartSpec) -> tuple[list[Any], dict[str, str]]:
+    """Readiness checks set up before the program starts (so nothing it says is missed)."""
+    if not spec.readiness:
+        return [], {}
+    from .readiness import arm as arm_checks
+
+    return arm_checks(spec)
+
+
+def close_checks(checks: list[Any]) -> None:
+    for check in checks:
+        check.close()
+
+
+def await_ready(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None, checks: list[Any]) -> None:
+    from .readiness import NotReady, ProcessWatch, wait_ready
+
+    watch = ProcessWatch(launched.program, launched.supervisor, checks)
+    try:
+        wait_ready(checks, spec.ready_timeout, watch)
+    except NotReady as err:
+        raise Failure(f"{name} {err}", log_tail=undo(state, name, spec, launched, previous)) from None
+    finally:
+        watch.close()
+
+
+def watch_or_undo(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None) -> None:
+    from .reaper import describe, watch
+
+    status = watch(launched.program.pid, spec.wait)
+    if status is None:
+        return
+    lines = undo(state, name, spec, launched, previous)
+    raise Failure(f"{name} {describe(status)} within {spec.wait:g}s of starting", log_tail=lines)
+
+
+def undo(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None) -> list[str]:
+    """Stop what this start started, put pidfile and record back; the last lines of the log."""
+    from .logs import tail
+    from .respawn import end_supervisor
+
+    end_supervisor(launched.supervisor)  # first, so that nothing is restarted
+    _stop_group(launched.program)
+    undo_commit(state, name, spec, previous)
+    lines = tail(Path(spec.stdout), 10)
+    if spec.stderr != spec.stdout:
+        lines += tail(Path(spec.stderr), 10)
+    return lines
+
+
+def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
+    """Put back the pidfile and record as they were before this start."""
+    remove(Path(spec.pidfile))
+    if previous is None:
+        remove(state.record(name))
+        return
+    try:
+        atomic_write(state.record(name), previous, 0o600)
+    except OSError as err:
+        raise write_failure(err, "record", state.record(name)) from None
+
+
+def _stop_group(program: Identity) -> None:
+    """Leave nothing of a failed start behind: the program and whatever it started."""
+    from .stopper import ProcessGroup
+
+    with ProcessGroup(program, program.pid) as group:
+        run(UNDO_SCHEDULE, group.send, group.wait_gone)
