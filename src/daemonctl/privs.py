@@ -35,18 +35,14 @@ class Credentials(NamedTuple):
 
 def split_user(text: str) -> tuple[str, str | None]:
     """`USER[:GROUP]` into its parts."""
-    from .errors import UsageError
-
     user, sep, group = text.partition(":")
     if not user or (sep and not group):
-        raise UsageError(f"--user takes USER or USER:GROUP, not {text!r}")
+        raise _usage(f"--user takes USER or USER:GROUP, not {text!r}")
     return user, group if sep else None
 
 
 def resolve(user: str | None, group: str | None) -> Credentials | None:
     """The credentials asked for (names or numbers); None when neither was given."""
-    from .errors import UsageError
-
     if user is None and group is None:
         return None
     gid = None if group is None else _group_id(group)
@@ -55,34 +51,30 @@ def resolve(user: str | None, group: str | None) -> Credentials | None:
     entry = _passwd(user)
     if entry is None:
         if gid is None:
-            raise UsageError(f"user {user!r} has no entry in the password database: give its group too")
+            raise _usage(f"user {user!r} has no entry in the password database: give its group too")
         return Credentials(int(user), gid, None)
     return Credentials(entry.pw_uid, entry.pw_gid if gid is None else gid, entry.pw_name, entry.pw_dir, entry.pw_shell)
 
 
 def _passwd(user: str) -> pwd.struct_passwd | None:
-    from .errors import UsageError
-
     try:
         return pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
     except (KeyError, OverflowError):
         if user.isdigit() and int(user) < 2**32 - 1:
             return None
-        raise UsageError(f"unknown user {user!r}") from None
+        raise _usage(f"unknown user {user!r}") from None
 
 
 def _group_id(group: str) -> int:
-    from .errors import UsageError
-
     if group.isdigit():
         gid = int(group)
         if gid >= 2**32 - 1:
-            raise UsageError(f"group id {group} is out of range")
+            raise _usage(f"group id {group} is out of range")
         return gid
     try:
         return grp.getgrnam(group).gr_gid
     except KeyError:
-        raise UsageError(f"unknown group {group!r}") from None
+        raise _usage(f"unknown group {group!r}") from None
 
 
 def needed(creds: Credentials | None) -> Credentials | None:
@@ -91,15 +83,13 @@ def needed(creds: Credentials | None) -> Credentials | None:
     Only root may become someone else: anyone else gets exit 4 instead of a
     failure deep inside the forked child.
     """
-    from .errors import PrivilegeError
-
     if creds is None:
         return None
     if os.geteuid() == 0:
         return creds
     if creds.uid == os.geteuid() and creds.gid == os.getegid():
         return None
-    raise PrivilegeError(
+    raise _privilege(
         f"only root can run a program as another user or group (asked for uid {creds.uid}, "
         f"gid {creds.gid}; running as uid {os.geteuid()}, gid {os.getegid()})"
     )
@@ -124,9 +114,21 @@ def drop_privileges(creds: Credentials | None) -> None:  # pragma: no cover - ru
 
 def for_spec(user: str | None, group: str | None) -> Credentials | None:
     """The credentials of a spec's `--user USER[:GROUP]` and `--group GROUP`."""
-    from .errors import UsageError
-
     name, user_group = split_user(user) if user is not None else (None, None)
     if user_group is not None and group is not None:
-        raise UsageError("give the group once: either --user USER:GROUP or --group GROUP")
+        raise _usage("give the group once: either --user USER:GROUP or --group GROUP")
     return resolve(name, user_group if user_group is not None else group)
+
+
+# Errors are imported where raised: the resident supervisor calls this module at
+# every start, and errors.py brings Click.
+def _usage(message: str) -> Exception:
+    from .errors import UsageError
+
+    return UsageError(message)
+
+
+def _privilege(message: str) -> Exception:
+    from .errors import PrivilegeError
+
+    return PrivilegeError(message)

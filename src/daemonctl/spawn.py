@@ -15,7 +15,7 @@ import errno as errno_mod
 import fcntl
 import os
 import signal
-import socket
+import _socket
 import sys
 from collections.abc import Callable
 from typing import NamedTuple
@@ -64,7 +64,7 @@ def spawn(
     `on_ready(identity)` runs once the grandchild is set up, before it may exec;
     if it raises, the grandchild exits without exec'ing and the error propagates.
     """
-    read_end, write_end = (s.detach() for s in socket.socketpair())
+    read_end, write_end = _socket_pair()
     # Anything buffered would otherwise be written once by each process.
     sys.stdout.flush()
     sys.stderr.flush()
@@ -100,7 +100,7 @@ def spawn_child(launch: Launch, fork: Callable[[], int] = os.fork) -> tuple[int,
     For the supervisor, whose program must stay its child. Returns the child's PID
     and its raw report, for `parse_report`; the caller reaps the child.
     """
-    read_end, write_end = (s.detach() for s in socket.socketpair())
+    read_end, write_end = _socket_pair()
     try:
         child = fork()
     except OSError as err:
@@ -118,6 +118,16 @@ def spawn_child(launch: Launch, fork: Callable[[], int] = os.fork) -> tuple[int,
         return child, report + _read_all(read_end)
     finally:
         os.close(read_end)
+
+
+def _socket_pair() -> tuple[int, int]:
+    """Two connected, close-on-exec stream sockets, as bare fds.
+
+    From the C module: socket.py would bring selectors and array into the
+    resident supervisor, which spawns through this module too.
+    """
+    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    return a.detach(), b.detach()
 
 
 def _read_until_ready(fd: int) -> bytes:

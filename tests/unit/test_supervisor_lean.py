@@ -1,0 +1,28 @@
+"""The resident supervisor stays lean: what it imports while it starts a program."""
+
+import subprocess
+import sys
+
+# Runs what the supervisor runs at every start: credentials, logs, the spawn of a child.
+PROBE = r"""
+import os, sys
+import daemonctl.supervisor as sup
+from daemonctl.privs import for_spec
+from daemonctl.spawn import Launch, parse_report, spawn_child
+for_spec(None, None)
+for_spec("root", None)
+out = os.open(os.devnull, os.O_WRONLY)
+pid, report = spawn_child(Launch("/bin/true", ["true"], dict(os.environ), "/", 0o22, out, out, for_spec("root", None), None))
+parse_report(report)
+os.waitpid(pid, 0)
+print(" ".join(sorted(sys.modules)))
+"""
+
+HEAVY = ("click", "psutil", "dataclasses", "pathlib", "socket", "datetime", "daemonctl.errors", "daemonctl.record")
+
+
+def test_supervisor_start_path_imports_nothing_heavy():
+    out = subprocess.run([sys.executable, "-P", "-c", PROBE], capture_output=True, text=True, check=True).stdout
+    loaded = set(out.split())
+    assert "daemonctl.supervisor" in loaded and "daemonctl.spawn" in loaded
+    assert sorted(loaded & set(HEAVY)) == []
