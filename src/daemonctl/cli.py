@@ -11,10 +11,9 @@ from typing import Any
 
 import click
 
-from . import __version__
+from .cliparse import PASSTHROUGH, RESPAWN_MODES, SECONDS, START_EPILOG, FastGroup, StartCommand, version_option
 from .errors import DaemonctlError, ExitStatus, UsageError
 
-PASSTHROUGH = {"allow_interspersed_args": False}
 
 
 def _state(ctx: click.Context) -> Any:
@@ -78,67 +77,16 @@ schedule_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FastGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--state-dir", metavar="DIR", help="Where pidfiles, records and logs live.")
 @quiet_option
-@click.version_option(__version__, "-V", "--version", prog_name="daemonctl")
+@version_option
 @click.pass_context
 def cli(ctx: click.Context, state_dir: str | None) -> None:
     """Run any command as a proper Unix daemon, and stop it reliably."""
     ctx.obj = state_dir
 
 
-START_EPILOG = """\b
-Supervision: --respawn keeps a small supervisor resident that starts PROGRAM
-again when it ends (on-failure: non-zero exit or a signal; always: any end that
-daemonctl did not ask for). Quick failures (runs shorter than --min-uptime) double
-the delay, up to --restart-delay-max; after --max-restarts of them in a row it
-gives up (state failed).
-\b
-  daemonctl start -n api --respawn --restart-delay 2 --max-restarts 5 -- ./api-server
-  daemonctl start -n worker --respawn=always -- python3 worker.py
-
-\b
-Readiness: start returns 0 only once the daemon is ready (all given checks pass
-within --ready-timeout); otherwise it stops the daemon, exits 1 and shows why
-and the last lines of its log.
-\b
-  daemonctl start -n web --ready-port 8080 -- python3 -m http.server 8080
-  daemonctl start -n db --ready-file /run/db/ready -- ./db --init
-  daemonctl start -n app --ready-log 'listening on' --ready-timeout 60 -- ./app
-  daemonctl start -n svc --notify -- ./svc      # svc sends READY=1 to $NOTIFY_SOCKET
-"""
-
-
-class StartCommand(click.Command):
-    """start, where a bare --respawn before PROGRAM does not swallow PROGRAM as its value."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, bare_respawn(args, self._value_options()))
-
-    def _value_options(self) -> set[str]:
-        names: set[str] = set()
-        for param in self.params:
-            if isinstance(param, click.Option) and not param.is_flag and param.name != "respawn":
-                names.update(param.opts)
-        return names
-
-
-def bare_respawn(args: list[str], value_options: set[str]) -> list[str]:
-    """Turn a bare `--respawn` among start's options into `--respawn=on-failure`."""
-    out, i = list(args), 0
-    while i < len(out):
-        arg = out[i]
-        if arg == "--" or not arg.startswith("-") or arg == "-":
-            break  # PROGRAM starts here: its arguments are not ours
-        if arg == "--respawn" and (i + 1 == len(out) or out[i + 1] not in RESPAWN_MODES):
-            out[i] = "--respawn=on-failure"
-        i += 2 if arg in value_options else 1
-    return out
-
-
-RESPAWN_MODES = ("on-failure", "always")
-SECONDS = click.FloatRange(min=0)
 
 
 @cli.command(cls=StartCommand, context_settings=PASSTHROUGH, epilog=START_EPILOG)
@@ -150,7 +98,7 @@ SECONDS = click.FloatRange(min=0)
 @click.option("-d", "--chdir", metavar="DIR", help="Working directory (default /).")
 @click.option("--umask", metavar="OCTAL", help="umask of the program (default 022).")
 @click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Set a variable (repeatable).")
-@click.option("--env-file", metavar="FILE", type=click.Path(dir_okay=False),
+@click.option("--env-file", metavar="FILE",
               help="Read KEY=VALUE lines (systemd EnvironmentFile syntax) at every start.")
 @click.option("--wait", type=SECONDS, metavar="SECONDS",
               help="Fail if the program ends within SECONDS of starting (default 0).")
