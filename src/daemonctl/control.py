@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass
-from pathlib import Path
+
+from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
@@ -24,8 +24,7 @@ from .waiting import open_verified
 STOPPED, NOT_RUNNING, STALE = "stopped", "not-running", "stale"
 
 
-@dataclass(frozen=True)
-class StopResult:
+class StopResult(NamedTuple):
     label: str  # the daemon's name, or its pidfile when it has no record
     pid: int | None
     outcome: str  # stopped, not-running or stale (the pidfile's PID was another process's)
@@ -114,8 +113,7 @@ def _forget_process(daemon: Daemon) -> None:
             raise write_failure(err, "record", path) from None
 
 
-@dataclass(frozen=True)
-class SignalResult:
+class SignalResult(NamedTuple):
     name: str
     pid: int
     signal: int
@@ -145,8 +143,7 @@ def send_signal(state: StateDir, name: str, sig: int) -> SignalResult:
     return SignalResult(name, daemon.identity.pid, sig)
 
 
-@dataclass(frozen=True)
-class RemoveResult:
+class RemoveResult(NamedTuple):
     name: str
     log: str
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
-from pathlib import Path
+
+from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
@@ -18,18 +18,16 @@ RUNNING, DEAD, STOPPED = "running", "dead", "stopped"
 RESTARTING, EXITED, FAILED = record_mod.RESTARTING, record_mod.EXITED, record_mod.FAILED
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """Which daemon a command is about: a NAME, a pidfile, or both."""
 
     name: str | None
-    pidfile: Path
+    pidfile: str
     record: Record | None
-    record_path: Path | None = None  # where the record is (or would be) kept
+    record_path: str | None = None  # where the record is (or would be) kept
 
 
-@dataclass(frozen=True)
-class Daemon:
+class Daemon(NamedTuple):
     target: Target
     state: str  # running, dead or stopped
     pid: int | None  # the live process, or the pidfile's dead PID
@@ -65,23 +63,24 @@ def resolve(state: StateDir, name: str | None, pidfile: str | None) -> Target:
     if name is not None:
         validate_name(name)
         return named(state, name)
-    path = Path(os.path.abspath(pidfile))  # type: ignore[arg-type]
+    path = os.path.abspath(pidfile)  # type: ignore[arg-type]
     owner = find_by_pidfile(state, path)
     if owner is None:
         return Target(None, path, None)
     return Target(owner.name, path, owner, state.record(owner.name))
 
 
-def named(state: StateDir, name: str, pidfile: Path | None = None) -> Target:
+def named(state: StateDir, name: str, pidfile: str | None = None) -> Target:
     """The target of NAME as its record (read now) says; `pidfile` overrides the record's."""
     rec = load_record(state, name)
-    path = pidfile or (Path(rec.spec.pidfile) if rec else state.pidfile(name))
+    path = pidfile or (rec.spec.pidfile if rec else state.pidfile(name))
     return Target(name, path, rec, state.record(name))
 
 
-def find_by_pidfile(state: StateDir, path: Path) -> Record | None:
+def find_by_pidfile(state: StateDir, path: str) -> Record | None:
     """The record whose pidfile is `path`: NAME.pid's record first, then any other."""
-    stem = path.name[:-4] if path.name.endswith(".pid") else None
+    base = os.path.basename(path)
+    stem = base[:-4] if base.endswith(".pid") else None
     candidates = [stem] if stem else []
     candidates += [n for n in state.names() if n != stem]
     for name in candidates:
@@ -89,7 +88,7 @@ def find_by_pidfile(state: StateDir, path: Path) -> Record | None:
             rec = record_mod.load(state.record(name))
         except (record_mod.CorruptRecord, OSError):
             continue
-        if rec is not None and Path(rec.spec.pidfile) == path:
+        if rec is not None and os.path.normpath(rec.spec.pidfile) == path:
             return rec
     return None
 
@@ -102,7 +101,7 @@ def inspect(target: Target) -> Daemon:
         raise Untrusted(f"pidfile {target.pidfile} {err}")
     except pidfile_mod.InvalidPidfile as err:
         raise StatusUnknown(f"pidfile {target.pidfile} {err}")
-    return replace(_reconcile(target, contents.pid), pidfile_stat=contents.stat)
+    return _reconcile(target, contents.pid)._replace(pidfile_stat=contents.stat)
 
 
 def _reconcile(target: Target, pid_in_file: int | None) -> Daemon:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import errno
 import os
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
-from pathlib import Path
+
+from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
@@ -20,14 +20,16 @@ from .options import StartOptions, build_spec, program_env, with_command
 from .privs import Credentials, for_spec, needed
 from .procfs import Identity, exe_of, pid_alive
 from .record import Record, StartSpec
-from .schedule import Schedule
 from .spawn import Launch, SpawnError, spawn
 from .startwatch import Launched, arm, await_ready, close_checks, undo_commit, watch_or_undo
 from .state import StateDir, validate_name
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .schedule import Schedule
 
-@dataclass(frozen=True)
-class StartResult:
+
+class StartResult(NamedTuple):
     name: str
     pid: int
     already_running: bool
@@ -63,7 +65,7 @@ def restart(state: StateDir, name: str, program: tuple[str, ...], schedule: Sche
         else:
             spec = with_command(recorded.spec, program, cwd, environ) if program else recorded.spec
             _check_startable(state, name, spec, environ)
-            stop_locked(Target(name, Path(recorded.spec.pidfile), recorded), schedule)
+            stop_locked(Target(name, recorded.spec.pidfile, recorded), schedule)
             crash_point("restart:stopped")
             recorded = load_record(state, name)
         return start_locked(state, name, spec, recorded)
@@ -89,7 +91,7 @@ def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record |
     if running is not None:
         return StartResult(name, running, True, recorded.spec if recorded else spec)
     if recorded is not None and recorded.spec.pidfile != spec.pidfile:
-        _remove_stale_pidfile(Path(recorded.spec.pidfile))
+        _remove_stale_pidfile(recorded.spec.pidfile)
     sweep_temps(spec.pidfile)
     sweep_temps(state.record(name))
     previous = _read_bytes(state.record(name))
@@ -136,7 +138,7 @@ class _Commit:
         self.state, self.name, self.spec, self.previous = state, name, spec, previous
         self.done = False
         blank = Record(name, spec)
-        self.pidfile = _prepare(Path(spec.pidfile), "pidfile", len(pidfile_mod.encode(2**22)))
+        self.pidfile = _prepare(spec.pidfile, "pidfile", len(pidfile_mod.encode(2**22)))
         try:
             self.record = _prepare(state.record(name), "record", len(record_mod.encode(blank)) + 512, 0o600)
         except Failure:
@@ -157,7 +159,7 @@ class _Commit:
             return Record(self.name, self.spec).running(identity)
         # The supervisor, before its program exists: stop and status already find it.
         rec = Record(self.name, self.spec).running(identity)
-        return replace(rec, pid=None, starttime=None, supervisor_pid=identity.pid, supervisor_starttime=identity.starttime)
+        return rec._replace(pid=None, starttime=None, supervisor_pid=identity.pid, supervisor_starttime=identity.starttime)
 
     def complete(self, launched: Launched) -> None:
         """--respawn: the record with the program the supervisor started."""
@@ -179,7 +181,7 @@ class _Commit:
 def _running_pid(state: StateDir, name: str, spec: StartSpec, recorded: Record | None) -> int | None:
     """The PID of this daemon if it already runs, by its record or, failing that, its pidfile."""
     try:
-        daemon = inspect(Target(name, Path(recorded.spec.pidfile if recorded else spec.pidfile), recorded))
+        daemon = inspect(Target(name, recorded.spec.pidfile if recorded else spec.pidfile, recorded))
     except StatusUnknown:
         return None  # garbage in the pidfile: it will be replaced
     if recorded is not None and recorded.supervisor is not None:
@@ -206,7 +208,7 @@ def _supervised_running(daemon: Daemon) -> int | None:
     return None
 
 
-def _prepare(path: Path, what: str, size: int, mode: int = 0o644) -> AtomicFile:
+def _prepare(path: str, what: str, size: int, mode: int = 0o644) -> AtomicFile:
     try:
         file = AtomicFile(path, mode)
         file.reserve(size)
@@ -260,7 +262,7 @@ def _spawn_failure(spec: StartSpec, err: SpawnError) -> DaemonctlError:
     return Failure(f"{what}: {err.strerror}")
 
 
-def _remove_stale_pidfile(path: Path) -> None:
+def _remove_stale_pidfile(path: str) -> None:
     try:
         pid = pidfile_mod.read(path).pid
     except pidfile_mod.InvalidPidfile:
@@ -269,8 +271,9 @@ def _remove_stale_pidfile(path: Path) -> None:
         remove(path)
 
 
-def _read_bytes(path: Path) -> bytes | None:
+def _read_bytes(path: str) -> bytes | None:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            return f.read()
     except FileNotFoundError:
         return None

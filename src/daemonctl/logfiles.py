@@ -5,8 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
-from pathlib import Path
 
 from .errors import Failure
 from .privs import Credentials
@@ -16,13 +14,11 @@ from .trust import check_symlink
 FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOCTTY
 
 
-@dataclass
 class Logs:
     """The program's stdout and stderr, opened for append; remembers which files it created."""
 
-    out_fd: int
-    err_fd: int
-    created: list[str]
+    def __init__(self, out_fd: int, err_fd: int, created: list[str]) -> None:
+        self.out_fd, self.err_fd, self.created = out_fd, err_fd, created
 
     @classmethod
     def open(cls, spec: StartSpec, owner: Credentials | None = None) -> Logs:
@@ -84,6 +80,6 @@ def _give(fd: int, owner: Credentials | None) -> None:
 def remove_quietly(paths: list[str]) -> None:
     for path in paths:
         try:
-            os.unlink(Path(path))
+            os.unlink(path)
         except OSError:
             pass

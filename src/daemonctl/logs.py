@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from .errors import Failure
 from .state import StateDir, validate_name
@@ -13,22 +12,22 @@ from .state import StateDir, validate_name
 BLOCK = 8192
 
 
-def log_path(state: StateDir, name: str) -> Path:
+def log_path(state: StateDir, name: str) -> str:
     """The stdout log of NAME, from its record (or the default place when it has none)."""
     from .daemon import load_record
 
     rec = load_record(state, validate_name(name))
     if rec is None:
         path = state.log(name)
-        if not path.exists():
+        if not os.path.exists(path):
             raise Failure(f"no daemon named {name} in {state.path}")
         return path
     if rec.spec.stdout == os.devnull:
         raise Failure(f"{name} discards its output (stdout is {os.devnull}); nothing to show")
-    return Path(rec.spec.stdout)
+    return rec.spec.stdout
 
 
-def tail(path: Path, lines: int) -> list[str]:
+def tail(path: str, lines: int) -> list[str]:
     """The last `lines` lines of `path` (without newlines); [] if it does not exist."""
     if lines <= 0:
         return []
@@ -57,7 +56,7 @@ def _last_lines(f, lines: int) -> bytes:  # type: ignore[no-untyped-def]
 class Follower:
     """Yields what is appended to a file, across rotation (rename, or truncation in place)."""
 
-    def __init__(self, path: Path, start_at_end: bool = True) -> None:
+    def __init__(self, path: str, start_at_end: bool = True) -> None:
         self.path = path
         self.f = self._open()
         if self.f is not None and start_at_end:
@@ -96,7 +95,7 @@ class Follower:
 
 
 def follow(
-    path: Path,
+    path: str,
     write: Callable[[bytes], None],
     interval: float = 0.2,
     sleep: Callable[[float], None] = time.sleep,

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+
+from typing import NamedTuple
 
 from .errors import NoProgram, ProgramNotFound, UsageError
 from .record import Record, StartSpec
 from .state import StateDir, validate_name
 
 
-@dataclass(frozen=True)
-class StartOptions:
+class StartOptions(NamedTuple):
     """start's options as given; None means "not given" (default, or the record's value)."""
 
     name: str | None = None
@@ -22,7 +21,7 @@ class StartOptions:
     stderr: str | None = None
     chdir: str | None = None
     umask: int | None = None
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = {}  # never changed in place: every change builds a new dict
     wait: float | None = None
     env_file: str | None = None
     respawn: str | None = None
@@ -124,7 +123,7 @@ def build_spec(
             group=opts.group,
             nice=opts.nice,
         )
-        spec = replace(spec, stderr=_abs(opts.stderr, cwd) or spec.stdout)
+        spec = spec._replace(stderr=_abs(opts.stderr, cwd) or spec.stdout)
         return name, checked(override(spec, opts, cwd), opts)
     if recorded is None:
         raise NoProgram(f"no program given and no record of {name!r}; start it with daemonctl start -n {name} PROGRAM [ARG]...")
@@ -153,7 +152,7 @@ def override(spec: StartSpec, opts: StartOptions, cwd: str) -> StartSpec:
         changes["env"] = {**spec.env, **opts.env}
     if opts.env_file is not None:
         changes["env_file"] = _env_file(opts.env_file, cwd)
-    return replace(spec, **changes)  # type: ignore[arg-type]
+    return spec._replace(**changes)  # type: ignore[arg-type]
 
 
 def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
@@ -184,7 +183,7 @@ def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
 def with_command(spec: StartSpec, program: tuple[str, ...], cwd: str, environ: dict[str, str]) -> StartSpec:
     """`spec` running another command (restart NAME -- PROGRAM ...)."""
     path_env = spec.env.get("PATH", environ.get("PATH"))
-    return replace(spec, command=list(program), executable=find_program(program[0], path_env, cwd))
+    return spec._replace(command=list(program), executable=find_program(program[0], path_env, cwd))
 
 
 def _env_file(path: str | None, cwd: str) -> str | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
-from pathlib import Path
+
+from typing import NamedTuple
 
 from .files import AtomicFile, atomic_write
 
@@ -20,9 +20,8 @@ class UnsafePidfile(InvalidPidfile):
     """The pidfile is a symbolic link, which root never follows."""
 
 
-@dataclass(frozen=True)
-class PidfileContents:
-    path: Path
+class PidfileContents(NamedTuple):
+    path: str
     pid: int | None  # None: no pidfile
     stat: os.stat_result | None = None  # of the file as it was read
 
@@ -45,7 +44,7 @@ def parse_pid(text: str, own_pid: int | None = None) -> int:
     return pid
 
 
-def read(path: Path) -> PidfileContents:
+def read(path: str) -> PidfileContents:
     """Read a pidfile; `pid` is None when there is none. Raises InvalidPidfile."""
     # Root never follows a symlink here: whoever planted it would pick the PID.
     nofollow = os.O_NOFOLLOW if os.geteuid() == 0 else 0
@@ -73,10 +72,10 @@ def encode(pid: int) -> bytes:
     return f"{pid}\n".encode("ascii")
 
 
-def write(path: Path, pid: int) -> None:
+def write(path: str, pid: int) -> None:
     atomic_write(path, encode(pid))
 
 
-def prepare(path: Path) -> AtomicFile:
+def prepare(path: str) -> AtomicFile:
     """Open the pidfile's replacement now; commit it with `encode(pid)` once the PID is known."""
     return AtomicFile(path)

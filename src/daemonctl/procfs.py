@@ -70,7 +70,7 @@ def boot_id() -> str:
     global _boot_id
     if _boot_id is None:
         try:
-            with open(BOOT_ID_PATH, encoding="ascii") as f:
+            with open(BOOT_ID_PATH, encoding="utf-8") as f:
                 _boot_id = f.read().strip()
         except OSError:
             _boot_id = ""

@@ -17,7 +17,6 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Protocol
 
 from .logs import Follower
@@ -93,7 +92,7 @@ class LogCheck:
     def __init__(self, pattern: str, paths: list[str]) -> None:
         self.regex = re.compile(pattern)
         self.what = f"a log line matching {pattern!r}"
-        self.followers = [Follower(Path(p)) for p in dict.fromkeys(paths)]
+        self.followers = [Follower(p) for p in dict.fromkeys(paths)]
         self.partial = [b""] * len(self.followers)
 
     def poll(self, now: float, deadline: Deadline) -> bool:

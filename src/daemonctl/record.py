@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .files import atomic_write, remove
 from .procfs import Identity
@@ -22,8 +20,7 @@ class CorruptRecord(Exception):
     """A record file exists but cannot be understood."""
 
 
-@dataclass(frozen=True)
-class StartSpec:
+class StartSpec(NamedTuple):
     """Everything needed to start the daemon again, with every path absolute."""
 
     command: list[str]  # argv as given; command[0] is how the user named the program
@@ -33,7 +30,7 @@ class StartSpec:
     stderr: str
     chdir: str = "/"
     umask: int = 0o022
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = {}  # never changed in place: every change builds a new dict
     wait: float = 0.0
     env_file: str | None = None  # read again at every start
     respawn: str | None = None  # None (plain), "on-failure" or "always"
@@ -55,8 +52,7 @@ class StartSpec:
         return bool(self.ready_file or self.ready_port or self.ready_log or self.notify)
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     name: str
     spec: StartSpec
     state: str = STOPPED
@@ -84,8 +80,7 @@ class Record:
         return Identity(self.supervisor_pid, self.supervisor_starttime, self.boot_id)
 
     def running(self, identity: Identity, now: datetime | None = None) -> Record:
-        return replace(
-            self,
+        return self._replace(
             state=RUNNING,
             pid=identity.pid,
             starttime=identity.starttime,
@@ -95,10 +90,10 @@ class Record:
         )
 
     def stopped(self, now: datetime | None = None) -> Record:
-        return replace(self, state=STOPPED, stopped_at=iso(now))
+        return self._replace( state=STOPPED, stopped_at=iso(now))
 
     def to_json(self) -> dict[str, Any]:
-        spec = asdict(self.spec)
+        spec = self.spec._asdict()
         spec["umask"] = format(self.spec.umask, "03o")
         data = {"format": FORMAT, "name": self.name, "state": self.state, "pid": self.pid}
         data.update(starttime=self.starttime, boot_id=self.boot_id)
@@ -111,7 +106,7 @@ class Record:
     @classmethod
     def from_json(cls, data: Any) -> Record:
         try:
-            spec_keys = {f.name for f in fields(StartSpec)}
+            spec_keys = set(StartSpec._fields)
             spec_data = {k: v for k, v in data.items() if k in spec_keys}
             spec_data["umask"] = int(str(spec_data.get("umask", "022")), 8)
             spec = StartSpec(**spec_data)
@@ -170,7 +165,7 @@ def iso(now: datetime | None = None) -> str:
     return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def load(path: Path) -> Record | None:
+def load(path: str) -> Record | None:
     """The record at `path`, None if there is none; raises CorruptRecord."""
     try:
         with open(path, "rb") as f:
@@ -192,9 +187,9 @@ def encode(record: Record) -> bytes:
     return (json.dumps(record.to_json(), indent=2) + "\n").encode("utf-8")
 
 
-def save(path: Path, record: Record) -> None:
+def save(path: str, record: Record) -> None:
     atomic_write(path, encode(record), mode=0o600)
 
 
-def delete(path: Path) -> bool:
+def delete(path: str) -> bool:
     return remove(path)

@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from .procfs import Identity
 from .record import Record, StartSpec
@@ -22,8 +21,8 @@ def spawn_supervised(
     name: str,
     spec: StartSpec,
     env: dict[str, str],
-    record_path: Path,
-    lock_path: Path,
+    record_path: str,
+    lock_path: str,
     stderr_fd: int,
     on_ready: Callable[[Identity], None] | None = None,
 ) -> tuple[Identity, Identity]:

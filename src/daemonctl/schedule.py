@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import signal
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+
+from typing import NamedTuple
 
 from .signals import parse_signal
 
@@ -18,18 +19,17 @@ class ScheduleError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class Send:
+class Send(NamedTuple):
     signal: int
+    kind: str = "send"  # tells Send(15) from Wait(15): tuples compare by value
 
 
-@dataclass(frozen=True)
-class Wait:
+class Wait(NamedTuple):
     seconds: float
+    kind: str = "wait"
 
 
-@dataclass(frozen=True)
-class Schedule:
+class Schedule(NamedTuple):
     steps: tuple[Send | Wait, ...]
     repeat_from: int | None = None  # index of the first step after `forever`
 

@@ -14,7 +14,7 @@ SYS_RT_SIGACTION = {"x86_64": 13, "aarch64": 134, "riscv64": 134, "i686": 174, "
 
 
 def ignored_signals(status_path: str = "/proc/self/status") -> set[int]:
-    with open(status_path, encoding="ascii") as f:
+    with open(status_path, encoding="utf-8") as f:
         for line in f:
             if line.startswith("SigIgn:"):
                 mask = int(line.split()[1], 16)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import signal
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import Failure
 from .files import atomic_write, remove, write_failure
 from .procfs import Identity
 from .record import Record, StartSpec
-from .schedule import Schedule, Send, Wait, run
 from .state import StateDir
 
-# A start that failed its --wait or readiness: TERM, and KILL what does not listen.
-UNDO_SCHEDULE = Schedule((Send(signal.SIGTERM), Wait(5.0), Send(signal.SIGKILL), Wait(5.0)))
 
 
-@dataclass(frozen=True)
-class Launched:
+class Launched(NamedTuple):
     program: Identity
     supervisor: Identity | None  # with --respawn
 
@@ -31,7 +24,7 @@ class Launched:
         rec = Record(name, spec).running(self.program)
         if self.supervisor is None:
             return rec
-        return replace(rec, supervisor_pid=self.supervisor.pid, supervisor_starttime=self.supervisor.starttime)
+        return rec._replace(supervisor_pid=self.supervisor.pid, supervisor_starttime=self.supervisor.starttime)
 
 
 def arm(spec: StartSpec) -> tuple[list[Any], dict[str, str]]:
@@ -78,15 +71,15 @@ def undo(state: StateDir, name: str, spec: StartSpec, launched: Launched, previo
     end_supervisor(launched.supervisor)  # first, so that nothing is restarted
     _stop_group(launched.program)
     undo_commit(state, name, spec, previous)
-    lines = tail(Path(spec.stdout), 10)
+    lines = tail(spec.stdout, 10)
     if spec.stderr != spec.stdout:
-        lines += tail(Path(spec.stderr), 10)
+        lines += tail(spec.stderr, 10)
     return lines
 
 
 def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
     """Put back the pidfile and record as they were before this start."""
-    remove(Path(spec.pidfile))
+    remove(spec.pidfile)
     if previous is None:
         remove(state.record(name))
         return
@@ -98,7 +91,9 @@ def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | N
 
 def _stop_group(program: Identity) -> None:
     """Leave nothing of a failed start behind: the program and whatever it started."""
+    from .schedule import parse_schedule, run
     from .stopper import ProcessGroup
 
+    # TERM, and KILL what does not listen.
     with ProcessGroup(program, program.pid) as group:
-        run(UNDO_SCHEDULE, group.send, group.wait_gone)
+        run(parse_schedule("TERM/5/KILL/5"), group.send, group.wait_gone)

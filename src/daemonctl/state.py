@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from pathlib import Path
+
+from typing import NamedTuple
 
 from .errors import Failure, PrivilegeError, UsageError
 from .trust import check_state_dir
@@ -24,24 +24,23 @@ def validate_name(name: str) -> str:
     return name
 
 
-def default_state_dir(environ: dict[str, str] | os._Environ[str] = os.environ) -> Path:
+def default_state_dir(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
     if environ.get(ENV_STATE_DIR):
-        return Path(environ[ENV_STATE_DIR])
+        return environ[ENV_STATE_DIR]
     if os.geteuid() == 0:
-        return Path("/var/lib/daemonctl")
+        return "/var/lib/daemonctl"
     xdg = environ.get("XDG_STATE_HOME") or os.path.join(
         environ.get("HOME") or os.path.expanduser("~"), ".local", "state"
     )
-    return Path(xdg) / "daemonctl"
+    return os.path.join(xdg, "daemonctl")
 
 
-@dataclass(frozen=True)
-class StateDir:
-    path: Path
+class StateDir(NamedTuple):
+    path: str  # absolute; plain strings keep pathlib off the path of every command
 
     @classmethod
     def resolve(cls, option: str | None) -> StateDir:
-        state = cls(Path(os.path.abspath(option)) if option else default_state_dir().absolute())
+        state = cls(os.path.abspath(option or default_state_dir()))
         check_state_dir(state.path)
         return state
 
@@ -49,26 +48,26 @@ class StateDir:
         """Create the directory on first use: 0700 for users, 0755 for root."""
         mode = 0o755 if os.geteuid() == 0 else 0o700
         try:
-            self.path.mkdir(mode=mode, parents=True, exist_ok=True)
+            os.makedirs(self.path, mode=mode, exist_ok=True)
         except PermissionError as err:
             raise PrivilegeError(f"cannot create state directory {self.path}: {err.strerror}")
         except OSError as err:
             raise Failure(f"cannot create state directory {self.path}: {err.strerror}")
-        if not self.path.is_dir():
+        if not os.path.isdir(self.path):
             raise Failure(f"state directory {self.path} is not a directory")
         check_state_dir(self.path)
 
-    def pidfile(self, name: str) -> Path:
-        return self.path / f"{name}.pid"
+    def pidfile(self, name: str) -> str:
+        return os.path.join(self.path, f"{name}.pid")
 
-    def record(self, name: str) -> Path:
-        return self.path / f"{name}{RECORD_SUFFIX}"
+    def record(self, name: str) -> str:
+        return os.path.join(self.path, f"{name}{RECORD_SUFFIX}")
 
-    def log(self, name: str) -> Path:
-        return self.path / f"{name}.log"
+    def log(self, name: str) -> str:
+        return os.path.join(self.path, f"{name}.log")
 
-    def lock(self, name: str) -> Path:
-        return self.path / f"{name}.lock"
+    def lock(self, name: str) -> str:
+        return os.path.join(self.path, f"{name}.lock")
 
     def names(self) -> list[str]:
         """Names of every daemon with a record here, sorted."""

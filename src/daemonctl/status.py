@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from .daemon import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Daemon, inspect, resolve, trusted
 from .errors import DaemonctlError, ExitStatus, NotRunning
@@ -20,8 +19,7 @@ EXIT_BY_STATE = {
 }
 
 
-@dataclass(frozen=True)
-class Supervision:
+class Supervision(NamedTuple):
     """What `status` tells of a --respawn daemon."""
 
     supervisor_pid: int | None  # the live supervisor; else the pidfile's (dead) one
@@ -30,8 +28,7 @@ class Supervision:
     program_pid: int | None  # the program, if it runs
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     name: str | None
     state: str
     pid: int | None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from .errors import PrivilegeError
 
@@ -18,7 +17,7 @@ class Untrusted(PrivilegeError):
     """A file or directory daemonctl will not act on (exit 4)."""
 
 
-def check_state_dir(path: Path) -> None:
+def check_state_dir(path: str) -> None:
     """Refuse a state directory another non-root user owns, or that others may write."""
     try:
         st = os.stat(path)
@@ -31,7 +30,7 @@ def check_state_dir(path: Path) -> None:
         raise Untrusted(f"state directory {path} is writable by {who} (mode {_mode(st)}); refusing to use it")
 
 
-def check_pidfile(path: Path, st: os.stat_result | None, daemon_uid: int | None) -> None:
+def check_pidfile(path: str, st: os.stat_result | None, daemon_uid: int | None) -> None:
     """As root, refuse a pidfile that someone else could have written.
 
     `st` is the stat of the pidfile as it was read (None: there is none);
@@ -42,12 +41,12 @@ def check_pidfile(path: Path, st: os.stat_result | None, daemon_uid: int | None)
     if st.st_mode & stat.S_IWOTH:
         raise Untrusted(f"pidfile {path} is world-writable (mode {_mode(st)}); refusing to act on it")
     try:
-        parent = os.stat(path.parent)
+        parent = os.stat(os.path.dirname(path) or ".")
     except OSError:
         parent = None
     if parent is not None and parent.st_mode & stat.S_IWOTH and not parent.st_mode & stat.S_ISVTX:
         raise Untrusted(
-            f"pidfile {path} is in {path.parent}, which is world-writable without the sticky bit; refusing to act on it"
+            f"pidfile {path} is in {os.path.dirname(path)}, which is world-writable without the sticky bit; refusing to act on it"
         )
     if st.st_uid != 0 and st.st_uid != daemon_uid:
         raise Untrusted(

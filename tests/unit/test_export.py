@@ -1,7 +1,5 @@
 """export renders a record; supervision fields come from issue-3 records when present."""
 
-from dataclasses import dataclass
-
 import pytest
 
 from daemonctl.errors import Failure
@@ -10,21 +8,14 @@ from daemonctl.record import Record, StartSpec
 from daemonctl.schedule import default_schedule, parse_schedule
 
 
-@dataclass(frozen=True)
-class SupervisedSpec(StartSpec):
-    respawn: str | None = "on-failure"
-    restart_delay: float = 2.0
-    restart_delay_max: float = 60.0
-    min_uptime: float = 10.0
-    max_restarts: int = 3
-    notify: bool = False
+SUPERVISED = dict(respawn="on-failure", restart_delay=2.0, restart_delay_max=60.0, min_uptime=10.0, max_restarts=3)
 
 
-def spec(cls=StartSpec, **kw):
+def spec(supervised=False, **kw):
     base = dict(command=["python3", "app.py", "a b"], executable="/usr/bin/python3",
                 pidfile="/s/web.pid", stdout="/s/web.log", stderr="/s/web.log", chdir="/srv/web",
                 umask=0o027, env={"MODE": "prod 1"})
-    return cls(**{**base, **kw})
+    return StartSpec(**{**base, **(SUPERVISED if supervised else {}), **kw})
 
 
 def lines(text):
@@ -47,10 +38,10 @@ def test_systemd_stop_timeout_follows_the_schedule():
 
 
 def test_systemd_respawn_settings():
-    unit = lines(systemd_unit(Record("web", spec(SupervisedSpec, notify=True)), default_schedule(10)))
+    unit = lines(systemd_unit(Record("web", spec(True, notify=True)), default_schedule(10)))
     assert "Restart=on-failure" in unit and "RestartSec=2" in unit and "Type=notify" in unit
     assert "StartLimitBurst=4" in unit and "RestartForceExitStatus=SIGHUP SIGINT SIGTERM SIGPIPE" in unit
-    always = lines(systemd_unit(Record("web", spec(SupervisedSpec, respawn="always", max_restarts=0)), default_schedule(1)))
+    always = lines(systemd_unit(Record("web", spec(True, respawn="always", max_restarts=0)), default_schedule(1)))
     assert "Restart=always" in always and "StartLimitIntervalSec=0" in always
 
 
@@ -75,9 +66,9 @@ def test_supervisor_section(tmp_path):
 
 
 def test_supervisor_respawn():
-    body = lines(supervisor_section(Record("web", spec(SupervisedSpec, respawn="always")), default_schedule(5)))
+    body = lines(supervisor_section(Record("web", spec(True, respawn="always")), default_schedule(5)))
     assert "autorestart=true" in body and "startretries=3" in body and "startsecs=10" in body
-    assert "autorestart=unexpected" in lines(supervisor_section(Record("web", spec(SupervisedSpec)), default_schedule(5)))
+    assert "autorestart=unexpected" in lines(supervisor_section(Record("web", spec(True)), default_schedule(5)))
 
 
 def test_what_supervisor_cannot_express_fails_cleanly():

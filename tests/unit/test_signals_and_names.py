@@ -33,14 +33,14 @@ def test_invalid_names(name):
 
 def test_state_dir_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("DAEMONCTL_STATE_DIR", str(tmp_path / "env"))
-    assert StateDir.resolve(str(tmp_path / "opt")).path == tmp_path / "opt"
-    assert StateDir.resolve(None).path == tmp_path / "env"
+    assert StateDir.resolve(str(tmp_path / "opt")).path == str(tmp_path / "opt")
+    assert StateDir.resolve(None).path == str(tmp_path / "env")
 
 
 def test_user_state_dir_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("DAEMONCTL_STATE_DIR", raising=False)
     monkeypatch.setattr("os.geteuid", lambda: 1000)
-    assert default_state_dir({"XDG_STATE_HOME": "/x"}) == __import__("pathlib").Path("/x/daemonctl")
+    assert default_state_dir({"XDG_STATE_HOME": "/x"}) == "/x/daemonctl"
     assert str(default_state_dir({"HOME": "/home/u"})) == "/home/u/.local/state/daemonctl"
     monkeypatch.setattr("os.geteuid", lambda: 0)
     assert str(default_state_dir({})) == "/var/lib/daemonctl"
