@@ -115,3 +115,30 @@ def test_env_file_is_passed_on(captured, capsys):
 def test_export_bad_usage(capsys, argv, tmp_path):
     code, out, err = run(["--state-dir", str(tmp_path), *argv], capsys)
     assert code == ExitStatus.USAGE and out == "" and err.count("\n") == 1
+
+
+def _spelled(command_name, args):
+    import click
+
+    from daemonctl.cliparse import spell_long
+
+    command = cli.cli.commands[command_name] if command_name else cli.cli
+    ctx = click.Context(command, info_name=command_name or "daemonctl", help_option_names=["-h", "--help"])
+    passthrough = command_name is None or not command.context_settings.get("allow_interspersed_args", True)
+    return spell_long(args, command.params, ctx, passthrough)
+
+
+def test_short_options_are_spelled_long_but_never_the_programs():
+    assert _spelled("start", ["-n", "web", "-p", "x.pid", "python3", "-n", "-p"]) == \
+        ["--name", "web", "--pidfile", "x.pid", "python3", "-n", "-p"]
+    assert _spelled("start", ["-n", "-p", "--", "-n"]) == ["--name", "-p", "--", "-n"]  # -p is -n's value
+    assert _spelled("start", ["-nweb", "sleep"]) == ["-nweb", "sleep"]  # attached values stay Click's
+    assert _spelled("status", ["web", "-p", "f", "-h"]) == ["web", "--pidfile", "f", "--help"]
+    assert _spelled(None, ["-q", "status", "-p", "f"]) == ["--quiet", "status", "-p", "f"]  # the subcommand's own
+
+
+def test_short_and_long_spellings_parse_alike(captured, capsys):
+    run(["start", "-n", "web", "-o", "/tmp/o.log", "-d", "/", "sleep", "-n", "1"], capsys)
+    opts = captured["start"]
+    assert (opts.name, opts.stdout, opts.chdir, opts.program) == ("web", "/tmp/o.log", "/", ("sleep", "-n", "1"))
+    assert run(["status", "-h"], capsys)[0] == 0
