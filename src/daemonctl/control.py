@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
+# The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
+import _signal as signal
 
 from typing import NamedTuple
 
@@ -16,7 +17,6 @@ from .files import remove, sweep_temps, write_failure
 from .lock import locked
 from .procfs import group_members, read_stat
 from .schedule import Schedule, run
-from .signals import signal_name
 from .state import StateDir, validate_name
 from .stopper import ProcessGroup
 from .waiting import open_verified
@@ -137,7 +137,7 @@ def send_signal(state: StateDir, name: str, sig: int) -> SignalResult:
     except ProcessLookupError:
         raise SignalNotRunning(f"{name} is not running; start it with daemonctl start -n {name}") from None
     except PermissionError:
-        raise PrivilegeError(f"not allowed to send {signal_name(sig)} to {name} (pid {daemon.pid})") from None
+        raise PrivilegeError(f"not allowed to send {_signal_name(sig)} to {name} (pid {daemon.pid})") from None
     finally:
         os.close(fd)
     return SignalResult(name, daemon.identity.pid, sig)
@@ -166,3 +166,9 @@ def forget(state: StateDir, name: str) -> RemoveResult:
         remove(state.record(name))
         sweep_temps(state.record(name))
         return RemoveResult(name, target.record.spec.stdout)
+
+
+def _signal_name(sig: int) -> str:
+    from .signals import signal_name
+
+    return signal_name(sig)

@@ -7,7 +7,7 @@ at, the next command finds a consistent state. Unset, a step costs one compare.
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # not signal.py: its enums cost every run
 
 _CRASH_AT = os.environ.get("DAEMONCTL_TEST_CRASH_AT")
 

@@ -7,12 +7,12 @@ processes to be gone. `forever` repeats the steps after it until they are.
 from __future__ import annotations
 
 import math
-import signal
+# The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
+import _signal as signal
 from collections.abc import Callable, Iterator
 
 from typing import NamedTuple
 
-from .signals import parse_signal
 
 
 class ScheduleError(ValueError):
@@ -103,6 +103,8 @@ def _parse_item_signal(item: str) -> int:
     if not name:
         raise ScheduleError("empty item in schedule")
     try:
+        from .signals import parse_signal
+
         return parse_signal(name)
     except ValueError as err:
         raise ScheduleError(f"schedule item {item!r}: {err}") from None

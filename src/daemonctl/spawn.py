@@ -14,7 +14,8 @@ from __future__ import annotations
 import errno as errno_mod
 import fcntl
 import os
-import signal
+# The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
+import _signal as signal
 import _socket
 import sys
 from collections.abc import Callable

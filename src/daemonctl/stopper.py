@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
+# The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
+import _signal as signal
 import time
 from collections.abc import Callable
 
 from .errors import PrivilegeError
 from .procfs import Identity, group_members, read_stat
-from .signals import signal_name
 from .waiting import open_pidfd, open_verified, wait_any
 
 
@@ -54,7 +54,7 @@ class ProcessGroup:
         except ProcessLookupError:
             pass
         except PermissionError:
-            raise PrivilegeError(f"not allowed to send {signal_name(sig)} to the daemon's processes")
+            raise PrivilegeError(f"not allowed to send {_name(sig)} to the daemon's processes")
 
     def wait_gone(self, timeout: float) -> bool:
         """True once every process is gone (zombies count as gone); False after `timeout`."""
@@ -108,3 +108,9 @@ class ProcessGroup:
         for pid, member_fd in list(self.fds.items()):
             if member_fd == fd:
                 os.close(self.fds.pop(pid))
+
+
+def _name(sig: int) -> str:
+    from .signals import signal_name
+
+    return signal_name(sig)
