@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 
-from typing import NamedTuple
+from typing import Any
 
 from .errors import NoProgram, ProgramNotFound, UsageError
 from .record import Record, StartSpec
 from .state import StateDir, validate_name
 
 
-class StartOptions(NamedTuple):
-    """start's options as given; None means "not given" (default, or the record's value)."""
+class StartOptions:
+    """start's options as given; None means "not given" (default, or the record's value).
+
+    A plain class whose annotated class attributes are the defaults: it is built
+    once per start, and defining a 23-field NamedTuple or dataclass costs start
+    more than the rest of its own work.
+    """
 
     name: str | None = None
     program: tuple[str, ...] = ()
@@ -37,6 +42,12 @@ class StartOptions(NamedTuple):
     user: str | None = None
     group: str | None = None
     nice: int | None = None
+
+    def __init__(self, **given: Any) -> None:
+        for key, value in given.items():
+            if key not in StartOptions.__annotations__:
+                raise TypeError(f"unknown start option {key!r}")
+            setattr(self, key, value)
 
 
 RESPAWN_OPTIONS = ("restart_delay", "restart_delay_max", "min_uptime", "max_restarts")
