@@ -87,21 +87,30 @@ def sweep_temps(path: Path | str) -> None:
 
     Call only under the name's lock; a temporary file of a live process is kept.
     """
-    import re
-
     directory, base = os.path.split(path)
-    pattern = re.compile(rf"\.{re.escape(base)}\.(\d+)-[0-9a-f]{{16}}{re.escape(TEMP_SUFFIX)}")
+    prefix = f".{base}."
     try:
         entries = os.listdir(directory or ".")
     except OSError:
         return
     for entry in entries:
-        match = pattern.fullmatch(entry)
-        if match and not os.path.exists(f"/proc/{match.group(1)}"):
+        pid = _temp_owner(entry, prefix)
+        if pid is not None and not os.path.exists(f"/proc/{pid}"):
             try:
                 os.unlink(os.path.join(directory, entry))
             except OSError:
                 pass
+
+
+def _temp_owner(entry: str, prefix: str) -> str | None:
+    """The PID in a temporary file's name `.BASE.PID-HEX16.tmp`, else None."""
+    if not (entry.startswith(prefix) and entry.endswith(TEMP_SUFFIX)):
+        return None
+    pid, dash, token = entry[len(prefix) : -len(TEMP_SUFFIX)].partition("-")
+    hexdigits = "0123456789abcdef"
+    if pid.isdigit() and dash and len(token) == 16 and all(c in hexdigits for c in token):
+        return pid
+    return None
 
 
 def fsync_dir(directory: Path | str) -> None:

@@ -42,12 +42,13 @@ def start(state: StateDir, opts: StartOptions) -> StartResult:
     name = validate_name(opts.name) if opts.name is not None else None
     # Build the spec before taking the lock, so bad input fails before anything is written;
     # then build it again under the lock from a record that cannot change meanwhile.
-    name, early = build_spec(opts, state, load_record(state, name) if name else None, cwd, environ)
+    seen = load_record(state, name) if name else None
+    name, early = build_spec(opts, state, seen, cwd, environ)
     needed(for_spec(early.user, early.group))
     state.ensure()
     with locked(state.lock(name)):
         recorded = load_record(state, name)
-        name, spec = build_spec(opts, state, recorded, cwd, environ)
+        spec = early if recorded == seen else build_spec(opts, state, recorded, cwd, environ)[1]
         return start_locked(state, name, spec, recorded)
 
 

@@ -184,7 +184,8 @@ def load(path: str) -> Record | None:
 
 
 def encode(record: Record) -> bytes:
-    return (json.dumps(record.to_json(), indent=2) + "\n").encode("utf-8")
+    # One line: without indent, json uses its C encoder.
+    return (json.dumps(record.to_json()) + "\n").encode("utf-8")
 
 
 def save(path: str, record: Record) -> None:
