@@ -20,6 +20,7 @@ from peers import StartStopDaemon, Supervisor  # noqa: E402
 from scale import scale_run  # noqa: E402
 from latency import stop_latency  # noqa: E402
 from resident import supervisor_rss  # noqa: E402
+from instructions import instruction_ratios  # noqa: E402
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 TARGETS = {"--help": 1.2, "start": 1.3, "status": 1.3, "stop": 1.5}
@@ -89,6 +90,8 @@ def main() -> None:
     for peer, figures in rows[1:]:
         if "resident_kib" in figures:
             print(f"{peer} keeps a server resident: {figures['resident_kib'] / 1024:.1f} MB RSS")
+    print()
+    instruction_ratios(dc)
     print()
     stop_latency(dc, args.runs)
     print()
