@@ -149,7 +149,7 @@ class RecordKeeper:
         if data is None:
             return None
         data.update(changes)
-        atomic_write(self.record_path, (json.dumps(data, indent=2) + "\n").encode("utf-8"), 0o600)
+        atomic_write(self.record_path, (json.dumps(data) + "\n").encode("utf-8"), 0o600)
         return data
 
     def started(self, child: Child, restarts: int) -> bool:
