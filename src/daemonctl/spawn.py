@@ -65,20 +65,10 @@ def spawn(
     `on_ready(identity)` runs once the grandchild is set up, before it may exec;
     if it raises, the grandchild exits without exec'ing and the error propagates.
     """
-    read_end, write_end = _socket_pair()
     # Anything buffered would otherwise be written once by each process.
     sys.stdout.flush()
     sys.stderr.flush()
-    try:
-        child = fork()
-    except OSError as err:
-        os.close(read_end)
-        os.close(write_end)
-        raise SpawnError("fork", err.errno or 0) from err
-    if child == 0:  # pragma: no cover - runs in the forked child
-        os.close(read_end)
-        _intermediate(launch, write_end, fork)
-    os.close(write_end)
+    child, read_end = _fork(lambda end: _intermediate(launch, end, fork), fork)
     try:
         report = _read_until_ready(read_end)
         os.waitpid(child, 0)
@@ -101,6 +91,19 @@ def spawn_child(launch: Launch, fork: Callable[[], int] = os.fork) -> tuple[int,
     For the supervisor, whose program must stay its child. Returns the child's PID
     and its raw report, for `parse_report`; the caller reaps the child.
     """
+    child, read_end = _fork(lambda end: _grandchild(launch, end), fork)
+    try:
+        report = _read_until_ready(read_end)
+        if report.endswith(b"R\n"):
+            _send_go(read_end)
+        return child, report + _read_all(read_end)
+    finally:
+        os.close(read_end)
+
+
+def _fork(in_child: Callable[[int], None], fork: Callable[[], int]) -> tuple[int, int]:
+    """Fork with a report socket: the child runs `in_child(its end)` and never returns;
+    the parent gets the child's PID and its own end."""
     read_end, write_end = _socket_pair()
     try:
         child = fork()
@@ -110,15 +113,9 @@ def spawn_child(launch: Launch, fork: Callable[[], int] = os.fork) -> tuple[int,
         raise SpawnError("fork", err.errno or 0) from err
     if child == 0:  # pragma: no cover - runs in the forked child
         os.close(read_end)
-        _grandchild(launch, write_end)
+        in_child(write_end)
     os.close(write_end)
-    try:
-        report = _read_until_ready(read_end)
-        if report.endswith(b"R\n"):
-            _send_go(read_end)
-        return child, report + _read_all(read_end)
-    finally:
-        os.close(read_end)
+    return child, read_end
 
 
 def _socket_pair() -> tuple[int, int]:
