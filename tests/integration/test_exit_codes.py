@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import (SLEEP, alive, assert_ok, assert_one_error, error_lines, log_lines,
+from .conftest import (NOBODY, SLEEP, alive, assert_ok, assert_one_error, error_lines, log_lines, require_nobody,
                        wait_for, wait_gone)
 
 pytestmark = pytest.mark.integration
@@ -156,17 +156,12 @@ def test_remove_exit_codes(dctl):
 
 # ---------------------------------------------------------------- 4: insufficient privilege
 
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
 @pytest.fixture
 def shared(dctl):
     """A state dir that user nobody can read, plus a runner for daemonctl as nobody."""
-    if os.geteuid() != 0 or not shutil.which("setpriv"):
-        pytest.skip("needs root and setpriv to run daemonctl as another user")
-    probe = subprocess.run(NOBODY + [dctl.exe, "--version"], capture_output=True, timeout=30)
-    if probe.returncode != 0:
-        pytest.skip(f"daemonctl cannot run as nobody: {probe.stderr!r}")
+    require_nobody(dctl.exe)
     path = Path(tempfile.mkdtemp(prefix="dctl-itest-"))
     path.chmod(0o755)
     root = dctl.with_state_dir(path)

@@ -17,11 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ERR_PREFIX, SLEEP
+from .conftest import ERR_PREFIX, NOBODY, SLEEP
 
 pytestmark = pytest.mark.integration
-
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 WRAPPER = r"""
 import json, os, signal, subprocess, sys, time

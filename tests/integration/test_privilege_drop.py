@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SLEEP, assert_ok, environ, proc_status
+from .conftest import NOBODY, SLEEP, assert_ok, environ, proc_status, require_nobody
 
 pytestmark = pytest.mark.integration
 
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
 @pytest.fixture
@@ -78,8 +77,7 @@ def test_bad_user_is_usage(dctl, opts):
 
 
 def test_non_root_asking_for_another_user_gets_4(dctl, root_only, request):
-    if not shutil.which("setpriv"):
-        pytest.skip("needs setpriv")
+    require_nobody(dctl.exe)
     state = Path(tempfile.mkdtemp(prefix="dctl-nb-"))
     request.addfinalizer(lambda: shutil.rmtree(state, ignore_errors=True))
     os.chown(state, 65534, 65534)

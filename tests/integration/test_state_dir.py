@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SLEEP, alive, assert_ok, read_pidfile
+from .conftest import NOBODY, SLEEP, alive, assert_ok, read_pidfile, require_nobody
 
 pytestmark = pytest.mark.integration
 
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
 def run(dctl, *args, env, prefix=()):
@@ -48,10 +47,7 @@ def test_pidfile_holds_only_the_pid(dctl):
 
 @pytest.fixture
 def nobody_home(dctl):
-    if os.geteuid() != 0 or not shutil.which("setpriv"):
-        pytest.skip("needs root and setpriv to run as another user")
-    if run(dctl, "--version", env=dctl.env, prefix=NOBODY).returncode != 0:
-        pytest.skip("daemonctl cannot run as nobody here")
+    require_nobody(dctl.exe)
     home = Path(tempfile.mkdtemp(prefix="dctl-home-"))
     home.chmod(0o777)
     yield home
