@@ -6,6 +6,7 @@ an unreaped zombie (which a container's PID 1 may never reap).
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import time
@@ -20,6 +21,12 @@ def open_pidfd(pid: int) -> int | None:
         return os.pidfd_open(pid)
     except ProcessLookupError:
         return None
+    except OSError as err:
+        if err.errno != errno.ENOSYS:
+            raise
+        from .errors import Failure
+
+        raise Failure("this kernel has no pidfd_open (Linux 5.3 or later is needed to wait for a process)") from None
 
 
 def open_verified(identity: Identity) -> int | None:
