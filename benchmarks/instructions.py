@@ -22,10 +22,13 @@ TARGETS = {"--help": 1.2, "start": 1.3, "status": 1.3, "stop": 1.5}
 
 
 def _count(cmd: list[str]) -> int:
-    out = subprocess.run(
+    proc = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--trace-children=no", *cmd],
         env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    ).stderr
+    )
+    out = proc.stderr
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed under valgrind: {out[-300:]}")
     # A forked child reports its own total first; the command's own comes last.
     counts = [int(n) for n in re.findall(r"Collected : (\d+)", out)]
     if not counts:
@@ -44,11 +47,12 @@ def instruction_ratios(dc: str) -> None:
         counts = {"--help": _count(script + ["--help"])}
         counts["start"] = _count(script + ["--state-dir", state, "start", "-n", "i", "--", SLEEP, "1000"])
         counts["status"] = _count(script + ["--state-dir", state, "status", "i"])
-        counts["stop"] = _count(script + ["--state-dir", state, "stop", "i"])
+        # No stop: valgrind does not implement pidfd_open, which stop waits with.
     finally:
         subprocess.run([dc, "--state-dir", state, "-q", "stop", "i"], env=ENV, stderr=subprocess.DEVNULL)
         shutil.rmtree(state, ignore_errors=True)
-    print(f"instructions (callgrind), floor = python3 -c 'import click' = {floor / 1e6:.0f} M")
+    print(f"instructions (callgrind), floor = python3 -c 'import click' = {floor / 1e6:.0f} M"
+          " (stop is left out: valgrind has no pidfd_open)")
     for op, n in counts.items():
         ratio = n / floor
         print(f"  {op:<8} {n / 1e6:6.0f} M  {ratio:.2f}x  target {TARGETS[op]}x: {'met' if ratio <= TARGETS[op] else 'MISS'}")
