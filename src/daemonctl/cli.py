@@ -315,6 +315,10 @@ def main(argv: list[str] | None = None) -> int:
     except DaemonctlError as err:
         err.show()
         return int(err.exit_code)
+    except getattr(click.exceptions, "NoArgsIsHelpError", ()) as err:
+        # `daemonctl` alone (Click 8.2+): the help itself, not an error line.
+        click.echo(err.format_message(), err=True)
+        return ExitStatus.USAGE
     except click.UsageError as err:
         hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
         click.echo(f"daemonctl: error: {err.format_message()}{hint}", err=True)

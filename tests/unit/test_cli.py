@@ -142,3 +142,9 @@ def test_short_and_long_spellings_parse_alike(captured, capsys):
     opts = captured["start"]
     assert (opts.name, opts.stdout, opts.chdir, opts.program) == ("web", "/tmp/o.log", "/", ("sleep", "-n", "1"))
     assert run(["status", "-h"], capsys)[0] == 0
+
+
+def test_no_arguments_print_the_help_not_an_error(capsys):
+    code, out, err = run([], capsys)
+    assert code == ExitStatus.USAGE
+    assert err.startswith("Usage: daemonctl") and "daemonctl: error" not in err and "Commands:" in err
