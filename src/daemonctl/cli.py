@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from .cliparse import PASSTHROUGH, RESPAWN_MODES, SECONDS, START_EPILOG, FastGroup, StartCommand, version_option
+from .cliparse import (NAMES, PASSTHROUGH, QUIET, RESPAWN_MODES, SECONDS, SIGNALS, START_EPILOG, FastGroup, StartCommand,
+                       quiet_option, schedule_option, timeout_option, version_option)
 from .errors import DaemonctlError, ExitStatus, UsageError
-
 
 
 def _state(ctx: click.Context) -> Any:
@@ -22,29 +22,11 @@ def _state(ctx: click.Context) -> Any:
     return StateDir.resolve(ctx.obj)
 
 
-QUIET = "daemonctl.quiet"  # in ctx.meta, which every context of a command line shares
-quiet_option = click.option(
-    "-q", "--quiet", is_flag=True, expose_value=False, help="Print no informational messages; errors still print.",
-    callback=lambda ctx, param, value: ctx.meta.update({QUIET: True}) if value else None,
-)
-
-
 def _say(message: str) -> None:
     """An informational message, which -q/--quiet silences."""
     ctx = click.get_current_context(silent=True)
     if ctx is None or not ctx.meta.get(QUIET):
         click.echo(f"daemonctl: {message}", err=True)
-
-
-def _completer(which: str) -> Any:
-    """A shell_complete callback that imports daemonctl.completion only when completing."""
-    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-        from . import completion
-        return getattr(completion, which)(ctx, incomplete)
-    return complete
-
-
-NAMES, SIGNALS = _completer("daemon_names"), _completer("signal_names")
 
 
 def _one_target(name: str | None, pidfile: str | None) -> None:
@@ -67,16 +49,6 @@ def _schedule(timeout: float | None, schedule: str | None) -> Any:
         raise UsageError(f"--schedule: {err}") from None
 
 
-timeout_option = click.option(
-    "-t", "--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
-    help="Seconds to wait after each of TERM, HUP, KILL (default 10).",
-)
-schedule_option = click.option(
-    "--schedule", metavar="SCHEDULE",
-    help="Signals and waits, start-stop-daemon style: TERM/30/KILL/5.",
-)
-
-
 @click.group(cls=FastGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--state-dir", metavar="DIR", help="Where pidfiles, records and logs live.")
 @quiet_option
@@ -85,8 +57,6 @@ schedule_option = click.option(
 def cli(ctx: click.Context, state_dir: str | None) -> None:
     """Run any command as a proper Unix daemon, and stop it reliably."""
     ctx.obj = state_dir
-
-
 
 
 @cli.command(cls=StartCommand, context_settings=PASSTHROUGH, epilog=START_EPILOG)

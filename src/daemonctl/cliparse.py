@@ -148,3 +148,33 @@ version_option = click.option(
     "-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
     help="Show the version and exit.",
 )
+
+
+QUIET = "daemonctl.quiet"  # in ctx.meta, which every context of a command line shares
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, expose_value=False, help="Print no informational messages; errors still print.",
+    callback=lambda ctx, param, value: ctx.meta.update({QUIET: True}) if value else None,
+)
+
+
+def _completer(which: str) -> Any:
+    """A shell_complete callback that imports daemonctl.completion only when completing."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+        from . import completion
+
+        return getattr(completion, which)(ctx, incomplete)
+    return complete
+
+
+NAMES, SIGNALS = _completer("daemon_names"), _completer("signal_names")
+
+
+timeout_option = click.option(
+    "-t", "--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+    help="Seconds to wait after each of TERM, HUP, KILL (default 10).",
+)
+schedule_option = click.option(
+    "--schedule", metavar="SCHEDULE",
+    help="Signals and waits, start-stop-daemon style: TERM/30/KILL/5.",
+)
