@@ -7,9 +7,12 @@ more) or writes the errno and stage that failed. The wait for "go" lets the
 caller record the PID first: if the caller dies before that, the grandchild
 reads end-of-file and exits without ever running the program, so a killed
 daemonctl never leaves a daemon that no pidfile or record knows of.
+
+The caller records the PID as soon as it is known, while the grandchild is
+still setting itself up: the two run side by side, and a setup that fails
+after that is undone by the caller like any failed exec.
 """
 
-from __future__ import annotations
 
 import errno as errno_mod
 import fcntl
@@ -62,20 +65,23 @@ def spawn(
 ) -> Identity:
     """Start `launch` as a daemon; its identity once its exec succeeded, else SpawnError.
 
-    `on_ready(identity)` runs once the grandchild is set up, before it may exec;
-    if it raises, the grandchild exits without exec'ing and the error propagates.
+    `on_ready(identity)` runs once the grandchild's PID is known, before it may
+    exec (it may still be setting itself up); if it raises, the grandchild exits
+    without exec'ing and the error propagates. If the setup fails after
+    `on_ready`, the SpawnError says so and the caller undoes what it did.
     """
     # Anything buffered would otherwise be written once by each process.
     sys.stdout.flush()
     sys.stderr.flush()
     child, read_end = _fork(lambda end: _intermediate(launch, end, fork), fork)
     try:
-        report = _read_until_ready(read_end)
+        report = _read_line(read_end)
+        if on_ready is not None and report.startswith(b"P "):
+            on_ready(parse_report(report))
         os.waitpid(child, 0)
         child = 0
+        report += _read_until_ready(read_end, report)
         if report.endswith(b"R\n"):
-            if on_ready is not None:
-                on_ready(parse_report(report))
             _send_go(read_end)
             report += _read_all(read_end)
     finally:
@@ -128,10 +134,21 @@ def _socket_pair() -> tuple[int, int]:
     return a.detach(), b.detach()
 
 
-def _read_until_ready(fd: int) -> bytes:
-    """The report up to the grandchild's "R" line, or all of it if it fails first."""
+def _read_line(fd: int) -> bytes:
+    """The report's first line (the grandchild's PID), or all of it if it fails first."""
     data = b""
-    while not data.endswith(b"R\n"):
+    while b"\n" not in data:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _read_until_ready(fd: int, seen: bytes = b"") -> bytes:
+    """The rest of the report up to the grandchild's "R" line, or all of it if it fails first."""
+    data = b""
+    while not (seen + data).endswith(b"R\n"):
         chunk = os.read(fd, 4096)
         if not chunk:
             break

@@ -99,6 +99,20 @@ def test_exec_failure_after_commit_is_rolled_back(dctl, tmp_path):
     assert not dctl.pidfile("c").exists()
 
 
+def test_setup_failure_after_commit_is_rolled_back(dctl, tmp_path):
+    """The record is written while the grandchild sets itself up: a chdir that fails
+    after that puts the previous record back and leaves no pidfile or process."""
+    dctl.start("c", SLEEP, "300")
+    assert_ok(dctl("stop", "c"))
+    before = dctl.recordfile("c").read_bytes()
+    cp = dctl("start", "-n", "c", "--chdir", str(tmp_path / "gone"))
+    assert cp.returncode == 1, cp
+    assert "cannot change directory" in cp.stderr
+    assert dctl.recordfile("c").read_bytes() == before
+    assert not dctl.pidfile("c").exists()
+    assert programs(dctl) == []
+
+
 def sweep(dctl, args, delays, before=None):
     for delay in delays:
         if before:
