@@ -1,7 +1,5 @@
 """stop, signal and remove: acting on a daemon that was started, after checking it is ours."""
 
-from __future__ import annotations
-
 import os
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
 import _signal as signal

@@ -1,7 +1,5 @@
 """What is known of one daemon: its record, its pidfile and its live process, reconciled."""
 
-from __future__ import annotations
-
 import os
 
 from typing import NamedTuple

@@ -1,11 +1,8 @@
 """start and restart: from a spec to a running daemon with its pidfile and record."""
 
-from __future__ import annotations
-
 import errno
 import os
 from contextlib import ExitStack
-
 from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
@@ -52,7 +49,7 @@ def start(state: StateDir, opts: StartOptions) -> StartResult:
         return start_locked(state, name, spec, recorded)
 
 
-def restart(state: StateDir, name: str, program: tuple[str, ...], schedule: Schedule) -> StartResult:
+def restart(state: StateDir, name: str, program: tuple[str, ...], schedule: "Schedule") -> StartResult:
     from .control import stop_locked
 
     validate_name(name)

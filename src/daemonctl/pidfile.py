@@ -1,7 +1,5 @@
 """The pidfile: the decimal PID and a newline, nothing else, so any tool can read it."""
 
-from __future__ import annotations
-
 import errno
 import os
 

@@ -5,8 +5,6 @@ lasted, and gets back what to do. Imported by the resident supervisor, so it
 stays free of anything heavy.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 ON_FAILURE, ALWAYS = "on-failure", "always"
@@ -33,7 +31,7 @@ class Ending(NamedTuple):
         return self.signal is not None or self.code != 0
 
     @classmethod
-    def of_wait_status(cls, status: int) -> Ending:
+    def of_wait_status(cls, status: int) -> "Ending":
         import os
 
         if os.WIFSIGNALED(status):

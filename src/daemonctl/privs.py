@@ -5,8 +5,6 @@ the grandchild right before exec, after its stdio is set up, so that logs and
 pidfile are opened by the caller (root) in places the caller controls.
 """
 
-from __future__ import annotations
-
 import grp
 import os
 import pwd

@@ -4,8 +4,6 @@ psutil would do, but costs 25 ms to import on every status check and reports a
 zombie as running; the few fields daemonctl needs are parsed here.
 """
 
-from __future__ import annotations
-
 import os
 from typing import NamedTuple
 
@@ -85,7 +83,7 @@ class Identity(NamedTuple):
     boot_id: str
 
     @classmethod
-    def of(cls, pid: int, proc: str = PROC) -> Identity | None:
+    def of(cls, pid: int, proc: str = PROC) -> "Identity | None":
         st = read_stat(pid, proc)
         if st is None or st.zombie:
             return None

@@ -1,7 +1,5 @@
 """The record: how a daemon was started and which process it is, as JSON in the state dir."""
 
-from __future__ import annotations
-
 import json
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -79,7 +77,7 @@ class Record(NamedTuple):
             return None
         return Identity(self.supervisor_pid, self.supervisor_starttime, self.boot_id)
 
-    def running(self, identity: Identity, now: datetime | None = None) -> Record:
+    def running(self, identity: Identity, now: datetime | None = None) -> "Record":
         return self._replace(
             state=RUNNING,
             pid=identity.pid,
@@ -89,7 +87,7 @@ class Record(NamedTuple):
             stopped_at=None,
         )
 
-    def stopped(self, now: datetime | None = None) -> Record:
+    def stopped(self, now: datetime | None = None) -> "Record":
         return self._replace( state=STOPPED, stopped_at=iso(now))
 
     def to_json(self) -> dict[str, Any]:
@@ -104,7 +102,7 @@ class Record(NamedTuple):
         return data
 
     @classmethod
-    def from_json(cls, data: Any) -> Record:
+    def from_json(cls, data: Any) -> "Record":
         try:
             spec_keys = set(StartSpec._fields)
             spec_data = {k: v for k, v in data.items() if k in spec_keys}

@@ -4,8 +4,6 @@ A schedule is a list of steps: send a signal, or wait up to N seconds for the
 processes to be gone. `forever` repeats the steps after it until they are.
 """
 
-from __future__ import annotations
-
 import math
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
 import _signal as signal

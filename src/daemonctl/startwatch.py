@@ -1,7 +1,5 @@
 """After the exec: watching a just-started daemon (--wait, readiness), and undoing a failed start."""
 
-from __future__ import annotations
-
 from typing import Any, NamedTuple
 
 from .errors import Failure

@@ -1,7 +1,5 @@
 """Where daemonctl keeps its state, and the names it accepts."""
 
-from __future__ import annotations
-
 import os
 import re
 
@@ -39,7 +37,7 @@ class StateDir(NamedTuple):
     path: str  # absolute; plain strings keep pathlib off the path of every command
 
     @classmethod
-    def resolve(cls, option: str | None) -> StateDir:
+    def resolve(cls, option: str | None) -> "StateDir":
         state = cls(os.path.abspath(option or default_state_dir()))
         check_state_dir(state.path)
         return state

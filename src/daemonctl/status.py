@@ -1,7 +1,5 @@
 """status: what state a daemon is in, as a report the CLI renders as a line or JSON."""
 
-from __future__ import annotations
-
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
