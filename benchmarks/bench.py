@@ -8,9 +8,11 @@ each peer found on this machine, the stop latency after the program's exit, and 
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,20 +34,38 @@ def daemonctl_cmd() -> str:
 
 
 def measure_daemonctl(dc: str, runs: int) -> dict[str, float]:
+    """Medians of daemonctl's commands, and of the floor measured in the same rounds.
+
+    Each round runs the floor, `--help` and a start-status-stop cycle, in an
+    order shuffled per round: the machine's drift over the minutes of a run
+    (large on a shared VM) then moves both sides alike, and neither always
+    runs right after a stop, whose killed program the init process reaps late.
+    """
     state = tempfile.mkdtemp(prefix="bench-dc-")
     base = [dc, "--state-dir", state]
-    times: dict[str, list[float]] = {"start": [], "status": [], "stop": [], "cycle": []}
-    for i in range(runs):
+    times: dict[str, list[float]] = {key: [] for key in ("floor", "--help", "start", "status", "stop", "cycle")}
+
+    def cycle(i: int) -> None:
         name = f"b{i}"
-        a = run(base + ["start", "-n", name, "--", SLEEP, "1000"])
-        b = run(base + ["status", name])
-        c = run(base + ["stop", name])
-        for key, value in zip(("start", "status", "stop", "cycle"), (a, b, c, a + b + c)):
+        steps = (base + ["start", "-n", name, "--", SLEEP, "1000"], base + ["status", name], base + ["stop", name])
+        taken = [run(cmd) for cmd in steps]
+        for key, value in zip(("start", "status", "stop", "cycle"), (*taken, sum(taken))):
             times[key].append(value)
-    shutil.rmtree(state, ignore_errors=True)
-    result = {k: median_ms(v) for k, v in times.items()}
-    result["--help"] = repeat(lambda _: run([dc, "--help"]), runs)
-    return result
+
+    units: list[Callable[[int], None]] = [
+        lambda _: times["floor"].append(run([sys.executable, "-c", "import click"])),
+        lambda _: times["--help"].append(run([dc, "--help"])),
+        cycle,
+    ]
+    order = random.Random(5)  # the same orders every run
+    try:
+        for i in range(runs):
+            order.shuffle(units)
+            for unit in units:
+                unit(i)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    return {k: median_ms(v) for k, v in times.items()}
 
 
 def table(rows: list[tuple[str, dict[str, float]]], floor: float) -> None:
@@ -71,14 +91,15 @@ def table(rows: list[tuple[str, dict[str, float]]], floor: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15, help="repetitions per figure (median)")
+    parser.add_argument("--runs", type=int, default=25, help="repetitions per figure (median)")
     parser.add_argument("--daemons", type=int, default=200, help="daemons in the scale run")
     args = parser.parse_args()
     dc = daemonctl_cmd()
     print(f"daemonctl: {dc}\npython: {sys.executable} {sys.version.split()[0]}; {args.runs} runs per figure, medians\n")
-    floor = repeat(lambda _: run([sys.executable, "-c", "import click"]), args.runs)
     bare = repeat(lambda _: run([sys.executable, "-c", "pass"]), args.runs)
-    rows = [("daemonctl", measure_daemonctl(dc, args.runs))]
+    ours = measure_daemonctl(dc, args.runs)
+    floor = ours.pop("floor")
+    rows = [("daemonctl", ours)]
     for peer in (StartStopDaemon(SLEEP), Supervisor(SLEEP)):
         if peer.available():
             rows.append((peer.label, peer.measure(args.runs)))
