@@ -1,18 +1,18 @@
 """Turn a command into a detached daemon: double fork, new session, clean exec.
 
-The caller learns whether the exec succeeded through a close-on-exec socket:
-the grandchild writes its PID and start time, sets itself up, says it is
-ready ("R") and waits for "go" before it execs (the socket closes with nothing
-more) or writes the errno and stage that failed. The wait for "go" lets the
-caller record the PID first: if the caller dies before that, the grandchild
-reads end-of-file and exits without ever running the program, so a killed
-daemonctl never leaves a daemon that no pidfile or record knows of.
+The caller learns whether the exec succeeded through a close-on-exec socket.
+The intermediate writes the grandchild's PID and start time ("P") as soon as it
+has forked it. The grandchild sets itself up, says it is ready ("R") and waits
+for "go" before it execs (the socket closes with nothing more), or writes the
+errno and stage that failed ("E"). The wait for "go" lets the caller record the
+PID first: if the caller dies before that, the grandchild reads end-of-file and
+exits without ever running the program, so a killed daemonctl never leaves a
+daemon that no pidfile or record knows of.
 
-The caller records the PID as soon as it is known, while the grandchild is
-still setting itself up: the two run side by side, and a setup that fails
-after that is undone by the caller like any failed exec.
+The caller records the PID while the grandchild is still setting itself up:
+the two run side by side, and a setup that fails after that is undone by the
+caller like any failed exec.
 """
-
 
 import errno as errno_mod
 import fcntl
@@ -74,14 +74,17 @@ def spawn(
     sys.stdout.flush()
     sys.stderr.flush()
     child, read_end = _fork(lambda end: _intermediate(launch, end, fork), fork)
+
+    def announced(lines: bytes) -> None:
+        identity = parse_report(lines)  # a SpawnError if the grandchild failed already
+        if on_ready is not None:
+            on_ready(identity)
+
     try:
-        report = _read_line(read_end)
-        if on_ready is not None and report.startswith(b"P "):
-            on_ready(parse_report(report))
+        report = _read_until_ready(read_end, announced)
         os.waitpid(child, 0)
         child = 0
-        report += _read_until_ready(read_end, report)
-        if report.endswith(b"R\n"):
+        if _has_line(report, b"R"):
             _send_go(read_end)
             report += _read_all(read_end)
     finally:
@@ -100,7 +103,7 @@ def spawn_child(launch: Launch, fork: Callable[[], int] = os.fork) -> tuple[int,
     child, read_end = _fork(lambda end: _grandchild(launch, end), fork)
     try:
         report = _read_until_ready(read_end)
-        if report.endswith(b"R\n"):
+        if _has_line(report, b"R"):
             _send_go(read_end)
         return child, report + _read_all(read_end)
     finally:
@@ -134,26 +137,30 @@ def _socket_pair() -> tuple[int, int]:
     return a.detach(), b.detach()
 
 
-def _read_line(fd: int) -> bytes:
-    """The report's first line (the grandchild's PID), or all of it if it fails first."""
-    data = b""
-    while b"\n" not in data:
+def _read_until_ready(fd: int, on_pid: Callable[[bytes], None] | None = None) -> bytes:
+    """The report until the grandchild's "R" line, or all of it if it fails first.
+
+    With `on_pid`, also until the "P" line, and `on_pid(complete lines)` runs as
+    soon as that is in. spawn's P line comes from the intermediate and R from the
+    grandchild: two writers, so either may arrive first.
+    """
+    report = b""
+    pending = on_pid
+    while True:
+        lines = report[: report.rfind(b"\n") + 1]
+        if pending is not None and (lines.startswith(b"P ") or b"\nP " in lines):
+            pending, call = None, pending
+            call(lines)
+        if pending is None and _has_line(lines, b"R"):
+            return report
         chunk = os.read(fd, 4096)
         if not chunk:
-            break
-        data += chunk
-    return data
+            return report
+        report += chunk
 
 
-def _read_until_ready(fd: int, seen: bytes = b"") -> bytes:
-    """The rest of the report up to the grandchild's "R" line, or all of it if it fails first."""
-    data = b""
-    while not (seen + data).endswith(b"R\n"):
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
+def _has_line(report: bytes, line: bytes) -> bool:
+    return report.startswith(line + b"\n") or b"\n" + line + b"\n" in report
 
 
 def _send_go(fd: int) -> None:
@@ -192,23 +199,32 @@ def _intermediate(launch: Launch, pipe: int, fork: Callable[[], int]) -> None:  
         os.setsid()
         # The second fork leaves the daemon in the new session without being its
         # leader, so opening a terminal can never make it the controlling one.
-        if fork() == 0:
-            _grandchild(launch, pipe)
+        grandchild = fork()
+        if grandchild == 0:
+            _grandchild(launch, pipe, announce=False)
+        # Announced from here, the PID reaches the caller while the grandchild is
+        # still starting up: its commit and the grandchild's setup overlap.
+        _announce(pipe, grandchild)
     except OSError as err:
         _report(pipe, f"E {err.errno or 0} fork\n")
     finally:
         os._exit(0)
 
 
-def _grandchild(launch: Launch, pipe: int) -> None:  # pragma: no cover
+def _announce(pipe: int, pid: int) -> None:  # pragma: no cover
+    st = read_stat(pid)
+    _report(pipe, f"P {pid} {st.starttime if st else 0}\n")
+
+
+def _grandchild(launch: Launch, pipe: int, announce: bool = True) -> None:  # pragma: no cover
     """The daemon-to-be: set up the process, then exec. Never returns."""
     stage = "setpgid"
     try:
         # After the double fork we sit in the dead intermediate's group: lead our own,
         # so that stop can signal everything the program starts.
         os.setpgid(0, 0)
-        st = read_stat(os.getpid())
-        _report(pipe, f"P {os.getpid()} {st.starttime if st else 0}\n")
+        if announce:
+            _announce(pipe, os.getpid())
         pipe = _high(pipe)
         stage = "chdir"
         os.chdir(launch.chdir)

@@ -1,8 +1,10 @@
 import errno
+import socket
+import threading
 
 import pytest
 
-from daemonctl.spawn import SpawnError, parse_report
+from daemonctl.spawn import SpawnError, _read_until_ready, parse_report
 
 
 def test_success_report_gives_identity():
@@ -33,3 +35,54 @@ def test_ignored_signals_from_proc_status(tmp_path):
     status = tmp_path / "status"
     status.write_text("Name:\tx\nSigBlk:\t0000000000000001\nSigIgn:\t0000000180001000\n")
     assert ignored_signals(str(status)) == {13, 32, 33}
+
+
+def feed(*pieces: bytes):
+    """A socket whose peer writes `pieces` one by one (in a thread), then closes."""
+    ours, theirs = socket.socketpair()
+
+    def write():
+        with theirs:
+            for piece in pieces:
+                theirs.sendall(piece)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    return ours, writer
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [b"P 7 8\n", b"R\n"],
+        [b"R\n", b"P 7 8\n"],  # the grandchild was ready before the intermediate announced it
+        [b"R\nP 7", b" 8\n"],  # and a line split between two reads
+    ],
+)
+def test_ready_waits_for_both_lines_in_either_order(pieces):
+    sock, writer = feed(*pieces)
+    seen = []
+    report = _read_until_ready(sock.fileno(), seen.append)
+    writer.join()
+    sock.close()
+    assert parse_report(report).pid == 7
+    assert len(seen) == 1 and parse_report(seen[0]).starttime == 8
+    assert b"R\n" in report
+
+
+def test_a_failure_before_the_pid_raises_when_the_pid_comes():
+    sock, writer = feed(f"E {errno.ENOENT} chdir\n".encode(), b"P 7 8\n")
+    calls = []
+    with pytest.raises(SpawnError) as err:
+        _read_until_ready(sock.fileno(), lambda lines: calls.append(parse_report(lines)))
+    writer.join()
+    sock.close()
+    assert err.value.stage == "chdir" and calls == []
+
+
+def test_end_of_report_without_ready_returns_what_came():
+    sock, writer = feed(b"P 7 8\n")
+    report = _read_until_ready(sock.fileno(), lambda lines: None)
+    writer.join()
+    sock.close()
+    assert report == b"P 7 8\n"
