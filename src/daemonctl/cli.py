@@ -174,14 +174,14 @@ def restart(ctx: click.Context, timeout: float | None, schedule: str | None, nam
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | None) -> int:
     """Is NAME running? Without NAME, list every daemon."""
-    import json
-
     from . import status as st
 
     state = _state(ctx)
     if name is None and pidfile is None:
         reports = st.status_all(state)
         if as_json:
+            import json
+
             click.echo(json.dumps([r.to_json() for r in reports], indent=2))
         elif not ctx.meta.get(QUIET):
             from .listing import echo_table
@@ -191,6 +191,8 @@ def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | N
     _one_target(name, pidfile)
     report = st.status_one(state, name, pidfile)
     if as_json:
+        import json
+
         click.echo(json.dumps(report.to_json(), indent=2))
     elif not ctx.meta.get(QUIET):
         click.echo(st.describe(report))

@@ -1,6 +1,6 @@
 """The record: how a daemon was started and which process it is, as JSON in the state dir."""
 
-import json
+from . import jsonline
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -173,7 +173,7 @@ def load(path: str) -> Record | None:
     except OSError as err:
         raise CorruptRecord(f"cannot be read: {err.strerror}") from err
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = jsonline.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         raise CorruptRecord(f"is not valid JSON: {err}") from err
     if not isinstance(data, dict):
@@ -182,8 +182,7 @@ def load(path: str) -> Record | None:
 
 
 def encode(record: Record) -> bytes:
-    # One line: without indent, json uses its C encoder.
-    return (json.dumps(record.to_json()) + "\n").encode("utf-8")
+    return (jsonline.dumps(record.to_json()) + "\n").encode("utf-8")
 
 
 def save(path: str, record: Record) -> None:

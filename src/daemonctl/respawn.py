@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 from collections.abc import Callable
 
+from . import jsonline
 from .procfs import Identity
 from .record import Record, StartSpec
 from .spawn import Launch, parse_report, spawn
@@ -39,7 +39,7 @@ def spawn_supervised(
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     # -P: nothing from the working directory shadows the supervisor's own modules.
     argv = [sys.executable, "-P", "-m", "daemonctl.supervisor"]
-    launch = Launch(sys.executable, argv, {**os.environ, ENV_CONFIG: json.dumps(config)}, "/", 0o022, write_end, stderr_fd)
+    launch = Launch(sys.executable, argv, {**os.environ, ENV_CONFIG: jsonline.dumps(config)}, "/", 0o022, write_end, stderr_fd)
     try:
         try:
             supervisor = spawn(launch, on_ready=on_ready)

@@ -8,12 +8,12 @@ on which it forwards the first program's spawn report, then lets go of it.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
 import time
 
+from . import jsonline
 from .files import atomic_write
 from .lock import locked
 from .policy import Ending, Policy
@@ -135,7 +135,7 @@ class RecordKeeper:
     def _mine(self) -> dict[str, Any] | None:
         try:
             with open(self.record_path, "rb") as f:
-                data = json.loads(f.read())
+                data = jsonline.loads(f.read().decode("utf-8"))
         except (OSError, ValueError):
             return None
         if not isinstance(data, dict) or data.get("boot_id") != self.me.boot_id:
@@ -149,7 +149,7 @@ class RecordKeeper:
         if data is None:
             return None
         data.update(changes)
-        atomic_write(self.record_path, (json.dumps(data) + "\n").encode("utf-8"), 0o600)
+        atomic_write(self.record_path, (jsonline.dumps(data) + "\n").encode("utf-8"), 0o600)
         return data
 
     def started(self, child: Child, restarts: int) -> bool:
@@ -205,7 +205,7 @@ def _interruptible_sleep(wake_read: int) -> Any:
 
 
 def main() -> int:
-    config = json.loads(os.environ.pop(ENV_CONFIG))
+    config = jsonline.loads(os.environ.pop(ENV_CONFIG))
     spec = Spec(config["record"])
     env: dict[str, str] = config["env"]
     me = Identity.of(os.getpid())
