@@ -148,3 +148,20 @@ def test_no_arguments_print_the_help_not_an_error(capsys):
     code, out, err = run([], capsys)
     assert code == ExitStatus.USAGE
     assert err.startswith("Usage: daemonctl") and "daemonctl: error" not in err and "Commands:" in err
+
+
+def test_the_console_script_collects_garbage_while_the_command_runs():
+    """Collection is off while Click and the CLI are imported, on again for the command."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, sys, daemonctl.__main__ as m, daemonctl.cli as cli\n"
+        "def probe():\n"
+        "    print(gc.isenabled(), gc.get_freeze_count() > 1000, flush=True)\n"
+        "    return 0\n"
+        "cli.main = probe\n"
+        "m.main()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True"]
