@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import ENV, repeat, run
+from common import ENV, median_ms, repeat, run
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 
@@ -44,19 +44,22 @@ def _consistency(state: Path, count: int, running: bool) -> str:
     return "all consistent" if problems == 0 else f"{problems} INCONSISTENT"
 
 
-def scale_run(dc: str, count: int, runs: int = 11) -> None:
+def scale_run(dc: str, count: int, runs: int = 15) -> None:
     one = Path(tempfile.mkdtemp(prefix="bench-one-"))
     many = Path(tempfile.mkdtemp(prefix="bench-many-"))
     try:
         run([dc, "--state-dir", str(one), "start", "-n", "s0", "--", SLEEP, "1000"])
-        t_one = repeat(lambda _: run([dc, "--state-dir", str(one), "status", "s0"]), runs)
-        run([dc, "--state-dir", str(one), "stop", "s0"])
-
         starts = [[dc, "--state-dir", str(many), "start", "-n", f"s{i}", "--", SLEEP, "1000"] for i in range(count)]
         t_start, codes = _parallel(starts)
         started_ok = sum(c == 0 for c in codes)
         verdict_up = _consistency(many, count, running=True)
-        t_many = repeat(lambda _: run([dc, "--state-dir", str(many), "status", "s0"]), runs)
+        # Alternated, so that the machine's drift moves both figures alike.
+        samples: dict[Path, list[float]] = {one: [], many: []}
+        for _ in range(runs):
+            for state in (one, many):
+                samples[state].append(run([dc, "--state-dir", str(state), "status", "s0"]))
+        t_one, t_many = median_ms(samples[one]), median_ms(samples[many])
+        run([dc, "--state-dir", str(one), "stop", "s0"])
         t_json = repeat(lambda _: run([dc, "--state-dir", str(many), "status", "--json"]), max(3, runs // 2))
         stops = [[dc, "--state-dir", str(many), "stop", f"s{i}"] for i in range(count)]
         t_stop, codes = _parallel(stops)
