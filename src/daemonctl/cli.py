@@ -37,16 +37,9 @@ def _one_target(name: str | None, pidfile: str | None) -> None:
 
 
 def _schedule(timeout: float | None, schedule: str | None) -> Any:
-    from .schedule import ScheduleError, default_schedule, parse_schedule
+    from .schedule import from_options
 
-    if timeout is not None and schedule is not None:
-        raise UsageError("give either -t/--timeout or --schedule, not both")
-    if schedule is None:
-        return default_schedule(10.0 if timeout is None else timeout)
-    try:
-        return parse_schedule(schedule)
-    except ScheduleError as err:
-        raise UsageError(f"--schedule: {err}") from None
+    return from_options(timeout, schedule)
 
 
 @click.group(cls=FastGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -126,3 +126,17 @@ def run(
         elif wait_gone(step.seconds):
             return True
     return wait_gone(0)
+
+
+def from_options(timeout: float | None, text: str | None) -> Schedule:
+    """The schedule that -t/--timeout or --schedule asks for (10 s by default); UsageError if both."""
+    from .errors import UsageError
+
+    if timeout is not None and text is not None:
+        raise UsageError("give either -t/--timeout or --schedule, not both")
+    if text is None:
+        return default_schedule(10.0 if timeout is None else timeout)
+    try:
+        return parse_schedule(text)
+    except ScheduleError as err:
+        raise UsageError(f"--schedule: {err}") from None

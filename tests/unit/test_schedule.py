@@ -3,7 +3,8 @@ import signal
 
 import pytest
 
-from daemonctl.schedule import ScheduleError, Send, Wait, default_schedule, parse_schedule, run
+from daemonctl.errors import UsageError
+from daemonctl.schedule import ScheduleError, Send, Wait, default_schedule, from_options, parse_schedule, run
 
 TERM, HUP, KILL = signal.SIGTERM, signal.SIGHUP, signal.SIGKILL
 
@@ -86,3 +87,15 @@ def test_already_gone_sends_nothing():
     d.dies_at = 0.0
     assert run(default_schedule(10), d.send, d.wait_gone)
     assert d.sent == []
+
+
+def test_from_options_defaults_to_ten_seconds_and_takes_either_option():
+    assert from_options(None, None) == default_schedule(10.0)
+    assert from_options(3.0, None) == default_schedule(3.0)
+    assert from_options(None, "HUP/2/KILL/1") == parse_schedule("HUP/2/KILL/1")
+
+
+@pytest.mark.parametrize(("timeout", "text", "message"), [(1.0, "TERM/1", "not both"), (None, "BOGUS/1", "--schedule: ")])
+def test_from_options_refuses_both_and_bad_schedules(timeout, text, message):
+    with pytest.raises(UsageError, match=message):
+        from_options(timeout, text)
