@@ -171,7 +171,7 @@ def _send_go(fd: int) -> None:
 
 
 def parse_report(report: bytes) -> Identity:
-    """Decode what the grandchild wrote: 'P pid starttime' and maybe 'E errno stage'."""
+    """Decode a report: 'P pid starttime', maybe 'E errno stage' (and 'R', which says nothing here)."""
     identity = None
     for line in report.decode("ascii", "replace").splitlines():
         kind, _, rest = line.partition(" ")
