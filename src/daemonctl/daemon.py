@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .errors import DaemonctlError, Failure, StatusUnknown
+from .errors import DaemonctlError, StatusUnknown, UnreadableRecord
 from .procfs import Identity, is_alive, pid_alive, read_stat
 from .record import Record
 from .state import StateDir, validate_name
@@ -53,7 +53,7 @@ def load_record(state: StateDir, name: str) -> Record | None:
     try:
         return record_mod.load(state.record(name))
     except record_mod.CorruptRecord as err:
-        raise Failure(f"the record of {name} ({state.record(name)}) {err}")
+        raise UnreadableRecord(f"the record of {name} ({state.record(name)}) {err}") from None
 
 
 def resolve(state: StateDir, name: str | None, pidfile: str | None) -> Target:

@@ -44,6 +44,10 @@ class Failure(DaemonctlError):
     exit_code = ExitStatus.FAILURE
 
 
+class UnreadableRecord(Failure):
+    """A record that exists but cannot be understood: for status, the status is unknown."""
+
+
 class UsageError(DaemonctlError):
     exit_code = ExitStatus.USAGE
 

@@ -105,7 +105,13 @@ def pid_alive(pid: int, proc: str = PROC) -> bool:
 
 
 def group_members(pgid: int, proc: str = PROC) -> list[int]:
-    """Live (non-zombie) processes in process group `pgid`; scans the process table."""
+    """Live (non-zombie) processes in process group `pgid`; scans the process table.
+
+    Empty for 0 (the kernel threads' group, and killpg's "my own group") and 1 (init's):
+    neither is ever a daemon's, whatever a record says.
+    """
+    if pgid <= 1:
+        return []
     members = []
     for entry in os.listdir(proc):
         if not entry.isdigit():

@@ -113,18 +113,18 @@ class Record(NamedTuple):
                 name=str(data["name"]),
                 spec=spec,
                 state=str(data.get("state", STOPPED)),
-                pid=_opt_int(data.get("pid")),
+                pid=_opt_pid(data.get("pid")),
                 starttime=_opt_int(data.get("starttime")),
                 boot_id=data.get("boot_id"),
                 started_at=data.get("started_at"),
                 stopped_at=data.get("stopped_at"),
-                supervisor_pid=_opt_int(data.get("supervisor_pid")),
+                supervisor_pid=_opt_pid(data.get("supervisor_pid")),
                 supervisor_starttime=_opt_int(data.get("supervisor_starttime")),
                 restarts=_opt_int(data.get("restarts")) or 0,
                 last_exit=_opt_dict(data.get("last_exit")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise CorruptRecord(str(err)) from err
+            raise CorruptRecord(f"is corrupt: {err}") from err
 
 
 def _opt_int(value: Any) -> int | None:
@@ -133,6 +133,15 @@ def _opt_int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, got {value!r}")
     return value
+
+
+def _opt_pid(value: Any) -> int | None:
+    # 0, -1 and 1 would make kill and killpg aim at daemonctl's own group, every
+    # process, or init: no daemon has them, so a record that says so is corrupt.
+    pid = _opt_int(value)
+    if pid is not None and pid <= 1:
+        raise ValueError(f"expected a PID of 2 or more, got {pid}")
+    return pid
 
 
 def _opt_dict(value: Any) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from .daemon import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Daemon, inspect, resolve, trusted
-from .errors import DaemonctlError, ExitStatus, NotRunning
+from .errors import DaemonctlError, ExitStatus, NotRunning, StatusUnknown, UnreadableRecord
 from .state import StateDir
 
 EXIT_BY_STATE = {
@@ -99,7 +99,10 @@ def _supervision(daemon: Daemon) -> Supervision | None:
 
 def status_one(state: StateDir, name: str | None, pidfile: str | None) -> Report:
     """The report of one daemon; NotRunning when nothing at all is known of it."""
-    target = resolve(state, name, pidfile)
+    try:
+        target = resolve(state, name, pidfile)
+    except UnreadableRecord as err:
+        raise StatusUnknown(err.format_message()) from None
     daemon = trusted(inspect(target))
     if target.record is None and daemon.pidfile_pid is None:
         what = name if name is not None else f"pidfile {target.pidfile}"

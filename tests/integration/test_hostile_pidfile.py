@@ -121,3 +121,34 @@ def test_status_with_invalid_pidfile_is_unknown(run_wrapper, content):
     assert res["got"] == [] and res["canary_alive"], res
     assert res["rc"] == 4, res
     assert "Traceback" not in res["stderr"]
+
+
+GROUP_WATCH = r"""
+trap 'echo got-TERM' TERM
+trap 'echo got-HUP' HUP
+"$SLEEP" 300 &
+canary=$!
+"$@" 2>"$ERR"
+echo "rc=$?"
+kill -0 "$canary" 2>/dev/null && echo canary-alive
+kill "$canary"
+"""
+
+
+@pytest.mark.parametrize("cmd", [["stop", "-t", "0.5", "h"], ["restart", "-t", "0.5", "h"], ["signal", "h", "TERM"], ["status", "h"]])
+def test_a_record_naming_pid_0_signals_nothing(dctl, tmp_path, cmd):
+    """A record (not a pidfile) with pid 0: killpg(0) would hit the caller's own group.
+    The wrapping shell and a canary share daemonctl's group, in a session of their own."""
+    pid = dctl.start("h", SLEEP, "300")
+    assert dctl("stop", "h").returncode == 0
+    rec = dctl.record("h")
+    rec.update(state="running", pid=0, starttime=0)
+    dctl.recordfile("h").write_text(json.dumps(rec))
+    err = tmp_path / "err"
+    env = dict(dctl.env, SLEEP=SLEEP, ERR=str(err))
+    out = subprocess.run(["sh", "-c", GROUP_WATCH, "sh", dctl.exe, "--state-dir", str(dctl.state_dir), *cmd],
+                         capture_output=True, text=True, timeout=60, env=env, start_new_session=True).stdout.split()
+    assert "got-TERM" not in out and "got-HUP" not in out and "canary-alive" in out, out
+    assert out[0] == ("rc=4" if cmd[0] == "status" else "rc=1"), (out, err.read_text())
+    assert "is corrupt: expected a PID of 2 or more, got 0" in err.read_text()
+    assert pid not in dctl.token_pids()

@@ -42,6 +42,13 @@ def test_group_members_skips_zombies_and_other_groups(tmp_path):
     assert sorted(procfs.group_members(10, proc)) == [10, 12]
 
 
+@pytest.mark.parametrize("pgid", [0, 1, -1])
+def test_group_members_of_the_kernel_or_init_group_is_empty(tmp_path, pgid):
+    """Kernel threads sit in group 0 and killpg(0) means "my own group": never a daemon's."""
+    proc = fake_proc(tmp_path, {2: stat_line(2, pgid=0), 3: stat_line(3, pgid=0), 1: stat_line(1, pgid=1)})
+    assert procfs.group_members(pgid, proc) == []
+
+
 def test_identity_detects_pid_reuse_and_zombies(tmp_path):
     proc = fake_proc(tmp_path, {10: stat_line(10, start=500), 11: stat_line(11, "Z", start=600)})
     boot = procfs.boot_id()

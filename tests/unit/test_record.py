@@ -50,3 +50,16 @@ def test_corrupt_records_raise(tmp_path, content):
 
 def test_missing_record_is_none(tmp_path):
     assert record.load(tmp_path / "none.json") is None
+
+
+@pytest.mark.parametrize("key", ["pid", "supervisor_pid"])
+@pytest.mark.parametrize("pid", [0, -1, 1])
+def test_a_record_naming_pid_0_or_1_or_negative_is_corrupt(tmp_path, key, pid):
+    """Such a PID would turn into kill(0), kill(-1) or a signal to init: a record never holds one."""
+    path = tmp_path / "x.json"
+    good = make_record().running(Identity(5, 6, "b"))
+    data = good.to_json()
+    data[key] = pid
+    path.write_text(json.dumps(data))
+    with pytest.raises(record.CorruptRecord, match="PID of 2 or more"):
+        record.load(path)
