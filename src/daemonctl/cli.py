@@ -42,6 +42,12 @@ def _schedule(timeout: float | None, schedule: str | None) -> Any:
     return from_options(timeout, schedule)
 
 
+def _echo_json(value: Any) -> None:
+    import json  # only here: the package compiles regular expressions at import
+
+    click.echo(json.dumps(value, indent=2))
+
+
 @click.group(cls=FastGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--state-dir", metavar="DIR", help="Where pidfiles, records and logs live.")
 @quiet_option
@@ -173,9 +179,7 @@ def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | N
     if name is None and pidfile is None:
         reports = st.status_all(state)
         if as_json:
-            import json
-
-            click.echo(json.dumps([r.to_json() for r in reports], indent=2))
+            _echo_json([r.to_json() for r in reports])
         elif not ctx.meta.get(QUIET):
             from .listing import echo_table
 
@@ -184,9 +188,7 @@ def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | N
     _one_target(name, pidfile)
     report = st.status_one(state, name, pidfile)
     if as_json:
-        import json
-
-        click.echo(json.dumps(report.to_json(), indent=2))
+        _echo_json(report.to_json())
     elif not ctx.meta.get(QUIET):
         click.echo(st.describe(report))
     return report.exit_status
