@@ -1,9 +1,9 @@
 """The record: how a daemon was started and which process it is, as JSON in the state dir."""
 
-from . import jsonline
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+from . import jsonline
 from .files import atomic_write, remove
 from .procfs import Identity
 
@@ -88,7 +88,7 @@ class Record(NamedTuple):
         )
 
     def stopped(self, now: datetime | None = None) -> "Record":
-        return self._replace( state=STOPPED, stopped_at=iso(now))
+        return self._replace(state=STOPPED, stopped_at=iso(now))
 
     def to_json(self) -> dict[str, Any]:
         spec = self.spec._asdict()
