@@ -156,6 +156,9 @@ def _check_types(spec: StartSpec) -> None:
     for name in ("executable", "pidfile", "stdout", "stderr", "chdir"):
         if not isinstance(getattr(spec, name), str):
             raise TypeError(f"{name} must be a string")
+        # daemonctl writes every path absolute; a relative one would follow the caller's cwd.
+        if not getattr(spec, name).startswith("/"):
+            raise ValueError(f"{name} must be an absolute path, not {getattr(spec, name)!r}")
     for name in ("user", "group"):
         if getattr(spec, name) is not None and not isinstance(getattr(spec, name), str):
             raise TypeError(f"{name} must be a string")

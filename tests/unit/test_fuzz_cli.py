@@ -76,8 +76,10 @@ def record_bytes(draw):
         "pid": draw(st.one_of(st.sampled_from(SAFE_PIDS), st.none(), st.text(max_size=3))),
         "starttime": draw(st.one_of(st.integers(), st.none())), "boot_id": draw(st.sampled_from([boot_id(), "x", None])),
         "command": draw(st.sampled_from([["sleep"], [], "sleep", [1], None])), "executable": SLEEP,
-        "pidfile": draw(st.sampled_from(["a.pid", "/", "", None, 5])), "stdout": draw(st.sampled_from(["a.log", "/dev/null", 5])),
-        "stderr": "a.log", "chdir": "/", "umask": draw(st.sampled_from(["022", "9", 18, None])),
+        # "@/" stands for the example's state directory (written in when the record is).
+        "pidfile": draw(st.sampled_from(["@/a.pid", "a.pid", "/", "", None, 5])),
+        "stdout": draw(st.sampled_from(["@/a.log", "a.log", "/dev/null", 5])),
+        "stderr": draw(st.sampled_from(["@/a.log", "a.log"])), "chdir": "/", "umask": draw(st.sampled_from(["022", "9", 18, None])),
         "env": draw(st.sampled_from([{}, {"K": 1}, []])), "user": draw(st.sampled_from([None, "nobody", "no-such", 3])),
         "nice": draw(st.sampled_from([None, 5, "x"])),
     }
@@ -169,7 +171,7 @@ def test_cli_survives_random_input(guard, command, data, pidfile, record, runnin
                 f.write(pidfile)
         if record is not None:
             with open(os.path.join(state, "a.json"), "wb") as f:
-                f.write(record)
+                f.write(record.replace(b'"@/', b'"' + state.encode() + b"/"))
         code, err = run_cli(["--state-dir", state, command, *tokens])
         if os.environ.get("DAEMONCTL_FUZZ_TRACE"):
             print("FZ", command, code, len(guard.children))

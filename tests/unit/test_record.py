@@ -63,3 +63,14 @@ def test_a_record_naming_pid_0_or_1_or_negative_is_corrupt(tmp_path, key, pid):
     path.write_text(json.dumps(data))
     with pytest.raises(record.CorruptRecord, match="PID of 2 or more"):
         record.load(path)
+
+
+@pytest.mark.parametrize("key", ["executable", "pidfile", "stdout", "stderr", "chdir"])
+def test_a_record_with_a_relative_path_is_corrupt(tmp_path, key):
+    """daemonctl writes every path absolute: a relative one would follow the caller's cwd."""
+    path = tmp_path / "x.json"
+    data = make_record().to_json()
+    data[key] = "a.pid"
+    path.write_text(json.dumps(data))
+    with pytest.raises(record.CorruptRecord, match="must be an absolute path"):
+        record.load(path)
