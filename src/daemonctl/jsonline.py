@@ -33,18 +33,22 @@ class _Options:
 
 def dumps(value: Any) -> str:
     """`value` as compact one-line ASCII JSON, as json.dumps(value) writes it."""
-    if make_encoder is None:  # pragma: no cover
-        import json
+    if make_encoder is not None:
+        try:
+            # No circular-reference markers, no default: records are plain trees of JSON types.
+            encode = make_encoder(None, _unserializable, encode_basestring_ascii, None, ": ", ", ", False, False, False)
+        except TypeError:  # pragma: no cover - a Python whose private signature changed
+            pass
+        else:
+            return "".join(encode(value, 0))
+    import json
 
-        return json.dumps(value)
-    # No circular-reference markers, no default: records are plain trees of JSON types.
-    encode = make_encoder(None, _unserializable, encode_basestring_ascii, None, ": ", ", ", False, False, False)
-    return "".join(encode(value, 0))
+    return json.dumps(value)
 
 
 def loads(text: str) -> Any:
     """The one JSON value in `text`; ValueError (json.JSONDecodeError) if it is not that."""
-    if make_scanner is None:  # pragma: no cover
+    if make_scanner is None:
         import json
 
         return json.loads(text)

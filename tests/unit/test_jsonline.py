@@ -51,3 +51,13 @@ def test_does_not_import_the_json_package():
     code = "import sys, daemonctl.jsonline as j; j.loads(j.dumps({'a': [1]})); print('json' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_without_the_accelerator_the_json_package_does_the_same(monkeypatch):
+    monkeypatch.setattr(jsonline, "make_encoder", None)
+    monkeypatch.setattr(jsonline, "make_scanner", None)
+    for value in VALUES:
+        assert jsonline.dumps(value) == json.dumps(value)
+        assert jsonline.loads(" " + json.dumps(value, indent=2)) == value
+    with pytest.raises(ValueError):
+        jsonline.loads("{} x")
