@@ -46,7 +46,33 @@ def start(state: StateDir, opts: StartOptions) -> StartResult:
     with locked(state.lock(name)):
         recorded = load_record(state, name)
         spec = early if recorded == seen else build_spec(opts, state, recorded, cwd, environ)[1]
-        return start_locked(state, name, spec, recorded)
+        result = start_locked(state, name, spec, recorded)
+    if opts.program and result.already_running and not same_command(result.spec, spec):
+        raise Failure(
+            f"{name} is already running another command (pid {result.pid}: {_shell_words(result.spec.command)}); "
+            f"start this one under a name of its own with -n NAME, or replace it with "
+            f"daemonctl restart {name} -- PROGRAM [ARG]..."
+        )
+    return result
+
+
+def same_command(running: StartSpec, asked: StartSpec) -> bool:
+    """The same program with the same arguments; argv[0] may be spelled differently.
+
+    The start options (logs, environment, --wait, ...) do not count: a daemon that
+    runs the command asked for is already running, and `restart` applies new options.
+    """
+    if running.command[1:] != asked.command[1:]:
+        return False
+    if running.executable == asked.executable:
+        return True
+    return os.path.realpath(running.executable) == os.path.realpath(asked.executable)
+
+
+def _shell_words(command: list[str]) -> str:
+    import shlex
+
+    return shlex.join(command)
 
 
 def restart(state: StateDir, name: str, program: tuple[str, ...], schedule: "Schedule") -> StartResult:
