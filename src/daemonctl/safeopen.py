@@ -34,8 +34,6 @@ Errors carry no content of the file: only its path, its kind and the errno.
 This module imports neither Click nor errors.py at import time.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import signal
@@ -67,7 +65,7 @@ class Refused(Exception):
     def exit_code(self) -> int:
         return 4 if self.trust else 1
 
-    def to_error(self) -> DaemonctlError:
+    def to_error(self) -> "DaemonctlError":
         """The CLI's exception for this refusal (errors.py brings Click: imported only here)."""
         from .errors import Failure, PrivilegeError
 
@@ -82,7 +80,7 @@ class Rights(NamedTuple):
     groups: tuple[int, ...]
 
     @classmethod
-    def of(cls, creds: Credentials | None) -> Rights | None:
+    def of(cls, creds: "Credentials | None") -> "Rights | None":
         """The rights of the daemon's user; None when it runs as root (root's rights apply)."""
         if creds is None or creds.uid == 0:
             return None
