@@ -18,7 +18,8 @@ from .privs import Credentials, for_spec, needed
 from .procfs import Identity, exe_of, pid_alive
 from .record import Record, StartSpec
 from .spawn import Launch, SpawnError, spawn
-from .startwatch import Launched, arm, await_ready, close_checks, undo_commit, watch_or_undo
+from .runlog import RunLogs
+from .startwatch import Launched, Pending, arm, await_ready, close_checks, undo_commit, watch_or_undo
 from .state import StateDir, validate_name
 
 TYPE_CHECKING = False
@@ -120,15 +121,22 @@ def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record |
     sweep_temps(state.record(name))
     previous = _read_bytes(state.record(name))
     checks, ready_env = arm(spec)
+    logs = None
     try:
+        if checks or spec.wait > 0:
+            logs = RunLogs([spec.stdout, spec.stderr])
         launched = _launch(state, name, spec, creds, ready_env, previous)
         crash_point("start:spawned")
-        if checks:
-            await_ready(state, name, spec, launched, previous, checks)
-        if spec.wait > 0:
-            watch_or_undo(state, name, spec, launched, previous)
+        if logs is not None:
+            pending = Pending(state, name, spec, launched, previous, logs)
+            if checks:
+                await_ready(pending, checks)
+            if spec.wait > 0:
+                watch_or_undo(pending)
     finally:
         close_checks(checks)
+        if logs is not None:
+            logs.close()
     sup = launched.supervisor.pid if launched.supervisor else None
     return StartResult(name, launched.program.pid, False, spec, sup)
 

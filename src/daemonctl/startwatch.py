@@ -6,8 +6,8 @@ from .errors import Failure
 from .files import atomic_write, remove, write_failure
 from .procfs import Identity
 from .record import Record, StartSpec
+from .runlog import RunLogs
 from .state import StateDir
-
 
 
 class Launched(NamedTuple):
@@ -39,40 +39,48 @@ def close_checks(checks: list[Any]) -> None:
         check.close()
 
 
-def await_ready(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None, checks: list[Any]) -> None:
+class Pending(NamedTuple):
+    """A start whose program runs but is still being checked (--wait, readiness)."""
+
+    state: StateDir
+    name: str
+    spec: StartSpec
+    launched: Launched
+    previous: bytes | None  # the record before this start
+    logs: RunLogs  # where this run's lines in the logs begin
+
+
+def await_ready(pending: Pending, checks: list[Any]) -> None:
     from .readiness import NotReady, ProcessWatch, wait_ready
 
+    launched = pending.launched
     watch = ProcessWatch(launched.program, launched.supervisor, checks)
     try:
-        wait_ready(checks, spec.ready_timeout, watch)
+        wait_ready(checks, pending.spec.ready_timeout, watch)
     except NotReady as err:
-        raise Failure(f"{name} {err}", log_tail=undo(state, name, spec, launched, previous)) from None
+        raise Failure(f"{pending.name} {err}", log_tail=undo(pending)) from None
     finally:
         watch.close()
 
 
-def watch_or_undo(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None) -> None:
+def watch_or_undo(pending: Pending) -> None:
     from .reaper import describe, watch
 
-    status = watch(launched.program.pid, spec.wait)
+    status = watch(pending.launched.program.pid, pending.spec.wait)
     if status is None:
         return
-    lines = undo(state, name, spec, launched, previous)
-    raise Failure(f"{name} {describe(status)} within {spec.wait:g}s of starting", log_tail=lines)
+    lines = undo(pending)
+    raise Failure(f"{pending.name} {describe(status)} within {pending.spec.wait:g}s of starting", log_tail=lines)
 
 
-def undo(state: StateDir, name: str, spec: StartSpec, launched: Launched, previous: bytes | None) -> list[str]:
-    """Stop what this start started, put pidfile and record back; the last lines of the log."""
-    from .logs import tail
+def undo(pending: Pending) -> list[str]:
+    """Stop what this start started, put pidfile and record back; the last lines this run logged."""
     from .respawn import end_supervisor
 
-    end_supervisor(launched.supervisor)  # first, so that nothing is restarted
-    _stop_group(launched.program)
-    undo_commit(state, name, spec, previous)
-    lines = tail(spec.stdout, 10)
-    if spec.stderr != spec.stdout:
-        lines += tail(spec.stderr, 10)
-    return lines
+    end_supervisor(pending.launched.supervisor)  # first, so that nothing is restarted
+    _stop_group(pending.launched.program)
+    undo_commit(pending.state, pending.name, pending.spec, pending.previous)
+    return pending.logs.last_lines(10)
 
 
 def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
