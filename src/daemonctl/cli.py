@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .cliparse import (NAMES, PASSTHROUGH, QUIET, RESPAWN_MODES, SECONDS, SIGNALS, START_EPILOG, FastGroup, StartCommand,
+from .cliparse import (NAME_OR_SIGNAL, NAMES, PASSTHROUGH, QUIET, RESPAWN_MODES, SECONDS, SIGNALS, START_EPILOG, FastGroup, StartCommand,
                        quiet_option, schedule_option, timeout_option, version_option)
 from .errors import DaemonctlError, ExitStatus, UsageError
 
@@ -130,12 +130,15 @@ def _render_start(result: Any) -> None:
 @click.pass_context
 def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfile: str | None, name: str | None) -> int:
     """Stop a daemon: TERM, then HUP, then KILL to its process group."""
-    from .control import STALE, STOPPED
+    from .control import STALE, STOPPED, UNKNOWN
     from .control import stop as do_stop
 
     _one_target(name, pidfile)
-    result = do_stop(_state(ctx), name, pidfile, _schedule(timeout, schedule))
-    if result.outcome == STOPPED:
+    state = _state(ctx)
+    result = do_stop(state, name, pidfile, _schedule(timeout, schedule))
+    if result.outcome == UNKNOWN:
+        _say(f"no daemon named {name} in {state.path}; nothing to stop")
+    elif result.outcome == STOPPED:
         again = f"; start it again with daemonctl start -n {name}" if name else ""
         _say(f"stopped {result.label} (pid {result.pid}){again}")
     elif result.outcome == STALE:
@@ -196,21 +199,27 @@ def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | N
 
 @cli.command("signal")
 @quiet_option
-@click.argument("name", shell_complete=NAMES)
-@click.argument("signal_name", metavar="SIGNAL", shell_complete=SIGNALS)
+@click.option("-p", "--pidfile", metavar="PIDFILE", help="Act on the PID in this pidfile.")
+@click.argument("name", metavar="[NAME]", required=False, shell_complete=NAME_OR_SIGNAL)
+@click.argument("signal_name", metavar="SIGNAL", required=False, shell_complete=SIGNALS)
 @click.pass_context
-def signal_cmd(ctx: click.Context, name: str, signal_name: str) -> int:
-    """Send SIGNAL (HUP, SIGHUP or 1) to the daemon."""
+def signal_cmd(ctx: click.Context, pidfile: str | None, name: str | None, signal_name: str | None) -> int:
+    """Send SIGNAL (HUP, SIGHUP or 1) to the daemon NAME, or to the PID in PIDFILE."""
     from .control import send_signal
     from .signals import parse_signal
     from .signals import signal_name as name_of
 
+    if pidfile is not None and signal_name is None:
+        name, signal_name = None, name  # `signal -p PIDFILE SIGNAL`: the one argument is SIGNAL
+    _one_target(name, pidfile)
+    if signal_name is None:
+        raise UsageError(f"no SIGNAL given: daemonctl signal {name or '-p PIDFILE'} HUP")
     try:
         sig = parse_signal(signal_name)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    result = send_signal(_state(ctx), name, sig)
-    _say(f"sent {name_of(result.signal)} to {result.name} (pid {result.pid})")
+    result = send_signal(_state(ctx), name, pidfile, sig)
+    _say(f"sent {name_of(result.signal)} to {result.label} (pid {result.pid})")
     return ExitStatus.OK
 
 

@@ -168,6 +168,7 @@ def _completer(which: str) -> Any:
 
 
 NAMES, SIGNALS = _completer("daemon_names"), _completer("signal_names")
+NAME_OR_SIGNAL = _completer("name_or_signal")  # signal's first argument: SIGNAL after -p
 
 
 timeout_option = click.option(

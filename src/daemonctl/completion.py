@@ -23,3 +23,10 @@ def signal_names(ctx: click.Context, incomplete: str) -> list[str]:
     names = sorted({s.name[3:] for s in signal.Signals if not s.name.startswith("SIG_")})
     prefix = incomplete.upper().removeprefix("SIG")
     return [n for n in names if n.startswith(prefix)]
+
+
+def name_or_signal(ctx: click.Context, incomplete: str) -> list[str]:
+    """`signal`'s first argument: a daemon's name, or the SIGNAL when -p gave the pidfile."""
+    if ctx.params.get("pidfile") is not None:
+        return signal_names(ctx, incomplete)
+    return daemon_names(ctx, incomplete)

@@ -19,13 +19,13 @@ from .state import StateDir, validate_name
 from .stopper import ProcessGroup
 from .waiting import open_verified
 
-STOPPED, NOT_RUNNING, STALE = "stopped", "not-running", "stale"
+STOPPED, NOT_RUNNING, STALE, UNKNOWN = "stopped", "not-running", "stale", "unknown"
 
 
 class StopResult(NamedTuple):
     label: str  # the daemon's name, or its pidfile when it has no record
     pid: int | None
-    outcome: str  # stopped, not-running or stale (the pidfile's PID was another process's)
+    outcome: str  # stopped, not-running, stale (the pidfile's PID was another process's), or unknown (no such NAME)
 
 
 def stop(state: StateDir, name: str | None, pidfile: str | None, schedule: Schedule) -> StopResult:
@@ -44,6 +44,8 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
     except StatusUnknown as err:
         raise Failure(str(err)) from None
     label = target.name or str(target.pidfile)
+    if target.name is not None and target.record is None and daemon.pidfile_pid is None:
+        return StopResult(label, None, UNKNOWN)
     if daemon.record is not None and daemon.record.supervisor is not None:
         outcome = _stop_supervised(daemon, schedule, label)
     elif daemon.state == RUNNING:
@@ -112,33 +114,40 @@ def _forget_process(daemon: Daemon) -> None:
 
 
 class SignalResult(NamedTuple):
-    name: str
+    label: str  # the daemon's name, or its pidfile when it has no record
     pid: int
     signal: int
 
 
-def send_signal(state: StateDir, name: str, sig: int) -> SignalResult:
-    """Send `sig` to the daemon itself, after checking its identity."""
+def send_signal(state: StateDir, name: str | None, pidfile: str | None, sig: int) -> SignalResult:
+    """Send `sig` to the daemon itself (NAME, or the PID in PIDFILE), after checking its identity."""
+    target = resolve(state, name, pidfile)
+    label = target.name or str(target.pidfile)
     try:
-        daemon = trusted(inspect(named(state, validate_name(name))))
+        daemon = trusted(inspect(target))
     except StatusUnknown as err:
         raise Failure(str(err)) from None
+    if target.record is None and daemon.pidfile_pid is None:
+        if name is None:
+            raise SignalNotRunning(f"{label} is not running (no record, no pidfile)")
+        raise SignalNotRunning(f"no daemon named {name} in {state.path}; list them with daemonctl status")
+    again = f"; start it with daemonctl start -n {target.name}" if target.name else ""
     if daemon.state == RESTARTING:
-        raise SignalNotRunning(f"{name} is restarting: its program is not running")
+        raise SignalNotRunning(f"{label} is restarting: its program is not running")
     if daemon.state != RUNNING or daemon.identity is None:
-        raise SignalNotRunning(f"{name} is not running; start it with daemonctl start -n {name}")
+        raise SignalNotRunning(f"{label} is not running{again}")
     fd = open_verified(daemon.identity)
     if fd is None:
-        raise SignalNotRunning(f"{name} is not running; start it with daemonctl start -n {name}")
+        raise SignalNotRunning(f"{label} is not running{again}")
     try:
         signal.pidfd_send_signal(fd, sig)
     except ProcessLookupError:
-        raise SignalNotRunning(f"{name} is not running; start it with daemonctl start -n {name}") from None
+        raise SignalNotRunning(f"{label} is not running{again}") from None
     except PermissionError:
-        raise PrivilegeError(f"not allowed to send {_signal_name(sig)} to {name} (pid {daemon.pid})") from None
+        raise PrivilegeError(f"not allowed to send {_signal_name(sig)} to {label} (pid {daemon.pid})") from None
     finally:
         os.close(fd)
-    return SignalResult(name, daemon.identity.pid, sig)
+    return SignalResult(label, daemon.identity.pid, sig)
 
 
 class RemoveResult(NamedTuple):

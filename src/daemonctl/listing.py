@@ -6,6 +6,7 @@ import os
 import shutil
 from typing import IO, Any
 
+from .quoting import printable, shell_join
 from .status import Report, uptime
 
 HEADERS = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "COMMAND")
@@ -34,7 +35,7 @@ def row(r: Report) -> tuple[str, ...]:
     shown = sup.program_pid if sup else (r.pid if live else None)
     pid = str(shown) if shown else "-"
     restarts = sup.restarts if sup else None
-    command = " ".join(r.command) if r.command else (r.error or "")
+    command = shell_join(r.command) if r.command else printable(r.error or "")
     return (
         r.name or "-",
         r.state,

@@ -104,6 +104,45 @@ def pid_alive(pid: int, proc: str = PROC) -> bool:
     return st is not None and not st.zombie
 
 
+def cmdline(pid: int, proc: str = PROC) -> list[str] | None:
+    """The argv of PID as /proc shows it; None when it is gone or not ours to read."""
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    args = raw.split(b"\0")
+    if args[-1] == b"":
+        args.pop()  # the NUL that ends the last argument; a process that rewrote its argv may lack it
+    return [os.fsdecode(a) for a in args]
+
+
+_boot_time: int | None = None
+
+
+def boot_time(proc: str = PROC) -> int | None:
+    """When this machine booted, in seconds since the epoch (btime of /proc/stat)."""
+    global _boot_time
+    if _boot_time is None:
+        try:
+            with open(f"{proc}/stat", encoding="ascii", errors="replace") as f:
+                for line in f:
+                    if line.startswith("btime "):
+                        _boot_time = int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            return None
+    return _boot_time
+
+
+def start_time(identity: Identity, proc: str = PROC) -> float | None:
+    """When the process of `identity` started, in seconds since the epoch."""
+    booted = boot_time(proc)
+    if booted is None:
+        return None
+    return booted + identity.starttime / os.sysconf("SC_CLK_TCK")
+
+
 def group_members(pgid: int, proc: str = PROC) -> list[int]:
     """Live (non-zombie) processes in process group `pgid`; scans the process table.
 

@@ -1,4 +1,5 @@
-"""Quoting for the files `export` writes: systemd unit settings and supervisord's ini.
+"""Quoting for the files `export` writes (systemd unit settings, supervisord's ini), and
+for a command shown to a person (the status table), one line whatever its arguments hold.
 
 systemd (systemd.service(5), "Command lines"; systemd.exec(5), Environment=):
 words split on whitespace, double quotes group, C escapes are decoded inside them,
@@ -86,3 +87,46 @@ def supervisor_env(env: dict[str, str]) -> str:
         quote = "'" if '"' in value else '"'
         items.append(f"{key}={quote}{value.replace('%', '%%')}{quote}")
     return ",".join(items)
+
+
+_SHELL_PLAIN = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
+_SHELL_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r",
+                  "\a": "\\a", "\b": "\\b", "\x1b": "\\e", "\f": "\\f", "\v": "\\v"}
+
+
+def shell_word(word: str) -> str:
+    """`word` as a POSIX shell (or, with control characters, bash's $'...') would take it back.
+
+    The result is printable and on one line: a line break or an escape sequence in an
+    argument can neither split a row of the status table nor drive the terminal.
+    """
+    if _SHELL_PLAIN.fullmatch(word):
+        return word
+    if word.isprintable():
+        return "'" + word.replace("'", "'\\''") + "'"
+    return "$'" + "".join(_shell_escape(ch) for ch in word) + "'"
+
+
+def _shell_escape(ch: str) -> str:
+    if ch in _SHELL_ESCAPES:
+        return _SHELL_ESCAPES[ch]
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"  # a byte that was not UTF-8 (surrogateescape): the byte itself
+    if code < 0x80:
+        return f"\\x{code:02x}"  # ASCII; above it bash's \x is a byte, not the character
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def shell_join(argv: list[str]) -> str:
+    """A command line for people to read (and paste): each word quoted as `shell_word` does."""
+    return " ".join(shell_word(w) for w in argv)
+
+
+def printable(text: str) -> str:
+    """`text` on one printable line: each control or invisible character as its escape."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _shell_escape(ch) for ch in text)

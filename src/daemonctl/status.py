@@ -71,13 +71,14 @@ class Report(NamedTuple):
 def report(daemon: Daemon) -> Report:
     rec = daemon.record
     spec = rec.spec if rec else None
+    command, started_at = (list(spec.command), rec.started_at) if rec and spec else _from_proc(daemon)
     return Report(
         name=daemon.name,
         state=daemon.state,
         pid=daemon.pid,
         pidfile=str(daemon.target.pidfile),
-        command=list(spec.command) if spec else [],
-        started_at=rec.started_at if rec else None,
+        command=command,
+        started_at=started_at,
         stdout=spec.stdout if spec else None,
         stderr=spec.stderr if spec else None,
         stale=daemon.stale,
@@ -86,6 +87,20 @@ def report(daemon: Daemon) -> Report:
         group=spec.group if spec else None,
         nice=spec.nice if spec else None,
     )
+
+
+def _from_proc(daemon: Daemon) -> tuple[list[str], str | None]:
+    """A process with no record (a pidfile of another tool): its argv and start time, from /proc."""
+    from .procfs import cmdline, is_alive, start_time
+
+    ident = daemon.identity
+    if ident is None:
+        return [], None
+    argv, started = cmdline(ident.pid), start_time(ident)
+    if argv is None or not is_alive(ident):
+        return [], None  # gone meanwhile, or its PID reused: what was read may be another's
+    when = None if started is None else datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds")
+    return argv, when
 
 
 def _supervision(daemon: Daemon) -> Supervision | None:

@@ -27,6 +27,19 @@ def test_status_table_is_aligned_and_fits_the_width(dctl):
     assert rows[0].index("stopped") == rows[1].index("running") == header.index("STATE")
 
 
+def test_status_table_has_one_row_per_daemon_whatever_the_arguments_hold(dctl):
+    dctl.start("nl", SH, "-c", "exec sleep 300", "line\nbreak", "it's")
+    dctl.start("esc", SH, "-c", "exec sleep 301", "\x1b[2J\rcleared")
+    dctl.start("zz", SLEEP, "302")
+    cp = dctl("status", env={**dctl.env, "COLUMNS": "500"})
+    assert_ok(cp)
+    header, *rows = cp.stdout.splitlines()
+    assert [r.split()[0] for r in rows] == ["esc", "nl", "zz"]
+    assert rows[0].endswith("""/bin/sh -c 'exec sleep 301' $'\\e[2J\\rcleared'""")
+    assert rows[1].endswith("""/bin/sh -c 'exec sleep 300' $'line\\nbreak' 'it'\\''s'""")
+    assert cp.stdout.isascii() and "\x1b" not in cp.stdout and "\r" not in cp.stdout
+
+
 def run_on_tty(argv: list[str], env: dict) -> str:
     """Run with stdout on a pseudo-terminal; return what it printed there."""
     leader, follower = pty.openpty()

@@ -79,8 +79,22 @@ def test_stop_start_from_record_remove(dctl):
 def test_stop_not_running_is_success(dctl):
     dctl.start("twice", SLEEP, "300")
     assert_ok(dctl("stop", "twice"))
-    assert_ok(dctl("stop", "twice"))
+    cp = dctl("stop", "twice")
+    assert_ok(cp)
+    assert cp.stderr == "daemonctl: twice was not running\n"
     assert_ok(dctl("stop", "never-started"))
+
+
+def test_stop_of_an_unknown_name_exits_0_and_says_the_name_is_unknown(dctl):
+    """LSB: stopping what does not run succeeds; but a typo is named as such, as status names it."""
+    dctl.start("web", SLEEP, "300")
+    cp = dctl("stop", "wbe")
+    assert_ok(cp)
+    assert cp.stderr == f"daemonctl: no daemon named wbe in {dctl.state_dir}; nothing to stop\n"
+    assert f"no daemon named wbe in {dctl.state_dir}" in dctl("status", "wbe").stderr
+    assert not dctl.recordfile("wbe").exists() and not dctl.pidfile("wbe").exists()
+    assert_ok(dctl("-q", "stop", "wbe"))
+    assert dctl("-q", "stop", "wbe").stderr == ""
 
 
 def test_stop_kills_whole_process_group(dctl):

@@ -65,3 +65,23 @@ def test_read_stat_of_this_process_is_real():
 
     st = procfs.read_stat(os.getpid())
     assert st is not None and st.pid == os.getpid() and st.starttime > 0
+
+
+@pytest.mark.parametrize("raw,argv", [(b"nginx\0-g\0daemon off;\0", ["nginx", "-g", "daemon off;"]),
+                                      (b"nginx: master process\0", ["nginx: master process"]),
+                                      (b"rewritten argv, no NUL", ["rewritten argv, no NUL"]),
+                                      (b"a\0\0", ["a", ""]), (b"", []),
+                                      (b"x\0line\nbreak\0", ["x", "line\nbreak"])])
+def test_cmdline_splits_on_nul(tmp_path, raw, argv):
+    proc = fake_proc(tmp_path, {7: stat_line(7)})
+    (tmp_path / "7" / "cmdline").write_bytes(raw)
+    assert procfs.cmdline(7, proc) == argv
+    assert procfs.cmdline(8, proc) is None  # gone
+
+
+def test_start_time_is_boot_time_plus_ticks(tmp_path, monkeypatch):
+    monkeypatch.setattr(procfs, "_boot_time", None)
+    (tmp_path / "stat").write_text("cpu  1 2 3\nbtime 1700000000\nprocesses 5\n")
+    ticks = procfs.os.sysconf("SC_CLK_TCK")
+    ident = procfs.Identity(7, 250 * ticks, "boot")
+    assert procfs.start_time(ident, str(tmp_path)) == 1700000250
