@@ -48,6 +48,14 @@ class UnreadableRecord(Failure):
     """A record that exists but cannot be understood: for status, the status is unknown."""
 
 
+class StartInterrupted(DaemonctlError):
+    """A start undone because a signal interrupted it: exits 128 + the signal's number."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum  # type: ignore[assignment]
+
+
 class UsageError(DaemonctlError):
     exit_code = ExitStatus.USAGE
 

@@ -19,7 +19,8 @@ from .procfs import Identity, exe_of, pid_alive
 from .record import Record, StartSpec
 from .spawn import Launch, SpawnError, spawn
 from .runlog import RunLogs
-from .startwatch import Launched, Pending, arm, await_ready, close_checks, undo_commit, watch_or_undo
+from .interrupts import InterruptGuard
+from .startwatch import Launched, Pending, arm, close_checks, settle, undo_commit
 from .state import StateDir, validate_name
 
 TYPE_CHECKING = False
@@ -90,10 +91,10 @@ def restart(state: StateDir, name: str, program: tuple[str, ...], schedule: "Sch
         else:
             spec = with_command(recorded.spec, program, cwd, environ) if program else recorded.spec
             _check_startable(state, name, spec, environ)
-            stop_locked(Target(name, recorded.spec.pidfile, recorded), schedule)
+            stop_locked(Target(name, recorded.spec.pidfile, recorded, state.record(name)), schedule)
             crash_point("restart:stopped")
             recorded = load_record(state, name)
-        return start_locked(state, name, spec, recorded)
+        return start_locked(state, name, spec, recorded, "restart")
 
 
 def _check_startable(state: StateDir, name: str, spec: StartSpec, environ: dict[str, str]) -> None:
@@ -109,7 +110,7 @@ def _check_startable(state: StateDir, name: str, spec: StartSpec, environ: dict[
         raise from_oserror(err, f"cannot write record {path}") from None
 
 
-def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record | None) -> StartResult:
+def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record | None, action: str = "start") -> StartResult:
     crash_point("start:locked")
     creds = needed(for_spec(spec.user, spec.group))
     running = _running_pid(state, name, spec, recorded)
@@ -123,16 +124,12 @@ def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record |
     checks, ready_env = arm(spec)
     logs = None
     try:
-        if checks or spec.wait > 0:
-            logs = RunLogs([spec.stdout, spec.stderr])
-        launched = _launch(state, name, spec, creds, ready_env, previous)
-        crash_point("start:spawned")
-        if logs is not None:
-            pending = Pending(state, name, spec, launched, previous, logs)
-            if checks:
-                await_ready(pending, checks)
-            if spec.wait > 0:
-                watch_or_undo(pending)
+        with InterruptGuard() as interrupts:
+            if checks or spec.wait > 0:
+                logs = RunLogs([spec.stdout, spec.stderr])
+            launched = _launch(state, name, spec, creds, ready_env, previous)
+            crash_point("start:spawned")
+            settle(Pending(state, name, spec, launched, previous, logs, interrupts), checks, action)
     finally:
         close_checks(checks)
         if logs is not None:

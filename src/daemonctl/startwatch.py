@@ -2,8 +2,9 @@
 
 from typing import Any, NamedTuple
 
-from .errors import Failure
+from .errors import Failure, StartInterrupted
 from .files import atomic_write, remove, write_failure
+from .interrupts import Interrupted, InterruptGuard
 from .procfs import Identity
 from .record import Record, StartSpec
 from .runlog import RunLogs
@@ -47,7 +48,26 @@ class Pending(NamedTuple):
     spec: StartSpec
     launched: Launched
     previous: bytes | None  # the record before this start
-    logs: RunLogs  # where this run's lines in the logs begin
+    logs: RunLogs | None  # where this run's lines in the logs begin (when it is watched)
+    interrupts: InterruptGuard
+
+
+def settle(pending: Pending, checks: list[Any], action: str = "start") -> None:
+    """Readiness and --wait; SIGINT, SIGTERM or SIGHUP meanwhile (or before) undo the start."""
+    try:
+        if checks:
+            await_ready(pending, checks)
+        if pending.spec.wait > 0:
+            watch_or_undo(pending)
+        pending.interrupts.check()
+    except Interrupted as interrupt:
+        undo(pending)  # further interrupts are held back until it is done
+        from .signals import signal_name
+
+        raise StartInterrupted(
+            f"{action} of {pending.name} interrupted by {signal_name(interrupt.signum)}: "
+            f"stopped what it started; {pending.name} is not running", interrupt.signum
+        ) from None
 
 
 def await_ready(pending: Pending, checks: list[Any]) -> None:
@@ -56,7 +76,8 @@ def await_ready(pending: Pending, checks: list[Any]) -> None:
     launched = pending.launched
     watch = ProcessWatch(launched.program, launched.supervisor, checks)
     try:
-        wait_ready(checks, pending.spec.ready_timeout, watch)
+        with pending.interrupts.raising():
+            wait_ready(checks, pending.spec.ready_timeout, watch)
     except NotReady as err:
         raise Failure(f"{pending.name} {err}", log_tail=undo(pending)) from None
     finally:
@@ -66,7 +87,8 @@ def await_ready(pending: Pending, checks: list[Any]) -> None:
 def watch_or_undo(pending: Pending) -> None:
     from .reaper import describe, watch
 
-    status = watch(pending.launched.program.pid, pending.spec.wait)
+    with pending.interrupts.raising():
+        status = watch(pending.launched.program.pid, pending.spec.wait)
     if status is None:
         return
     lines = undo(pending)
@@ -80,7 +102,7 @@ def undo(pending: Pending) -> list[str]:
     end_supervisor(pending.launched.supervisor)  # first, so that nothing is restarted
     _stop_group(pending.launched.program)
     undo_commit(pending.state, pending.name, pending.spec, pending.previous)
-    return pending.logs.last_lines(10)
+    return pending.logs.last_lines(10) if pending.logs is not None else []
 
 
 def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
