@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .errors import DaemonctlError, StatusUnknown, UnreadableRecord
+from .errors import DaemonctlError, PrivilegeError, RecordNotPermitted, StatusUnknown, UnreadableRecord
 from .procfs import Identity, is_alive, pid_alive, read_stat
 from .record import Record
 from .state import StateDir, validate_name
@@ -53,7 +53,14 @@ def load_record(state: StateDir, name: str) -> Record | None:
     try:
         return record_mod.load(state.record(name))
     except record_mod.CorruptRecord as err:
-        raise UnreadableRecord(f"the record of {name} ({state.record(name)}) {err}") from None
+        raise _record_error(state, name, err) from None
+
+
+def _record_error(state: StateDir, name: str, err: record_mod.CorruptRecord) -> UnreadableRecord:
+    message = f"the record of {name} ({state.record(name)}) {err}"
+    if isinstance(err.__cause__, PermissionError):
+        return RecordNotPermitted(message)  # exit 4: not the caller's to read, rather than broken
+    return UnreadableRecord(message)
 
 
 def resolve(state: StateDir, name: str | None, pidfile: str | None) -> Target:
@@ -84,7 +91,12 @@ def find_by_pidfile(state: StateDir, path: str) -> Record | None:
     for name in candidates:
         try:
             rec = record_mod.load(state.record(name))
-        except (record_mod.CorruptRecord, OSError):
+        except record_mod.CorruptRecord as err:
+            if isinstance(err.__cause__, PermissionError):
+                # It may be this pidfile's record: acting without its identity check is not an option.
+                raise _record_error(state, name, err) from None
+            continue
+        except OSError:
             continue
         if rec is not None and os.path.normpath(rec.spec.pidfile) == path:
             return rec
@@ -92,11 +104,13 @@ def find_by_pidfile(state: StateDir, path: str) -> Record | None:
 
 
 def inspect(target: Target) -> Daemon:
-    """Reconcile record, pidfile and /proc; raises StatusUnknown for a bad pidfile."""
+    """Reconcile record, pidfile and /proc; raises StatusUnknown for a bad pidfile, PrivilegeError for one not ours to read."""
     try:
         contents = pidfile_mod.read(target.pidfile)
     except pidfile_mod.UnsafePidfile as err:
         raise Untrusted(f"pidfile {target.pidfile} {err}")
+    except pidfile_mod.PidfileNotPermitted as err:
+        raise PrivilegeError(f"pidfile {target.pidfile} {err}")
     except pidfile_mod.InvalidPidfile as err:
         raise StatusUnknown(f"pidfile {target.pidfile} {err}")
     return _reconcile(target, contents.pid)._replace(pidfile_stat=contents.stat)

@@ -56,16 +56,22 @@ class StartInterrupted(DaemonctlError):
         self.exit_code = 128 + signum  # type: ignore[assignment]
 
 
+class PrivilegeError(DaemonctlError):
+    exit_code = ExitStatus.PRIVILEGE
+
+
+class RecordNotPermitted(UnreadableRecord, PrivilegeError):
+    """A record the caller may not read (it is mode 0600): insufficient privilege."""
+
+    exit_code = ExitStatus.PRIVILEGE
+
+
 class UsageError(DaemonctlError):
     exit_code = ExitStatus.USAGE
 
 
 class NotRunning(DaemonctlError):
     exit_code = ExitStatus.NOT_RUNNING
-
-
-class PrivilegeError(DaemonctlError):
-    exit_code = ExitStatus.PRIVILEGE
 
 
 class StatusUnknown(DaemonctlError):

@@ -8,6 +8,7 @@ from typing import NamedTuple
 from .files import AtomicFile, atomic_write
 
 MAX_PIDFILE_BYTES = 64
+PID_LIMIT = 1 << 22  # the kernel's PID_MAX_LIMIT: pid_max can be raised to it, and PIDs stay below
 
 
 class InvalidPidfile(Exception):
@@ -16,6 +17,10 @@ class InvalidPidfile(Exception):
 
 class UnsafePidfile(InvalidPidfile):
     """The pidfile is a symbolic link, which root never follows."""
+
+
+class PidfileNotPermitted(InvalidPidfile):
+    """The caller may not read the pidfile: insufficient privilege, not a bad pidfile."""
 
 
 class PidfileContents(NamedTuple):
@@ -28,7 +33,8 @@ def parse_pid(text: str, own_pid: int | None = None) -> int:
     """The PID in a pidfile's text; raises InvalidPidfile unless it is a valid PID.
 
     Valid means a positive decimal integer other than 1 and other than our own
-    PID: anything else could turn into kill(0), kill(-1) or signalling init.
+    PID: anything else could turn into kill(0), kill(-1) or signalling init. A
+    number no process can have is not a PID either (the pidfile is not "dead").
     """
     own = os.getpid() if own_pid is None else own_pid
     stripped = text.strip()
@@ -39,6 +45,8 @@ def parse_pid(text: str, own_pid: int | None = None) -> int:
     pid = int(stripped)
     if pid <= 1 or pid == own:
         raise InvalidPidfile(f"holds {pid}, which is not a valid daemon PID")
+    if pid >= PID_LIMIT:
+        raise InvalidPidfile(f"holds {stripped}, which is not a PID: Linux PIDs stay below {PID_LIMIT}")
     return pid
 
 
@@ -53,6 +61,8 @@ def read(path: str) -> PidfileContents:
     except OSError as err:
         if err.errno == errno.ELOOP and nofollow:
             raise UnsafePidfile("is a symbolic link; refusing to follow it") from err
+        if isinstance(err, PermissionError):
+            raise PidfileNotPermitted(f"cannot be read: {err.strerror}") from err
         raise InvalidPidfile(f"cannot be read: {err.strerror}") from err
     try:
         st = os.fstat(fd)

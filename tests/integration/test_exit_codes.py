@@ -188,3 +188,65 @@ def test_insufficient_privilege_exits_4(shared, cmd):
     assert alive(pid)
     assert root.pid("rootd") == pid
     assert log_lines(root.logfile("rootd")) == ["ready"]
+
+
+# The record is mode 0600 (it holds --env values): a user who may not read it may not act
+# on the daemon. That is insufficient privilege (4) wherever the command's table has a 4;
+# status's 4 is "status unknown", and remove's table has none (1).
+@pytest.mark.parametrize("cmd,code", [
+    (["stop", "-t", "0.5", "rootd"], 4),
+    (["signal", "rootd", "TERM"], 4),
+    (["stop", "-t", "0.5", "-p", "{pidfile}"], 4),
+    (["signal", "-p", "{pidfile}", "TERM"], 4),
+    (["restart", "-t", "0.5", "rootd"], 4),
+    (["start", "-n", "rootd"], 4),
+    (["status", "rootd"], 4),
+    (["status", "-p", "{pidfile}"], 4),
+    (["export", "systemd", "rootd"], 4),
+    (["logs", "rootd"], 4),
+    (["remove", "rootd"], 1),
+])
+def test_a_record_the_caller_cannot_read_is_insufficient_privilege(shared, cmd, code):
+    root, _, as_nobody = shared
+    pid = root.start_logger("rootd")
+    assert oct(root.recordfile("rootd").stat().st_mode & 0o777) == "0o600"
+    root.state_dir.joinpath("rootd.lock").chmod(0o666)  # so the lock is not what stops nobody
+    cp = as_nobody(*[a.format(pidfile=root.pidfile("rootd")) for a in cmd])
+    assert_one_error(cp, code)
+    assert f"record of rootd ({root.recordfile('rootd')})" in cp.stderr
+    assert "Permission denied" in cp.stderr
+    assert alive(pid) and root.pid("rootd") == pid
+    assert log_lines(root.logfile("rootd")) == ["ready"]
+
+
+# ---------------------------------------------------------------- a PID no process can have
+
+@pytest.mark.parametrize("content", ["4194304", "99999999999", "9" * 40])
+def test_a_pid_beyond_the_kernels_limit_is_no_valid_pid(dctl, tmp_path, content):
+    """Linux never gives a PID of 2**22 or more: the pidfile holds no valid PID, it is not "dead"."""
+    pf = tmp_path / "x.pid"
+    pf.write_text(content + "\n")
+    cp = dctl("status", "-p", pf)
+    assert_one_error(cp, 4)                                   # status unknown
+    assert f"pidfile {pf} holds {content}" in cp.stderr and "no pidfile" not in cp.stderr
+    cp = dctl("status", "--json", "-p", pf)
+    assert cp.returncode == 4 and f"holds {content}" in cp.stderr
+    assert_one_error(dctl("signal", "-p", pf, "HUP"), 1)       # generic failure
+    assert_one_error(dctl("stop", "-p", pf), 1)                # the pidfile holds no valid PID
+    assert pf.read_text() == content + "\n"                    # and stays, for a person to look at
+
+
+@pytest.mark.parametrize("cmd,code", [(["stop", "-t", "0.5", "-p", "{pidfile}"], 4),
+                                      (["signal", "-p", "{pidfile}", "TERM"], 4),
+                                      (["status", "-p", "{pidfile}"], 4)])
+def test_a_pidfile_the_caller_cannot_read_is_insufficient_privilege(shared, dctl, cmd, code):
+    """Not "the pidfile holds no valid PID" (stop's and signal's 1): nobody may not read it."""
+    root, _, as_nobody = shared
+    canary = dctl.spawn(SLEEP, "300", start_new_session=True)
+    pidfile = root.state_dir / "other.pid"
+    pidfile.write_text(f"{canary.pid}\n")
+    pidfile.chmod(0o600)
+    cp = as_nobody(*[a.format(pidfile=pidfile) for a in cmd])
+    assert_one_error(cp, code)
+    assert f"pidfile {pidfile} cannot be read: Permission denied" in cp.stderr
+    assert canary.poll() is None and pidfile.exists()

@@ -5,12 +5,13 @@ import pytest
 from daemonctl import pidfile
 
 
-@pytest.mark.parametrize("text,pid", [("1234\n", 1234), ("1234", 1234), (" 42 \n", 42)])
+@pytest.mark.parametrize("text,pid", [("1234\n", 1234), ("1234", 1234), (" 42 \n", 42), ("4194303\n", 4194303)])
 def test_valid_pids(text, pid):
     assert pidfile.parse_pid(text, own_pid=99) == pid
 
 
-@pytest.mark.parametrize("text", ["", "\n", "0", "-1", "1", "+5", "abc", "12 34", "1e3", "١٢", "99"])
+@pytest.mark.parametrize("text", ["", "\n", "0", "-1", "1", "+5", "abc", "12 34", "1e3", "١٢", "99",
+                                  "4194304", "99999999999", "9" * 40])
 def test_invalid_pids_never_become_a_pid(text):
     # 99 is "our own" PID here: never a daemon to signal.
     with pytest.raises(pidfile.InvalidPidfile):
