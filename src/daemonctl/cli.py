@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from .cliparse import (NAME_OR_SIGNAL, NAMES, PASSTHROUGH, QUIET, RESPAWN_MODES, SECONDS, SIGNALS, START_EPILOG, FastGroup, StartCommand,
-                       quiet_option, schedule_option, timeout_option, version_option)
+                       quiet_option, schedule_option, timeout_option, update_env_option, version_option)
 from .errors import DaemonctlError, ExitStatus, UsageError
 
 
@@ -69,6 +69,7 @@ def cli(ctx: click.Context, state_dir: str | None) -> None:
 @click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Set a variable (repeatable).")
 @click.option("--env-file", metavar="FILE",
               help="Read KEY=VALUE lines (systemd EnvironmentFile syntax) at every start.")
+@update_env_option
 @click.option("--wait", type=SECONDS, metavar="SECONDS",
               help="Fail if the program ends within SECONDS of starting (default 0).")
 @click.option("--respawn", type=click.Choice(RESPAWN_MODES), is_flag=False, flag_value="on-failure",
@@ -152,10 +153,12 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
 @quiet_option
 @timeout_option
 @schedule_option
+@update_env_option
 @click.argument("name", shell_complete=NAMES)
 @click.argument("program", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def restart(ctx: click.Context, timeout: float | None, schedule: str | None, name: str, program: tuple[str, ...]) -> int:
+def restart(ctx: click.Context, timeout: float | None, schedule: str | None, update_env: bool, name: str,
+            program: tuple[str, ...]) -> int:
     """Stop NAME if it runs, then start it again [with a new PROGRAM]."""
     from .launcher import restart as do_restart
 
@@ -163,7 +166,7 @@ def restart(ctx: click.Context, timeout: float | None, schedule: str | None, nam
     # restart's separator, not part of the program.
     if program[:1] == ("--",):
         program = program[1:]
-    result = do_restart(_state(ctx), name, program, _schedule(timeout, schedule))
+    result = do_restart(_state(ctx), name, program, _schedule(timeout, schedule), update_env)
     _render_start(result)
     return ExitStatus.OK
 

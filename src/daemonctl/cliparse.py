@@ -179,3 +179,7 @@ schedule_option = click.option(
     "--schedule", metavar="SCHEDULE",
     help="Signals and waits, start-stop-daemon style: TERM/30/KILL/5.",
 )
+update_env_option = click.option(
+    "--update-env", is_flag=True,
+    help="Give the program your environment, not the one recorded at its first start.",
+)

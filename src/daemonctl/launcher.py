@@ -13,7 +13,7 @@ from .faults import crash_point
 from .files import AtomicFile, remove, sweep_temps, write_failure
 from .lock import locked
 from .logfiles import Logs
-from .options import StartOptions, build_spec, program_env, with_command
+from .options import StartOptions, build_spec, inherited, program_env, with_command
 from .privs import Credentials, for_spec, needed
 from .procfs import Identity, exe_of, pid_alive
 from .record import Record, StartSpec
@@ -77,7 +77,9 @@ def _shell_words(command: list[str]) -> str:
     return shlex.join(command)
 
 
-def restart(state: StateDir, name: str, program: tuple[str, ...], schedule: "Schedule") -> StartResult:
+def restart(
+    state: StateDir, name: str, program: tuple[str, ...], schedule: "Schedule", update_env: bool = False
+) -> StartResult:
     from .control import stop_locked
 
     validate_name(name)
@@ -89,7 +91,8 @@ def restart(state: StateDir, name: str, program: tuple[str, ...], schedule: "Sch
             # Nothing to stop: a new daemon with default options, or exit 6 without PROGRAM.
             _, spec = build_spec(StartOptions(name=name, program=program), state, None, cwd, environ)
         else:
-            spec = with_command(recorded.spec, program, cwd, environ) if program else recorded.spec
+            spec = inherited(recorded.spec, environ, update_env)
+            spec = with_command(spec, program, cwd, environ) if program else spec
             _check_startable(state, name, spec, environ)
             stop_locked(Target(name, recorded.spec.pidfile, recorded, state.record(name)), schedule)
             crash_point("restart:stopped")
@@ -256,8 +259,7 @@ def _commit(file: AtomicFile, data: bytes, what: str) -> None:
 def _spawn(
     state: StateDir, name: str, spec: StartSpec, logs: Logs, creds: Credentials | None, extra_env: dict[str, str], commit: _Commit
 ) -> Launched:
-    base = {**os.environ, **(creds.environment() if creds else {})}
-    env = {**program_env(spec, base), **extra_env}
+    env = {**program_env(spec, dict(os.environ), creds.environment() if creds else None), **extra_env}
     if spec.wait > 0 or spec.readiness:
         from .reaper import become_subreaper
 

@@ -42,6 +42,7 @@ class StartOptions:
     user: str | None = None
     group: str | None = None
     nice: int | None = None
+    update_env: bool = False  # inherit the caller's environment, not the recorded one
 
     def __init__(self, **given: Any) -> None:
         for key, value in given.items():
@@ -133,12 +134,33 @@ def build_spec(
             user=opts.user,
             group=opts.group,
             nice=opts.nice,
+            caller_env=recordable(environ),
         )
         spec = spec._replace(stderr=_abs(opts.stderr, cwd) or spec.stdout)
         return name, checked(override(spec, opts, cwd), opts)
     if recorded is None:
         raise NoProgram(f"no program given and no record of {name!r}; start it with daemonctl start -n {name} PROGRAM [ARG]...")
-    return name, checked(override(recorded.spec, opts, cwd), opts)
+    spec = inherited(recorded.spec, environ, opts.update_env)
+    return name, checked(override(spec, opts, cwd), opts)
+
+
+def inherited(spec: StartSpec, environ: dict[str, str], update: bool) -> StartSpec:
+    """`spec` started again: with its recorded environment, or the caller's when asked
+    (--update-env) or when the record has none."""
+    if update or spec.caller_env is None:
+        return spec._replace(caller_env=recordable(environ))
+    return spec
+
+
+def recordable(environ: dict[str, str]) -> dict[str, str]:
+    """The caller's environment, if it is not too large to be recorded."""
+    from .record import MAX_ENV_BYTES, check_environment
+
+    try:
+        check_environment(environ)
+    except ValueError:
+        raise UsageError(f"the environment is larger than {MAX_ENV_BYTES} bytes: too large to record") from None
+    return environ
 
 
 def override(spec: StartSpec, opts: StartOptions, cwd: str) -> StartSpec:
@@ -192,8 +214,8 @@ def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
 
 
 def with_command(spec: StartSpec, program: tuple[str, ...], cwd: str, environ: dict[str, str]) -> StartSpec:
-    """`spec` running another command (restart NAME -- PROGRAM ...)."""
-    path_env = spec.env.get("PATH", environ.get("PATH"))
+    """`spec` running another command (restart NAME -- PROGRAM ...), looked up in the PATH it will have."""
+    path_env = spec.env.get("PATH", (spec.caller_env if spec.caller_env is not None else environ).get("PATH"))
     return spec._replace(command=list(program), executable=find_program(program[0], path_env, cwd))
 
 
@@ -210,12 +232,14 @@ def _env_file(path: str | None, cwd: str) -> str | None:
     return absolute
 
 
-def program_env(spec: StartSpec, environ: dict[str, str]) -> dict[str, str]:
-    """The program's environment: the caller's, then the env file's, then --env's."""
+def program_env(spec: StartSpec, environ: dict[str, str], account: dict[str, str] | None = None) -> dict[str, str]:
+    """The program's environment: the recorded one (else the caller's `environ`), then
+    the account's (HOME, USER... of --user), then the env file's, read now, then --env's."""
     from .envfile import load_env_file
 
+    base = spec.caller_env if spec.caller_env is not None else environ
     file_env = load_env_file(spec.env_file) if spec.env_file else {}
-    return {**environ, **file_env, **spec.env}
+    return {**base, **(account or {}), **file_env, **spec.env}
 
 
 def _abs(path: str | None, cwd: str) -> str | None:

@@ -44,6 +44,9 @@ class StartSpec(NamedTuple):
     user: str | None = None  # as given to --user (name or number), resolved at each start
     group: str | None = None
     nice: int | None = None
+    # The environment the program inherits, as the caller of the start that recorded
+    # it had it; --env-file and --env go over it. None in records older than it.
+    caller_env: dict[str, str] | None = None
 
     @property
     def readiness(self) -> bool:
@@ -165,10 +168,23 @@ def _check_types(spec: StartSpec) -> None:
     _opt_int(spec.nice)
     if not isinstance(spec.env, dict) or not all(isinstance(v, str) for v in spec.env.values()):
         raise TypeError("env must map strings to strings")
+    if spec.caller_env is not None:
+        check_environment(spec.caller_env)
     if spec.env_file is not None and not isinstance(spec.env_file, str):
         raise TypeError("env_file must be a string")
     if spec.respawn not in (None, "on-failure", "always"):
         raise TypeError(f"respawn must be on-failure or always, not {spec.respawn!r}")
+
+
+MAX_ENV_BYTES = 2 * 1024 * 1024  # as much as exec takes by default (ARG_MAX)
+
+
+def check_environment(env: object) -> None:
+    """A recorded environment: strings to strings, within MAX_ENV_BYTES. Never quotes a value."""
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise TypeError("caller_env must map strings to strings")
+    if sum(len(k) + len(v) + 2 for k, v in env.items()) > MAX_ENV_BYTES:
+        raise ValueError(f"caller_env is larger than {MAX_ENV_BYTES} bytes")
 
 
 def iso(now: datetime | None = None) -> str:
