@@ -101,9 +101,13 @@ def restart(
 
 
 def _check_startable(state: StateDir, name: str, spec: StartSpec, environ: dict[str, str]) -> None:
-    """Fail before restart stops anything if it could not start again (env file, user, full disk)."""
+    """Fail before restart stops anything if it could not start again (env file, user, logs, full disk)."""
     program_env(spec, environ)
-    needed(for_spec(spec.user, spec.group))
+    creds = needed(for_spec(spec.user, spec.group))
+    # The logs by the rules start opens them with: a FIFO or symlink planted there fails now.
+    logs = Logs.open(spec, creds)
+    logs.close()
+    logs.remove_created()
     path = state.record(name)
     try:
         file = AtomicFile(path, 0o600)

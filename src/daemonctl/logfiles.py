@@ -1,17 +1,19 @@
-"""The program's stdout and stderr logs, opened by daemonctl before the fork."""
+"""The program's stdout and stderr logs, opened by daemonctl before the fork.
+
+Opened the one way (safeopen): never through a symlink, a regular file or
+/dev/null only, with the daemon user's rights where that user can write.
+"""
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 
-from .errors import Failure
-from .privs import Credentials
-from .record import StartSpec
-from .trust import check_symlink
+from .safeopen import Refused, Rights, open_append
 
-FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOCTTY
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the resident supervisor imports this module: record.py stays out of it
+    from .privs import Credentials
+    from .record import StartSpec
 
 
 class Logs:
@@ -28,7 +30,7 @@ class Logs:
             return cls(out_fd, out_fd, created)
         try:
             return cls(out_fd, _open_log(spec.stderr, "stderr", created, owner), created)
-        except Failure:
+        except BaseException:
             os.close(out_fd)
             remove_quietly(created)
             raise
@@ -45,36 +47,23 @@ class Logs:
 
 def _open_log(path: str, what: str, created: list[str], owner: Credentials | None) -> int:
     try:
-        try:
-            fd = os.open(path, FLAGS | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return _open_existing(path, what)
+        fd, new = open_log(path, what, owner)
+    except Refused as err:
+        raise err.to_error() from None
+    if new:
         created.append(path)
-        try:
-            _give(fd, owner)
-        except OSError:
-            os.close(fd)
-            raise
-        return fd
-    except OSError as err:
-        raise Failure(f"cannot open {what} log {path}: {err.strerror}") from None
+    return fd
 
 
-def _open_existing(path: str, what: str) -> int:
-    try:
-        return os.open(path, FLAGS | os.O_NOFOLLOW)
-    except OSError as err:
-        if err.errno != errno.ELOOP:
-            raise
-    # A symlink: followed only when root or the caller made it (e.g. into /var/log).
-    check_symlink(path, f"{what} log")
-    return os.open(path, FLAGS | os.O_CREAT, 0o644)
-
-
-def _give(fd: int, owner: Credentials | None) -> None:
-    """A log created for a program that runs as another user belongs to that user."""
-    if owner is not None and stat.S_ISREG(os.fstat(fd).st_mode):
-        os.fchown(fd, owner.uid, owner.gid)
+def open_log(path: str, what: str, owner: Credentials | None) -> tuple[int, bool]:
+    """One log for append: (fd, created). A log root creates for another user is given to that user."""
+    return open_append(
+        path,
+        f"{what} log",
+        Rights.of(owner),
+        owner=(owner.uid, owner.gid) if owner is not None else None,
+        allow_null=True,
+    )
 
 
 def remove_quietly(paths: list[str]) -> None:

@@ -8,6 +8,7 @@ on which it forwards the first program's spawn report, then lets go of it.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import signal
@@ -16,9 +17,11 @@ import time
 from . import jsonline
 from .files import atomic_write
 from .lock import locked
+from .logfiles import open_log
 from .policy import Ending, Policy
-from .privs import for_spec
+from .privs import Credentials, for_spec
 from .procfs import Identity, read_stat
+from .safeopen import Refused, open_read
 from .spawn import Launch, SpawnError, parse_report, spawn_child
 from .supervision import Child, Supervisor
 
@@ -83,23 +86,40 @@ class Spec:
         )
 
 
-def open_logs(spec: Spec) -> tuple[int, int]:
-    """The logs, opened again by path for every run, so a rotated log is followed."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOCTTY
-    out = os.open(spec.stdout, flags, 0o644)
-    if spec.stderr == spec.stdout:
-        return out, out
+def open_logs(spec: Spec, creds: Credentials | None) -> tuple[int, int]:
+    """The logs, opened again by path for every run, so a rotated log is followed.
+
+    By the same rule as at `start` (see safeopen): a log the daemon's user
+    replaced by a symlink, a FIFO or a device is refused, not followed. A refusal
+    is told in one line on our stderr (the log we were started with) and fails
+    this run's start as an OSError, which the policy counts as a quick failure.
+    """
     try:
-        return out, os.open(spec.stderr, flags, 0o644)
+        out, _ = open_log(spec.stdout, "stdout", creds)
+        if spec.stderr == spec.stdout:
+            return out, out
+        try:
+            return out, open_log(spec.stderr, "stderr", creds)[0]
+        except BaseException:
+            os.close(out)
+            raise
+    except Refused as err:
+        tell(f"daemonctl: supervisor: {err}; this run of the program is not started")
+        raise OSError(err.errno or errno.EPERM, str(err)) from None
+
+
+def tell(line: str) -> None:
+    """One line of our own on stderr, if it can be written at all."""
+    try:
+        os.write(2, (line + "\n").encode("utf-8", "replace"))
     except OSError:
-        os.close(out)
-        raise
+        pass
 
 
 def spawn_program(spec: Spec, env: dict[str, str]) -> tuple[int, bytes]:
-    out, err = open_logs(spec)
+    creds = for_spec(spec.user, spec.group)
+    out, err = open_logs(spec, creds)
     try:
-        creds = for_spec(spec.user, spec.group)
         launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, out, err, creds, spec.nice)
         return spawn_child(launch)
     finally:
@@ -170,12 +190,18 @@ class RecordKeeper:
         if data is None:
             return
         # The pidfile goes last: a record that says exited/failed already tells the truth.
+        # Never through a symlink, never blocking on a FIFO planted there (see safeopen).
         try:
-            with open(data["pidfile"], "rb") as f:
-                if f.read(64).strip() == str(self.me.pid).encode():
-                    os.unlink(data["pidfile"])
+            fd = open_read(data["pidfile"], "pidfile")
+        except (OSError, Refused):
+            return
+        try:
+            if os.read(fd, 64).strip() == str(self.me.pid).encode():
+                os.unlink(data["pidfile"])
         except OSError:
             pass
+        finally:
+            os.close(fd)
 
 
 def last_exit(ending: Ending) -> dict[str, Any]:

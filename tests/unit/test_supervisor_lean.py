@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-# Runs what the supervisor runs at every start: credentials, logs, the spawn of a child.
+# Runs what the supervisor runs at every start: credentials, logs (opened the safe way), the spawn of a child.
 PROBE = r"""
 import os, sys
 import daemonctl.supervisor as sup
@@ -11,7 +11,7 @@ from daemonctl.privs import for_spec
 from daemonctl.spawn import Launch, parse_report, spawn_child
 for_spec(None, None)
 for_spec("root", None)
-out = os.open(os.devnull, os.O_WRONLY)
+out, _ = sup.open_log(os.devnull, "stdout", None)
 pid, report = spawn_child(Launch("/bin/true", ["true"], dict(os.environ), "/", 0o22, out, out, for_spec("root", None), None))
 parse_report(report)
 os.waitpid(pid, 0)
