@@ -8,31 +8,47 @@ Unlike systemd, a line without "=" or a bad name is an error, not silently ignor
 
 from __future__ import annotations
 
+import os
 import re
 
 from .errors import UsageError
+from .safeopen import Refused, Rights, read_file, rights_for
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BLANK = " \t\r"
+MAX_BYTES = 1 << 20  # an environment is far smaller; a larger file is a mistake (or /dev/zero)
 
 
 class EnvFileError(ValueError):
-    pass
+    """A syntax error; `redacted` says the same without quoting the file's content."""
+
+    def __init__(self, message: str, redacted: str | None = None) -> None:
+        super().__init__(message)
+        self.redacted = redacted if redacted is not None else message
 
 
-def load_env_file(path: str) -> dict[str, str]:
-    """The variables in the file at `path`; UsageError naming the file and line when bad."""
+def load_env_file(path: str, rights: Rights | None = None) -> dict[str, str]:
+    """The variables in the file at `path`; UsageError naming the file and line when bad.
+
+    `rights`: the daemon's user, whose rights the file is read with where that
+    user can write (see safeopen). Read by root on another user's behalf, the
+    file may hold what that user may not see: errors then quote none of it.
+    """
     try:
-        with open(path, "rb") as f:
-            text = f.read().decode("utf-8")
-    except OSError as err:
+        raw = read_file(path, "--env-file", MAX_BYTES, rights)
+    except FileNotFoundError as err:
         raise UsageError(f"--env-file {path}: {err.strerror}") from None
+    except Refused as err:
+        raise (UsageError(str(err)) if not err.trust else err.to_error()) from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"--env-file {path}: not UTF-8 text") from None
     try:
         return parse(text)
     except EnvFileError as err:
-        raise UsageError(f"--env-file {path}: {err}") from None
+        secret = rights is not None and os.geteuid() == 0 and rights_for(path, rights) is None
+        raise UsageError(f"--env-file {path}: {err.redacted if secret else err}") from None
 
 
 def parse(text: str) -> dict[str, str]:
@@ -73,8 +89,9 @@ class _Reader:
         while not self.done() and self.peek() in chars:
             self.next()
 
-    def fail(self, message: str, line: int | None = None) -> EnvFileError:
-        return EnvFileError(f"line {line or self.line}: {message}")
+    def fail(self, message: str, line: int | None = None, redacted: str | None = None) -> EnvFileError:
+        where = f"line {line or self.line}: "
+        return EnvFileError(where + message, where + (redacted or message))
 
     def comment(self) -> None:
         # As in systemd, a comment ending in a backslash goes on to the next line.
@@ -88,11 +105,12 @@ class _Reader:
         while not self.done() and self.peek() not in "=\n":
             self.next()
         if self.peek() != "=":
-            raise self.fail(f"expected KEY=VALUE, got {self.text[start:self.pos].strip()!r}", line)
+            got = self.text[start : self.pos].strip()
+            raise self.fail(f"expected KEY=VALUE, got {got!r}", line, "expected KEY=VALUE")
         key = self.text[start : self.pos].strip(BLANK)
         self.next()
         if not NAME.fullmatch(key):
-            raise self.fail(f"invalid variable name {key!r}", line)
+            raise self.fail(f"invalid variable name {key!r}", line, "invalid variable name")
         return key
 
     def value(self) -> str:

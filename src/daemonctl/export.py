@@ -208,10 +208,11 @@ def _supervisor_env(spec: StartSpec) -> list[str]:
     env_file = getattr(spec, "env_file", None)
     if env_file:
         from .envfile import load_env_file
+        from .options import env_file_rights
 
         # supervisord has no environment file: its variables are copied in as they are now.
         lines.append(f"; variables read from {env_file} at export time")
-        env = {**load_env_file(env_file), **env}
+        env = {**load_env_file(env_file, env_file_rights(spec)), **env}
     if env:
         lines.append(f"environment={supervisor_env(env)}")
     return lines

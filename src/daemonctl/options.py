@@ -10,6 +10,10 @@ from .errors import NoProgram, ProgramNotFound, UsageError
 from .record import Record, StartSpec
 from .state import StateDir, validate_name
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .safeopen import Rights
+
 
 class StartOptions:
     """start's options as given; None means "not given" (default, or the record's value).
@@ -189,7 +193,14 @@ def override(spec: StartSpec, opts: StartOptions, cwd: str) -> StartSpec:
 
 
 def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
-    """`spec` if its supervision and readiness options make sense together; else UsageError."""
+    """`spec` if its supervision and readiness options make sense together; else UsageError.
+
+    An env file given now must be readable and parse now.
+    """
+    if opts.env_file is not None and spec.env_file is not None:
+        from .envfile import load_env_file
+
+        load_env_file(spec.env_file, env_file_rights(spec))
     if spec.respawn is None:
         given = [key for key in RESPAWN_OPTIONS if getattr(opts, key) is not None]
         if given:
@@ -220,16 +231,20 @@ def with_command(spec: StartSpec, program: tuple[str, ...], cwd: str, environ: d
 
 
 def _env_file(path: str | None, cwd: str) -> str | None:
-    """The absolute path of an env file that can be read and parsed now."""
-    from .envfile import load_env_file
-
+    """The absolute path of an env file (`checked` reads it, as the daemon's user where that matters)."""
     if path is None:
         return None
     if path == "":
         raise UsageError("--env-file: an empty path was given")
-    absolute = os.path.normpath(os.path.join(cwd, path))
-    load_env_file(absolute)
-    return absolute
+    return os.path.normpath(os.path.join(cwd, path))
+
+
+def env_file_rights(spec: StartSpec) -> Rights | None:
+    """Whose rights the env file is read with, where its user can write (see safeopen)."""
+    from .privs import for_spec
+    from .safeopen import Rights
+
+    return Rights.of(for_spec(spec.user, spec.group))
 
 
 def program_env(spec: StartSpec, environ: dict[str, str], account: dict[str, str] | None = None) -> dict[str, str]:
@@ -238,7 +253,7 @@ def program_env(spec: StartSpec, environ: dict[str, str], account: dict[str, str
     from .envfile import load_env_file
 
     base = spec.caller_env if spec.caller_env is not None else environ
-    file_env = load_env_file(spec.env_file) if spec.env_file else {}
+    file_env = load_env_file(spec.env_file, env_file_rights(spec)) if spec.env_file else {}
     return {**base, **(account or {}), **file_env, **spec.env}
 
 

@@ -51,3 +51,21 @@ def test_load_reports_the_file(tmp_path):
         load_env_file(str(path))
     with pytest.raises(UsageError, match="No such file"):
         load_env_file(str(tmp_path / "missing"))
+
+
+def test_syntax_errors_have_a_redacted_form():
+    with pytest.raises(EnvFileError) as info:
+        parse("A=1\nsecret-words\n")
+    assert "secret-words" in str(info.value)
+    assert info.value.redacted == "line 2: expected KEY=VALUE"
+    with pytest.raises(EnvFileError) as info:
+        parse("bad-name=1\n")
+    assert info.value.redacted == "line 1: invalid variable name"
+
+
+def test_special_files_are_not_read(tmp_path):
+    with pytest.raises(Exception, match="character device") as info:
+        load_env_file("/dev/zero")
+    assert info.value.exit_code == 4
+    with pytest.raises(UsageError, match="directory"):
+        load_env_file(str(tmp_path))
