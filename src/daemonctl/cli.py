@@ -137,6 +137,8 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
     _one_target(name, pidfile)
     state = _state(ctx)
     result = do_stop(state, name, pidfile, _schedule(timeout, schedule))
+    if result.note:
+        click.echo(f"daemonctl: warning: {result.note}", err=True)
     if result.outcome == UNKNOWN:
         _say(f"no daemon named {name} in {state.path}; nothing to stop")
     elif result.outcome == STOPPED:

@@ -26,6 +26,7 @@ class StopResult(NamedTuple):
     label: str  # the daemon's name, or its pidfile when it has no record
     pid: int | None
     outcome: str  # stopped, not-running, stale (the pidfile's PID was another process's), or unknown (no such NAME)
+    note: str | None = None  # a pidfile that was not read (a symlink) and was left alone
 
 
 def stop(state: StateDir, name: str | None, pidfile: str | None, schedule: Schedule) -> StopResult:
@@ -59,7 +60,7 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
         outcome = STALE if daemon.stale else NOT_RUNNING
     crash_point("stop:gone")
     _forget_process(daemon)
-    return StopResult(label, daemon.pid, outcome)
+    return StopResult(label, daemon.pid, outcome, daemon.pidfile_note)
 
 
 def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> str:

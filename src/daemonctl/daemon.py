@@ -34,6 +34,7 @@ class Daemon(NamedTuple):
     stale: bool = False  # the pidfile's PID belongs to a process daemonctl did not start
     supervisor: Identity | None = None  # --respawn: the live supervisor
     pidfile_stat: os.stat_result | None = None  # of the pidfile as it was read
+    pidfile_note: str | None = None  # why the pidfile was not read (a symlink, a FIFO), if it was not
 
     @property
     def name(self) -> str | None:
@@ -108,7 +109,12 @@ def inspect(target: Target) -> Daemon:
     try:
         contents = pidfile_mod.read(target.pidfile)
     except pidfile_mod.UnsafePidfile as err:
-        raise Untrusted(f"pidfile {target.pidfile} {err}")
+        if target.record is None:
+            raise Untrusted(f"pidfile {target.pidfile} {err}")
+        # A symlink or FIFO at the pidfile (its user may plant one) is never read, but the
+        # record names the daemon by its identity: act on that, and leave the pidfile alone.
+        note = f"pidfile {target.pidfile} {err.args[0].partition(';')[0]}; left it alone"
+        return _reconcile(target, None)._replace(pidfile_note=note)
     except pidfile_mod.PidfileNotPermitted as err:
         raise PrivilegeError(f"pidfile {target.pidfile} {err}")
     except pidfile_mod.InvalidPidfile as err:

@@ -6,6 +6,7 @@ import os
 from typing import NamedTuple
 
 from .files import AtomicFile, atomic_write
+from .safeopen import Refused, open_read
 
 MAX_PIDFILE_BYTES = 64
 PID_LIMIT = 1 << 22  # the kernel's PID_MAX_LIMIT: pid_max can be raised to it, and PIDs stay below
@@ -16,7 +17,7 @@ class InvalidPidfile(Exception):
 
 
 class UnsafePidfile(InvalidPidfile):
-    """The pidfile is a symbolic link, which root never follows."""
+    """The pidfile is a symbolic link or a special file, which is never followed or read."""
 
 
 class PidfileNotPermitted(InvalidPidfile):
@@ -52,18 +53,23 @@ def parse_pid(text: str, own_pid: int | None = None) -> int:
 
 def read(path: str) -> PidfileContents:
     """Read a pidfile; `pid` is None when there is none. Raises InvalidPidfile."""
-    # Root never follows a symlink here: whoever planted it would pick the PID.
-    nofollow = os.O_NOFOLLOW if os.geteuid() == 0 else 0
+    # Never through a symlink, never blocking on a FIFO (see safeopen): whoever
+    # planted it would pick the PID, or hang us.
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | nofollow)
+        fd = open_read(path, "pidfile")
     except FileNotFoundError:
         return PidfileContents(path, None)
     except OSError as err:
-        if err.errno == errno.ELOOP and nofollow:
-            raise UnsafePidfile("is a symbolic link; refusing to follow it") from err
-        if isinstance(err, PermissionError):
-            raise PidfileNotPermitted(f"cannot be read: {err.strerror}") from err
         raise InvalidPidfile(f"cannot be read: {err.strerror}") from err
+    except Refused as err:
+        if err.errno == errno.ELOOP:
+            raise UnsafePidfile("is a symbolic link; refusing to follow it") from None
+        if err.trust:
+            raise UnsafePidfile("is not a regular file; refusing to read it") from None
+        reason = f"cannot be read: {os.strerror(err.errno) if err.errno else err}"
+        if err.errno in (errno.EACCES, errno.EPERM):
+            raise PidfileNotPermitted(reason) from None
+        raise InvalidPidfile(reason) from None
     try:
         st = os.fstat(fd)
         raw = os.read(fd, MAX_PIDFILE_BYTES + 1)

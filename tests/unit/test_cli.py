@@ -18,7 +18,7 @@ def captured(monkeypatch):
 
     def fake_stop(state, name, pidfile, schedule):
         calls["stop"] = (name, pidfile, schedule)
-        return SimpleNamespace(label=name, pid=42, outcome="stopped")
+        return SimpleNamespace(label=name, pid=42, outcome="stopped", note=None)
 
     monkeypatch.setattr("daemonctl.launcher.start", fake_start)
     monkeypatch.setattr("daemonctl.control.stop", fake_stop)
