@@ -112,13 +112,25 @@ class NotifyCheck:
 
     what = "READY=1 on $NOTIFY_SOCKET"
 
-    def __init__(self) -> None:
+    def __init__(self, owner: tuple[int, int] | None = None) -> None:
         # A private directory: only we (and root) can send to the socket in it,
-        # and its path stays short enough for a socket address.
+        # and its path stays short enough for a socket address. For a program
+        # that runs as another user (`owner`: its uid and gid), the directory
+        # stays ours but may be passed through (0711), and the socket is that
+        # user's, mode 0600: sending needs write permission on it, which no
+        # other user has.
         self.directory = tempfile.mkdtemp(prefix="daemonctl-")
         self.path = os.path.join(self.directory, "notify")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
-        self.sock.bind(self.path)
+        try:
+            self.sock.bind(self.path)
+            if owner is not None:
+                os.chmod(self.path, 0o600)
+                os.chown(self.path, *owner)
+                os.chmod(self.directory, 0o711)
+        except BaseException:
+            self.close()
+            raise
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -196,13 +208,23 @@ def arm(spec: StartSpec) -> tuple[list[Check], dict[str, str]]:
         if spec.ready_log:
             checks.append(LogCheck(spec.ready_log, [spec.stdout, spec.stderr]))
         if spec.notify:
-            notify = NotifyCheck()
+            notify = NotifyCheck(_notify_owner(spec))
             checks.append(notify)
             env["NOTIFY_SOCKET"] = notify.path
     except BaseException:
         close_all(checks)
         raise
     return checks, env
+
+
+def _notify_owner(spec: StartSpec) -> tuple[int, int] | None:
+    """The uid and gid the program sends its notifications as, when that is not us."""
+    from .privs import for_spec
+
+    creds = for_spec(spec.user, spec.group)
+    if creds is None or os.geteuid() != 0 or creds.uid == 0:
+        return None  # root may send to any socket
+    return creds.uid, creds.gid
 
 
 def close_all(checks: list[Check]) -> None:

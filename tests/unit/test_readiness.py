@@ -1,6 +1,8 @@
 """Readiness pieces: parsing, the sd_notify messages, the checks, and the waiting loop with a fake clock."""
 
+import os
 import socket
+import stat
 
 import pytest
 
@@ -141,4 +143,17 @@ def test_notify_check_receives_datagrams():
         check.close()
     import os
 
+    assert not os.path.exists(check.directory)
+
+
+def test_notify_socket_for_another_user_is_that_users_alone():
+    if os.geteuid() != 0:
+        pytest.skip("only root gives the socket to another user")
+    check = NotifyCheck((65534, 65534))
+    try:
+        sock, directory = os.stat(check.path), os.stat(check.directory)
+        assert (sock.st_uid, stat.S_IMODE(sock.st_mode)) == (65534, 0o600)
+        assert (directory.st_uid, stat.S_IMODE(directory.st_mode)) == (0, 0o711)
+    finally:
+        check.close()
     assert not os.path.exists(check.directory)
