@@ -55,7 +55,12 @@ MiB = 1 << 20
 
 
 class Refused(Exception):
-    """A file daemonctl will not open or read; `trust` says exit 4 (a trust refusal) rather than 1."""
+    """A file daemonctl will not open or read.
+
+    `trust`: a trust refusal (a symlink, a FIFO, a device where a regular file
+    belongs). Exit 4 for those and, as everywhere in daemonctl, for "permission
+    denied" (insufficient privilege); 1 for any other failure.
+    """
 
     def __init__(self, message: str, trust: bool = False, errno_: int | None = None) -> None:
         super().__init__(message)
@@ -63,13 +68,13 @@ class Refused(Exception):
 
     @property
     def exit_code(self) -> int:
-        return 4 if self.trust else 1
+        return 4 if self.trust or self.errno in (errno.EACCES, errno.EPERM) else 1
 
     def to_error(self) -> "DaemonctlError":
         """The CLI's exception for this refusal (errors.py brings Click: imported only here)."""
         from .errors import Failure, PrivilegeError
 
-        return (PrivilegeError if self.trust else Failure)(self.message)
+        return (PrivilegeError if self.exit_code == 4 else Failure)(self.message)
 
 
 class Rights(NamedTuple):

@@ -97,7 +97,7 @@ def test_log_in_the_users_directory_is_opened_with_the_users_rights(dctl, home):
     log.write_text("root's\n")
     log.chmod(0o600)
     cp = dctl("start", "-n", "app", *AS_NOBODY, "-o", log, SH, "-c", "echo hi; exec sleep 300")
-    assert_one_error(cp, 1)
+    assert_one_error(cp, 4)  # insufficient privilege, as for any "permission denied"
     assert "Permission denied" in cp.stderr
     assert log.read_text() == "root's\n"
 
