@@ -19,6 +19,7 @@ from .procfs import Identity, exe_of, pid_alive
 from .record import Record, StartSpec
 from .spawn import Launch, SpawnError, spawn
 from .runlog import RunLogs
+from .safeopen import Rights
 from .interrupts import InterruptGuard
 from .startwatch import Launched, Pending, arm, close_checks, settle, undo_commit
 from .state import StateDir, validate_name
@@ -133,7 +134,7 @@ def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record |
     try:
         with InterruptGuard() as interrupts:
             if checks or spec.wait > 0:
-                logs = RunLogs([spec.stdout, spec.stderr])
+                logs = RunLogs([spec.stdout, spec.stderr], Rights.of(creds))
             launched = _launch(state, name, spec, creds, ready_env, previous)
             crash_point("start:spawned")
             settle(Pending(state, name, spec, launched, previous, logs, interrupts), checks, action)

@@ -11,7 +11,8 @@ is read whole after it.
 from __future__ import annotations
 
 import os
-import stat
+
+from .safeopen import Refused, Rights, open_read
 
 TAIL_BYTES = 65536  # the last lines of a run are looked for in its last 64 KiB
 
@@ -19,18 +20,18 @@ TAIL_BYTES = 65536  # the last lines of a run are looked for in its last 64 KiB
 class LogMark:
     """One log file as it was just before the start."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.fd = _open_regular(path)
+    def __init__(self, path: str, rights: Rights | None) -> None:
+        self.path, self.rights = path, rights
+        self.fd = _open_regular(path, rights)
         self.offset = os.fstat(self.fd).st_size if self.fd is not None else 0
 
     def written(self) -> bytes:
         """What was appended since the mark (its last TAIL_BYTES)."""
         if self.fd is None:
             # No log before the start: whatever is there now is this run's.
-            return _read_file_tail(self.path)
+            return _read_file_tail(self.path, self.rights)
         data = _read_from(self.fd, self.offset)
-        current = _open_regular(self.path)
+        current = _open_regular(self.path, self.rights)
         if current is not None:
             try:
                 if _same_file(current, self.fd):
@@ -52,11 +53,11 @@ class LogMark:
 class RunLogs:
     """The marks of a start's stdout and stderr logs (one when they are the same file)."""
 
-    def __init__(self, paths: list[str]) -> None:
+    def __init__(self, paths: list[str], rights: Rights | None = None) -> None:
         self.marks: list[LogMark] = []
         try:
             for path in dict.fromkeys(paths):
-                self.marks.append(LogMark(path))
+                self.marks.append(LogMark(path, rights))
         except BaseException:
             self.close()
             raise
@@ -73,16 +74,16 @@ class RunLogs:
             mark.close()
 
 
-def _open_regular(path: str) -> int | None:
-    """A read descriptor on `path` if it is a regular file; None otherwise (never blocks on a FIFO)."""
+def _open_regular(path: str, rights: Rights | None) -> int | None:
+    """A read descriptor on `path` if it is a regular file the daemon's user may read; else None.
+
+    Opened by safeopen's rules (no symlink, no FIFO, the user's rights where it can
+    change the path), since its lines end up in an error message.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-    except OSError:
+        return open_read(path, "log", rights)
+    except (OSError, Refused):
         return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        return None
-    return fd
 
 
 def _same_file(a: int, b: int) -> bool:
@@ -108,8 +109,8 @@ def _read_from(fd: int, offset: int) -> bytes:
     return data
 
 
-def _read_file_tail(path: str) -> bytes:
-    fd = _open_regular(path)
+def _read_file_tail(path: str, rights: Rights | None) -> bytes:
+    fd = _open_regular(path, rights)
     if fd is None:
         return b""
     try:
