@@ -240,3 +240,16 @@ def test_symlinked_pidfile_does_not_keep_the_daemon_running(dctl, home, tmp_path
     assert victim.poll() is None
     assert pidfile.is_symlink() and other.read_text() == f"{victim.pid}\n"
     assert json_status(dctl, "app")["state"] == "stopped"
+
+
+def test_failed_start_never_shows_a_root_file_as_its_log(dctl, home, secret):
+    """The program swaps its log for a symlink to a root secret, then fails within --wait:
+    the "last lines of its log" are never read through that symlink."""
+    log = home / "app.log"
+    log.write_text("")
+    os.chown(log, NOBODY, NOBODY)
+    script = f"echo mine; mv {log} {log}.old; ln -s {secret} {log}; exit 1"
+    cp = dctl("start", "-n", "app", *AS_NOBODY, "-o", log, "--wait", "5", SH, "-c", script)
+    assert_one_error(cp, 1)
+    assert "root-only-value" not in cp.stderr
+    assert "mine" in cp.stderr
