@@ -73,9 +73,9 @@ def same_command(running: StartSpec, asked: StartSpec) -> bool:
 
 
 def _shell_words(command: list[str]) -> str:
-    import shlex
+    from .quoting import shell_join  # on one line, whatever the arguments hold: an error is one line
 
-    return shlex.join(command)
+    return shell_join(command)
 
 
 def restart(

@@ -25,6 +25,14 @@ def test_different_command_under_a_running_name_fails(dctl):
     assert [p for p in dctl.token_pids() if "18091" in cmdline(p)] == []
 
 
+def test_the_running_command_is_named_on_one_line_whatever_its_arguments_hold(dctl):
+    pid = dctl.start("web", PY, "-c", SERVE, "line\nbreak")
+    cp = dctl("start", "-n", "web", PY, "-c", SERVE, "18091")
+    assert_one_error(cp, 1, only_line=True)
+    assert f"pid {pid}: {PY} -c '{SERVE}' $'line\\nbreak')" in cp.stderr
+    assert dctl.pid("web") == pid
+
+
 def test_default_name_collision_names_the_running_command(dctl):
     assert_ok(dctl("start", SLEEP, "300"))
     pid = dctl.track(dctl.pid("sleep"))
