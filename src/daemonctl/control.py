@@ -8,12 +8,12 @@ from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, named, orphans_possible, resolve, trusted
+from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, leftovers, named, proof, resolve, trusted
 from .errors import Failure, PrivilegeError, SignalNotRunning, StatusUnknown, UsageError
 from .faults import crash_point
 from .files import remove, sweep_temps, write_failure
 from .lock import locked
-from .procfs import group_members, read_stat
+from .procfs import is_alive
 from .schedule import Schedule, run
 from .state import StateDir, validate_name
 from .stopper import ProcessGroup
@@ -48,52 +48,75 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
     if target.name is not None and target.record is None and daemon.pidfile_pid is None:
         return StopResult(label, None, UNKNOWN)
     if daemon.record is not None and daemon.record.supervisor is not None:
-        outcome = _stop_supervised(daemon, schedule, label)
+        outcome, daemon = _stop_supervised(daemon, schedule, label)
     elif daemon.state == RUNNING:
-        pgid = daemon.pid if target.record is not None else None
-        _run(schedule, ProcessGroup(daemon.identity, pgid), label, daemon.pid)
+        _run(schedule, ProcessGroup(daemon.identity, proof(daemon)), label, daemon.pid)
         outcome = STOPPED
     else:
-        leader = daemon.record.pid if daemon.record and orphans_possible(daemon) else None
-        if leader is not None and group_members(leader):
-            _run(schedule, ProcessGroup(None, leader), label, None)
+        # The program is gone: its group's provable leftovers (none for a record that
+        # does not say it runs, see ownership) are stopped all the same.
+        _stop_leftovers(daemon, schedule, label)
         outcome = STALE if daemon.stale else NOT_RUNNING
     crash_point("stop:gone")
     _forget_process(daemon)
     return StopResult(label, daemon.pid, outcome, daemon.pidfile_note)
 
 
-def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> str:
+def _stop_leftovers(daemon: Daemon, schedule: Schedule, label: str) -> None:
+    with ProcessGroup(None, proof(daemon)) as group:
+        if group.members():
+            _run_group(schedule, group, label, None)
+
+
+def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[str, Daemon]:
     """--respawn: end the supervisor first, so nothing restarts, then stop the program's group."""
     from .respawn import end_supervisor
 
     rec = daemon.record
     assert rec is not None
+    if rec.state not in (RUNNING, RESTARTING):
+        return NOT_RUNNING, daemon  # exited, failed or stopped: nothing of it is ours to signal
     end_supervisor(rec.supervisor)
+    # The supervisor records its program before letting it exec: now that it is gone,
+    # the record names every program that may run (a start killed meanwhile included).
+    daemon = _reread(daemon)
     if daemon.identity is not None:
-        _run(schedule, ProcessGroup(daemon.identity, daemon.identity.pid), label, daemon.identity.pid)
-    elif rec.pid is not None and _group_orphaned(rec.pid):
-        _run(schedule, ProcessGroup(None, rec.pid), label, None)
+        _run(schedule, ProcessGroup(daemon.identity, proof(daemon)), label, daemon.identity.pid)
+    else:
+        _stop_leftovers(daemon, schedule, label)
     if daemon.state in (RUNNING, RESTARTING) or daemon.identity is not None:
-        return STOPPED
-    return STALE if daemon.stale else NOT_RUNNING
+        return STOPPED, daemon
+    return (STALE if daemon.stale else NOT_RUNNING), daemon
 
 
-def _group_orphaned(leader: int) -> bool:
-    """The program is gone (or a zombie) but its group lives: those are its children."""
-    st = read_stat(leader)
-    return (st is None or st.zombie) and bool(group_members(leader))
+def _reread(daemon: Daemon) -> Daemon:
+    """`daemon` with its record as it is on disk now (the program's identity checked anew)."""
+    path = daemon.target.record_path
+    if path is None:
+        return daemon
+    try:
+        rec = record_mod.load(path)
+    except (record_mod.CorruptRecord, OSError):
+        return daemon
+    if rec is None or rec.identity == daemon.record.identity:  # type: ignore[union-attr]
+        return daemon
+    ident = rec.identity if rec.identity is not None and is_alive(rec.identity) else None
+    return daemon._replace(target=daemon.target._replace(record=rec), identity=ident, pid=ident.pid if ident else daemon.pid)
 
 
 def _run(schedule: Schedule, group: ProcessGroup, label: str, pid: int | None) -> None:
+    with group:
+        _run_group(schedule, group, label, pid)
+
+
+def _run_group(schedule: Schedule, group: ProcessGroup, label: str, pid: int | None) -> None:
     def send(sig: int) -> None:
         group.send(sig)
         crash_point("stop:sent")
 
-    with group:
-        if not run(schedule, send, group.wait_gone):
-            raise Failure(f"{label} is still running after the stop schedule (pid {pid}); "
-                          "give it a longer one, or end with KILL: --schedule TERM/30/KILL/5")
+    if not run(schedule, send, group.wait_gone):
+        raise Failure(f"{label} is still running after the stop schedule (pid {pid}); "
+                      "give it a longer one, or end with KILL: --schedule TERM/30/KILL/5")
 
 
 def _forget_process(daemon: Daemon) -> None:
@@ -169,6 +192,11 @@ def forget(state: StateDir, name: str) -> RemoveResult:
             daemon = None  # garbage in the pidfile: nothing runs that we could know of
         if daemon is not None and daemon.active:
             raise Failure(f"{name} is still running (pid {daemon.pid}); stop it first with daemonctl stop {name}")
+        remains = leftovers(daemon) if daemon is not None else []
+        if remains:
+            pids = " ".join(map(str, remains[:5])) + (" ..." if len(remains) > 5 else "")
+            raise Failure(f"{name} is dead but processes it started still run (pid {pids}); "
+                          f"stop them first with daemonctl stop {name}")
         if daemon is None or daemon.pidfile_pid is not None:
             remove(target.pidfile)
         remove(state.record(name))

@@ -7,10 +7,14 @@ from typing import NamedTuple
 from . import pidfile as pidfile_mod
 from . import record as record_mod
 from .errors import DaemonctlError, PrivilegeError, RecordNotPermitted, StatusUnknown, UnreadableRecord
-from .procfs import Identity, is_alive, pid_alive, read_stat
+from .procfs import Identity, is_alive, pid_alive
 from .record import Record
 from .state import StateDir, validate_name
 from .trust import Untrusted, check_pidfile, process_uid
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .ownership import GroupProof
 
 RUNNING, DEAD, STOPPED = "running", "dead", "stopped"
 RESTARTING, EXITED, FAILED = record_mod.RESTARTING, record_mod.EXITED, record_mod.FAILED
@@ -157,16 +161,29 @@ def _inspect_supervised(target: Target, rec: Record, pid_in_file: int | None) ->
     return Daemon(target, rec.state if rec.state in (EXITED, FAILED) else STOPPED, None, pid_in_file, None)
 
 
-def orphans_possible(daemon: Daemon) -> bool:
-    """True when the dead leader's process group may still hold its children.
+def proof(daemon: Daemon) -> "GroupProof | None":
+    """What shows a process to be this daemon's program or its leftovers; None: signal no group."""
+    from .ownership import proof_for
 
-    Linux does not reuse a PID while a process group of that number exists, so
-    when the PID is free (or a zombie) the group's members are the daemon's own.
-    """
-    if daemon.record is None or daemon.record.identity is None or daemon.stale:
-        return False
-    st = read_stat(daemon.record.identity.pid)
-    return st is None or st.zombie
+    rec = daemon.record
+    if rec is None or rec.spec.user is None or os.geteuid() != 0:
+        return proof_for(rec, None)
+    uid = _daemon_uid(daemon)
+    if uid is None:
+        return None  # its user is gone: nothing proves whose the processes are
+    return proof_for(rec, uid if uid != 0 else None)
+
+
+def leftovers(daemon: Daemon) -> list[int]:
+    """The live leftovers of a daemon whose program is gone: its provable group members."""
+    if daemon.identity is not None:
+        return []
+    p = proof(daemon)
+    if p is None:
+        return []
+    from .ownership import members
+
+    return members(p)
 
 
 def trusted(daemon: Daemon) -> Daemon:

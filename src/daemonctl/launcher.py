@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, load_record
+from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, leftovers, load_record
 from .errors import DaemonctlError, Failure, PrivilegeError, ProgramNotFound, StatusUnknown, from_oserror
 from .faults import crash_point
 from .files import AtomicFile, remove, sweep_temps, write_failure
@@ -15,7 +15,7 @@ from .lock import locked
 from .logfiles import Logs
 from .options import StartOptions, build_spec, inherited, program_env, with_command
 from .privs import Credentials, for_spec, needed
-from .procfs import Identity, exe_of, pid_alive
+from .procfs import Identity, exe_of, pid_alive, read_stat
 from .record import Record, StartSpec
 from .spawn import Launch, SpawnError, spawn
 from .runlog import RunLogs
@@ -174,6 +174,7 @@ class _Commit:
     def __init__(self, state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
         self.state, self.name, self.spec, self.previous = state, name, spec, previous
         self.done = False
+        self.sid: int | None = None
         blank = Record(name, spec)
         self.pidfile = _prepare(spec.pidfile, "pidfile", len(pidfile_mod.encode(2**22)))
         try:
@@ -184,6 +185,9 @@ class _Commit:
 
     def __call__(self, identity: Identity) -> None:
         crash_point("start:ready")
+        # Its session is the intermediate's, set before the fork: there already.
+        st = read_stat(identity.pid)
+        self.sid = st.sid if st is not None else None
         # The record first: a pidfile never names a process no record knows of.
         _commit(self.record, record_mod.encode(self._record(identity)), "record")
         self.done = True
@@ -193,9 +197,9 @@ class _Commit:
 
     def _record(self, identity: Identity) -> Record:
         if not self.spec.respawn:
-            return Record(self.name, self.spec).running(identity)
+            return Record(self.name, self.spec).running(identity, sid=self.sid)
         # The supervisor, before its program exists: stop and status already find it.
-        rec = Record(self.name, self.spec).running(identity)
+        rec = Record(self.name, self.spec).running(identity, sid=self.sid)
         return rec._replace(pid=None, starttime=None, supervisor_pid=identity.pid, supervisor_starttime=identity.starttime)
 
     def complete(self, launched: Launched) -> None:
@@ -223,6 +227,8 @@ def _running_pid(state: StateDir, name: str, spec: StartSpec, recorded: Record |
         return None  # garbage in the pidfile: it will be replaced
     if recorded is not None and recorded.supervisor is not None:
         return _supervised_running(daemon)
+    if daemon.state != RUNNING and leftovers(daemon):
+        _stop_remains(daemon)  # never a new program beside what is left of the old one
     if daemon.state == RUNNING and daemon.pid is not None:
         if recorded is not None:
             return daemon.pid
@@ -237,12 +243,17 @@ def _supervised_running(daemon: Daemon) -> int | None:
     """A supervised daemon that runs; one whose supervisor was killed is stopped first."""
     if daemon.state in (RUNNING, RESTARTING):
         return daemon.pid or (daemon.supervisor.pid if daemon.supervisor else None)
-    if daemon.identity is not None:
-        from .control import stop_locked
-        from .schedule import default_schedule
-
-        stop_locked(daemon.target, default_schedule(10.0))
+    if daemon.identity is not None or leftovers(daemon):
+        _stop_remains(daemon)
     return None
+
+
+def _stop_remains(daemon: Daemon) -> None:
+    """Stop what still runs of a dead daemon (its program, or its group's leftovers)."""
+    from .control import stop_locked
+    from .schedule import default_schedule
+
+    stop_locked(daemon.target, default_schedule(10.0))
 
 
 def _prepare(path: str, what: str, size: int, mode: int = 0o644) -> AtomicFile:
@@ -276,11 +287,11 @@ def _spawn(
             supervisor, program = spawn_supervised(
                 name, spec, env, state.record(name), state.lock(name), logs.err_fd, on_ready=commit
             )
-            launched = Launched(program, supervisor)
+            launched = Launched(program, supervisor, commit.sid)
             commit.complete(launched)
             return launched
         launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd, creds, spec.nice)
-        return Launched(spawn(launch, on_ready=commit), None)
+        return Launched(spawn(launch, on_ready=commit), None, commit.sid)
     except SpawnError as err:
         commit.undo()
         raise _spawn_failure(spec, err) from None
@@ -292,6 +303,8 @@ def _spawn(
 def _spawn_failure(spec: StartSpec, err: SpawnError) -> DaemonctlError:
     if err.not_found:
         return ProgramNotFound(f"cannot execute {spec.executable}: {err.strerror}")
+    if err.stage == "killed":
+        return Failure(f"cannot start {spec.executable}: it was killed before it could run")
     if err.stage in ("user", "nice") and err.errno in (errno.EPERM, errno.EACCES):
         return PrivilegeError(f"cannot set the program's {err.stage}: {err.strerror}")
     what = {"chdir": f"cannot change directory to {spec.chdir}"}.get(err.stage, f"cannot start {spec.executable} ({err.stage})")

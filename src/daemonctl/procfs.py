@@ -161,6 +161,19 @@ def group_members(pgid: int, proc: str = PROC) -> list[int]:
     return members
 
 
+def uids(pid: int, proc: str = PROC) -> tuple[int, int, int] | None:
+    """Real, effective and saved user id of PID, or None when it is gone or unreadable."""
+    try:
+        with open(f"{proc}/{pid}/status", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    real, eff, saved = (int(v) for v in line.split()[1:4])
+                    return real, eff, saved
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def exe_of(pid: int, proc: str = PROC) -> str | None:
     """Path of the executable PID runs, or None when unknown (gone, or not ours to read)."""
     try:

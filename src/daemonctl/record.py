@@ -67,6 +67,9 @@ class Record(NamedTuple):
     supervisor_starttime: int | None = None
     restarts: int = 0
     last_exit: dict[str, Any] | None = None  # {"code" or "signal": int, "at": ISO 8601}
+    # The session the program was started in (the intermediate's PID): with pid as the
+    # process group, what proves that a dead leader's leftovers are the daemon's.
+    sid: int | None = None
 
     @property
     def identity(self) -> Identity | None:
@@ -80,7 +83,7 @@ class Record(NamedTuple):
             return None
         return Identity(self.supervisor_pid, self.supervisor_starttime, self.boot_id)
 
-    def running(self, identity: Identity, now: datetime | None = None) -> "Record":
+    def running(self, identity: Identity, now: datetime | None = None, sid: int | None = None) -> "Record":
         return self._replace(
             state=RUNNING,
             pid=identity.pid,
@@ -88,6 +91,7 @@ class Record(NamedTuple):
             boot_id=identity.boot_id,
             started_at=iso(now),
             stopped_at=None,
+            sid=sid,
         )
 
     def stopped(self, now: datetime | None = None) -> "Record":
@@ -100,7 +104,7 @@ class Record(NamedTuple):
         data.update(starttime=self.starttime, boot_id=self.boot_id)
         data.update(started_at=self.started_at, stopped_at=self.stopped_at)
         data.update(supervisor_pid=self.supervisor_pid, supervisor_starttime=self.supervisor_starttime)
-        data.update(restarts=self.restarts, last_exit=self.last_exit)
+        data.update(restarts=self.restarts, last_exit=self.last_exit, sid=self.sid)
         data.update(spec)
         return data
 
@@ -125,6 +129,7 @@ class Record(NamedTuple):
                 supervisor_starttime=_opt_int(data.get("supervisor_starttime")),
                 restarts=_opt_int(data.get("restarts")) or 0,
                 last_exit=_opt_dict(data.get("last_exit")),
+                sid=_opt_pid(data.get("sid")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise CorruptRecord(f"is corrupt: {err}") from err

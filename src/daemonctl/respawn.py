@@ -11,7 +11,6 @@ from . import jsonline
 from .procfs import Identity
 from .record import Record, StartSpec
 from .spawn import Launch, parse_report, spawn
-from .supervisor import ENV_CONFIG
 from .waiting import open_verified, wait_any
 
 SUPERVISOR_GONE_TIMEOUT = 10.0
@@ -36,15 +35,26 @@ def spawn_supervised(
         "record_path": str(record_path),
         "lock_path": str(lock_path),
     }
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    # On its stdin, from a memfd: an environment variable is limited to 128 KiB.
+    config_fd = os.memfd_create("daemonctl-supervise", os.MFD_CLOEXEC)
+    try:
+        data = memoryview(jsonline.dumps(config).encode("utf-8"))
+        while data:
+            data = data[os.write(config_fd, data):]
+        os.lseek(config_fd, 0, os.SEEK_SET)
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    except BaseException:
+        os.close(config_fd)
+        raise
     # -P: nothing from the working directory shadows the supervisor's own modules.
     argv = [sys.executable, "-P", "-m", "daemonctl.supervisor"]
-    launch = Launch(sys.executable, argv, {**os.environ, ENV_CONFIG: jsonline.dumps(config)}, "/", 0o022, write_end, stderr_fd)
+    launch = Launch(sys.executable, argv, dict(os.environ), "/", 0o022, write_end, stderr_fd, stdin_fd=config_fd)
     try:
         try:
             supervisor = spawn(launch, on_ready=on_ready)
         finally:
             os.close(write_end)
+            os.close(config_fd)
         report = _read_all(read_end)
     finally:
         os.close(read_end)

@@ -44,6 +44,7 @@ class Launch(NamedTuple):
     stderr_fd: int
     credentials: Credentials | None = None  # whom to run as (root only)
     nice: int | None = None
+    stdin_fd: int | None = None  # /dev/null when None
 
 
 class SpawnError(Exception):
@@ -87,6 +88,8 @@ def spawn(
         if _has_line(report, b"R"):
             _send_go(read_end)
             report += _read_all(read_end)
+        else:
+            report += KILLED  # unless the report says why first: it never got ready
     finally:
         os.close(read_end)
         if child:
@@ -94,16 +97,21 @@ def spawn(
     return parse_report(report)
 
 
-def spawn_child(launch: Launch, fork: Callable[[], int] = os.fork) -> tuple[int, bytes]:
+def spawn_child(
+    launch: Launch, fork: Callable[[], int] = os.fork, on_ready: Callable[[int], None] | None = None
+) -> tuple[int, bytes]:
     """Start `launch` as our own child, with the daemon's hygiene but no new session.
 
     For the supervisor, whose program must stay its child. Returns the child's PID
     and its raw report, for `parse_report`; the caller reaps the child.
+    `on_ready(pid)` runs once the child is set up, before it may exec.
     """
     child, read_end = _fork(lambda end: _grandchild(launch, end), fork)
     try:
         report = _read_until_ready(read_end)
         if _has_line(report, b"R"):
+            if on_ready is not None:
+                on_ready(child)
             _send_go(read_end)
         return child, report + _read_all(read_end)
     finally:
@@ -153,7 +161,7 @@ def _read_until_ready(fd: int, on_pid: Callable[[bytes], None] | None = None) ->
             call(lines)
         if pending is None and _has_line(lines, b"R"):
             return report
-        chunk = os.read(fd, 4096)
+        chunk = _read(fd)
         if not chunk:
             return report
         report += chunk
@@ -188,9 +196,21 @@ def parse_report(report: bytes) -> Identity:
 
 def _read_all(fd: int) -> bytes:
     chunks = []
-    while chunk := os.read(fd, 4096):
+    while chunk := _read(fd):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+# What a reset report socket means: the grandchild died with our "go" unread (a
+# `signal NAME KILL` can reach it once its PID is recorded), so it never exec'd.
+KILLED = b"\nE 0 killed\n"
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except ConnectionResetError:
+        return KILLED
 
 
 def _intermediate(launch: Launch, pipe: int, fork: Callable[[], int]) -> None:  # pragma: no cover
@@ -259,8 +279,11 @@ def _high(fd: int) -> int:
 
 
 def _setup_stdio(launch: Launch) -> None:  # pragma: no cover
-    devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-    sources = [_high(devnull), _high(launch.stdout_fd), _high(launch.stderr_fd)]
+    if launch.stdin_fd is None:
+        stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    else:
+        stdin = launch.stdin_fd
+    sources = [_high(stdin), _high(launch.stdout_fd), _high(launch.stderr_fd)]
     for target, source in enumerate(sources):
         os.dup2(source, target, inheritable=True)
 

@@ -14,13 +14,14 @@ from .state import StateDir
 class Launched(NamedTuple):
     program: Identity
     supervisor: Identity | None  # with --respawn
+    sid: int | None = None  # the session it was started in (see ownership)
 
     @property
     def pidfile_pid(self) -> int:
         return (self.supervisor or self.program).pid
 
     def record(self, name: str, spec: StartSpec) -> Record:
-        rec = Record(name, spec).running(self.program)
+        rec = Record(name, spec).running(self.program, sid=self.sid)
         if self.supervisor is None:
             return rec
         return rec._replace(supervisor_pid=self.supervisor.pid, supervisor_starttime=self.supervisor.starttime)
@@ -100,7 +101,7 @@ def undo(pending: Pending) -> list[str]:
     from .respawn import end_supervisor
 
     end_supervisor(pending.launched.supervisor)  # first, so that nothing is restarted
-    _stop_group(pending.launched.program)
+    _stop_group(pending.launched.program, pending.launched.sid)
     undo_commit(pending.state, pending.name, pending.spec, pending.previous)
     return pending.logs.last_lines(10) if pending.logs is not None else []
 
@@ -117,11 +118,12 @@ def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | N
         raise write_failure(err, "record", state.record(name)) from None
 
 
-def _stop_group(program: Identity) -> None:
+def _stop_group(program: Identity, sid: int | None) -> None:
     """Leave nothing of a failed start behind: the program and whatever it started."""
+    from .ownership import GroupProof
     from .schedule import parse_schedule, run
     from .stopper import ProcessGroup
 
     # TERM, and KILL what does not listen.
-    with ProcessGroup(program, program.pid) as group:
+    with ProcessGroup(program, GroupProof(program.pid, sid, program.starttime)) as group:
         run(parse_schedule("TERM/5/KILL/5"), group.send, group.wait_gone)

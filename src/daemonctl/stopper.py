@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
 import _signal as signal
@@ -9,28 +10,47 @@ import time
 from collections.abc import Callable
 
 from .errors import PrivilegeError
-from .procfs import Identity, group_members, read_stat
+from .ownership import GroupProof, members, still_owned
+from .procfs import Identity, read_stat
 from .waiting import open_pidfd, open_verified, wait_any
+
+# Pidfds held at once while waiting: a daemon may have more processes than we may
+# open files. When all the held ones have exited, the group is scanned again.
+MAX_HELD = 64
+UNHELD_TICK = 0.02  # only when not even one pidfd can be opened
 
 
 class ProcessGroup:
     """A daemon's leader, held by a pidfd so a reused PID is never signalled, and its group.
 
-    `pgid` is None for a process daemonctl did not start (a foreign pidfile):
-    then only that process is signalled, never a group it may merely belong to.
+    `proof` is None for a process daemonctl did not start (a foreign pidfile), or
+    a record that proves nothing: then only the leader is signalled, never a group.
+    With a proof, the group is signalled only while a process held by a verified
+    pidfd shows it is the daemon's (see ownership); `leader` may then be None (its
+    leftovers after the leader died).
     """
 
     def __init__(
         self,
         leader: Identity | None,
-        pgid: int | None,
+        proof: GroupProof | None,
         clock: Callable[[], float] = time.monotonic,
+        max_held: int = MAX_HELD,
     ) -> None:
-        self.pgid = pgid
-        self.clock = clock
+        self.clock, self.max_held = clock, max_held
         self.leader_fd = open_verified(leader) if leader else None
         self.leader_pid = leader.pid if self.leader_fd is not None else None  # type: ignore[union-attr]
-        self.fds: dict[int, int] = {}  # pid -> pidfd of the group's other members
+        st = read_stat(self.leader_pid) if self.leader_pid else None
+        if proof is not None and st is not None and st.pgid == proof.pgid:
+            # The live leader proves its session: the one its members share (it may have
+            # called setsid itself, or the record may predate recorded sessions).
+            proof = proof._replace(sid=st.sid)
+        self.proof = proof
+        self.fds: dict[int, int] = {}  # pid -> pidfd of the group's other members, at most max_held
+
+    @property
+    def pgid(self) -> int | None:
+        return self.proof.pgid if self.proof is not None else None
 
     def close(self) -> None:
         for fd in [self.leader_fd, *self.fds.values()]:
@@ -44,28 +64,58 @@ class ProcessGroup:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def members(self) -> list[int]:
+        """The daemon's processes other than its live leader, as /proc shows them now."""
+        return members(self.proof, exclude=self.leader_pid) if self.proof is not None else []
+
     def send(self, sig: int) -> None:
-        """Send `sig` to the group (which holds the leader) and to a leader that left it."""
+        """Send `sig` to the group (if provably the daemon's) and to a leader that left it.
+
+        Needs no file descriptor per process: a thousand children are signalled as one.
+        """
         try:
-            if self.pgid is not None and group_members(self.pgid):
-                os.killpg(self.pgid, sig)
-            if self._leader_running() and not self._leader_in_group():
+            leader_running = self._leader_running()
+            if self.proof is not None and self._anchored(leader_running):
+                os.killpg(self.proof.pgid, sig)
+            if leader_running and not self._leader_in_group():
                 signal.pidfd_send_signal(self.leader_fd, sig)  # type: ignore[arg-type]
         except ProcessLookupError:
             pass
         except PermissionError:
             raise PrivilegeError(f"not allowed to send {_name(sig)} to the daemon's processes")
 
+    def _anchored(self, leader_running: bool) -> bool:
+        """True when a live process, held by a pidfd, shows that group pgid is the daemon's now."""
+        if leader_running and self._leader_in_group():
+            return True
+        assert self.proof is not None
+        for pid, fd in list(self.fds.items()):
+            if not wait_any([fd], 0) and still_owned(self.proof, pid):
+                return True
+        for pid in self.members():
+            fd = _try_pidfd(pid)
+            if fd is None:
+                continue
+            try:
+                if still_owned(self.proof, pid):
+                    return True
+            finally:
+                os.close(fd)
+        return False
+
     def wait_gone(self, timeout: float) -> bool:
         """True once every process is gone (zombies count as gone); False after `timeout`."""
         deadline = self.clock() + timeout
         while True:
             fds = self._watch()
-            if not fds:
+            if fds is not None and not fds:
                 return True
             remaining = deadline - self.clock()
             if remaining <= 0:
                 return False
+            if fds is None:
+                wait_any([], min(remaining, UNHELD_TICK))  # nothing to wait on: look again soon
+                continue
             for fd in wait_any(fds, remaining):
                 self._forget(fd)
 
@@ -79,26 +129,36 @@ class ProcessGroup:
         return True
 
     def _leader_in_group(self) -> bool:
-        if self.pgid is None:
+        if self.proof is None:
             return False
         st = read_stat(self.leader_pid) if self.leader_pid else None
-        return st is not None and st.pgid == self.pgid
+        return st is not None and st.pgid == self.proof.pgid
 
-    def _watch(self) -> list[int]:
-        """Pidfds of everything still running: the leader and the group's current members."""
-        members = set(group_members(self.pgid)) if self.pgid is not None else set()
-        members.discard(self.leader_pid or -1)
+    def _watch(self) -> list[int] | None:
+        """Pidfds to wait on: the leader, and up to max_held members (scanned again once
+        every held one has exited or left, so the last exit is seen the moment it happens).
+
+        None when members run but no pidfd could be opened for any (no descriptor left).
+        """
         for pid in list(self.fds):
-            if pid not in members:
-                os.close(self.fds.pop(pid))
-        for pid in members - self.fds.keys():
-            fd = open_pidfd(pid)
-            if fd is not None:
-                self.fds[pid] = fd
+            if self.proof is None or not still_owned(self.proof, pid):
+                os.close(self.fds.pop(pid))  # gone (or a zombie), or it left the group
+        unheld = False
+        if not self.fds:
+            for pid in self.members():
+                if len(self.fds) >= self.max_held:
+                    break
+                fd = _try_pidfd(pid)
+                if fd is None:
+                    unheld = True
+                elif self.proof is not None and still_owned(self.proof, pid):
+                    self.fds[pid] = fd
+                else:
+                    os.close(fd)
         fds = list(self.fds.values())
         if self._leader_running():
             fds.append(self.leader_fd)  # type: ignore[arg-type]
-        return fds
+        return None if unheld and not self.fds else fds
 
     def _forget(self, fd: int) -> None:
         if fd == self.leader_fd:
@@ -108,6 +168,16 @@ class ProcessGroup:
         for pid, member_fd in list(self.fds.items()):
             if member_fd == fd:
                 os.close(self.fds.pop(pid))
+
+
+def _try_pidfd(pid: int) -> int | None:
+    """A pidfd for PID; None when it is gone, or when no descriptor is left to open one."""
+    try:
+        return open_pidfd(pid)
+    except OSError as err:
+        if err.errno in (errno.EMFILE, errno.ENFILE):
+            return None
+        raise
 
 
 def _name(sig: int) -> str:

@@ -2,8 +2,9 @@
 
 It lives as long as the daemon, so it is an interpreter of its own running this
 small module: no Click, no psutil. daemonctl hands it the record (spec included)
-and the program's environment in $DAEMONCTL_SUPERVISE, and its stdout is a pipe
-on which it forwards the first program's spawn report, then lets go of it.
+and the program's environment as JSON on its stdin (a memfd: no size limit, as an
+environment variable would have), and its stdout is a pipe on which it forwards
+the first program's spawn report, then lets go of it.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from .supervision import Child, Supervisor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from contextlib import AbstractContextManager
     from typing import Any
 
 # record.py's states. The record is handled as plain JSON here: record.py and its
 # dataclasses would cost the resident supervisor a megabyte and more.
 RUNNING, RESTARTING = "running", "restarting"
-ENV_CONFIG = "DAEMONCTL_SUPERVISE"
 
 
 class ProgramChild:
@@ -116,12 +117,12 @@ def tell(line: str) -> None:
         pass
 
 
-def spawn_program(spec: Spec, env: dict[str, str]) -> tuple[int, bytes]:
+def spawn_program(spec: Spec, env: dict[str, str], on_ready: Callable[[int], None] | None = None) -> tuple[int, bytes]:
     creds = for_spec(spec.user, spec.group)
     out, err = open_logs(spec, creds)
     try:
         launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, out, err, creds, spec.nice)
-        return spawn_child(launch)
+        return spawn_child(launch, on_ready=on_ready)
     finally:
         os.close(out)
         if err != out:
@@ -148,6 +149,7 @@ class RecordKeeper:
 
     def __init__(self, record_path: str, lock_path: str, me: Identity) -> None:
         self.record_path, self.lock_path, self.me = record_path, lock_path, me
+        self.write_failed = False
 
     def locked(self) -> AbstractContextManager[object]:
         return locked(self.lock_path)
@@ -169,14 +171,23 @@ class RecordKeeper:
         if data is None:
             return None
         data.update(changes)
-        atomic_write(self.record_path, (jsonline.dumps(data) + "\n").encode("utf-8"), 0o600)
+        try:
+            atomic_write(self.record_path, (jsonline.dumps(data) + "\n").encode("utf-8"), 0o600)
+        except OSError as err:
+            # A full state directory must not end the supervision: the program still
+            # needs it. Said once (until a write succeeds again), in the daemon's log.
+            if not self.write_failed:
+                tell(f"daemonctl: supervisor: cannot write the record {self.record_path}: {err.strerror}; supervising on")
+            self.write_failed = True
+        else:
+            self.write_failed = False
         return data
 
     def started(self, child: Child, restarts: int) -> bool:
         st = read_stat(child.pid) if child.pid else None
         if st is None:
             return self._update(state=RESTARTING, restarts=restarts) is not None
-        changes = {"pid": child.pid, "starttime": st.starttime, "started_at": iso()}
+        changes = {"pid": child.pid, "starttime": st.starttime, "sid": st.sid, "started_at": iso()}
         return self._update(state=RUNNING, restarts=restarts, **changes) is not None
 
     def ended(self, ending: Ending) -> bool:
@@ -230,8 +241,19 @@ def _interruptible_sleep(wake_read: int) -> Any:
     return sleep
 
 
+def _read_config() -> dict[str, Any]:
+    """The configuration daemonctl wrote on our stdin; stdin is /dev/null afterwards."""
+    chunks = []
+    while chunk := os.read(0, 1 << 16):
+        chunks.append(chunk)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return jsonline.loads(b"".join(chunks).decode("utf-8"))
+
+
 def main() -> int:
-    config = jsonline.loads(os.environ.pop(ENV_CONFIG))
+    config = _read_config()
     spec = Spec(config["record"])
     env: dict[str, str] = config["env"]
     me = Identity.of(os.getpid())
@@ -241,15 +263,17 @@ def main() -> int:
     sup = Supervisor(lambda: start_program(spec, env), spec.policy, keeper, sleep=_interruptible_sleep(wake_read))
     _install_signals(sup, wake_write)
     try:
-        pid, report = spawn_program(spec, env)
+        # Recorded before it may exec (and before daemonctl hears of it), so that a
+        # daemonctl killed now, or a stop that kills us, still finds the program in the
+        # record. Without the lock: daemonctl holds it while it waits for this report,
+        # and writes nothing until it has read it.
+        pid, report = spawn_program(spec, env, on_ready=lambda pid: keeper.started(ProgramChild(pid), 0))
     except OSError as err:
         pid, report = 0, f"P 0 0\nE {err.errno or 0} stdio\n".encode()
-    if pid and b"E " not in report:
-        # Recorded before daemonctl hears of it, so that a daemonctl killed now still
-        # leaves a record naming the program. Without the lock: daemonctl holds it
-        # while it waits for this report, and writes nothing until it has read it.
-        keeper.started(ProgramChild(pid), 0)
-    os.write(1, report)
+    try:
+        os.write(1, report)
+    except OSError:
+        pass  # daemonctl was killed: the record names us, so supervise all the same
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # daemonctl reads until EOF: let go of the pipe now
     os.close(devnull)
