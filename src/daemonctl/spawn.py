@@ -246,8 +246,6 @@ def _grandchild(launch: Launch, pipe: int, announce: bool = True) -> None:  # pr
         if announce:
             _announce(pipe, os.getpid())
         pipe = _high(pipe)
-        stage = "chdir"
-        os.chdir(launch.chdir)
         os.umask(launch.umask)
         stage = "stdio"
         _setup_stdio(launch)
@@ -258,6 +256,10 @@ def _grandchild(launch: Launch, pipe: int, announce: bool = True) -> None:  # pr
         set_nice(launch.nice)
         stage = "user"
         drop_privileges(launch.credentials)
+        # With the program's own rights: a --chdir its user can change (a symlink into
+        # a place only root may reach) is never entered with root's.
+        stage = "chdir"
+        os.chdir(launch.chdir)
         _await_go(pipe)
         stage = "exec"
         os.execve(launch.executable, launch.argv, launch.env)

@@ -253,3 +253,20 @@ def test_failed_start_never_shows_a_root_file_as_its_log(dctl, home, secret):
     assert_one_error(cp, 1)
     assert "root-only-value" not in cp.stderr
     assert "mine" in cp.stderr
+
+
+def test_chdir_is_entered_with_the_users_rights(dctl, home, tmp_path):
+    """nobody points its --chdir at a directory only root can reach (tmp_path is under a
+    0700 directory): the program must not get in there through a cwd root set up."""
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    hidden.chmod(0o755)
+    (hidden / "data").write_text("root-only-value\n")
+    link = home / "app"
+    link.symlink_to(hidden)
+    log = home / "app.log"
+    cp = dctl("start", "-n", "app", *AS_NOBODY, "-d", link, "-o", log, "--wait", "1",
+              SH, "-c", "cat data; exec sleep 300")
+    assert_one_error(cp, 1)
+    assert "cannot change directory" in cp.stderr and "Permission denied" in cp.stderr
+    assert "root-only-value" not in cp.stderr and "root-only-value" not in "".join(log_lines(log))
