@@ -25,10 +25,11 @@ with the borrowed identity. The alternative, a forked child that drops its
 privileges and passes the descriptor back over SCM_RIGHTS, costs a fork per open
 and the `socket` module, which the resident supervisor must not import (it stays
 lean, see tests/unit/test_supervisor_lean.py). Switching is sound here because
-daemonctl and the supervisor are single-threaded; the real and saved uid stay
-root's, so switching back cannot fail, and other users still cannot signal or
-ptrace us meanwhile (the kernel checks the real and saved uid, and marks the
-process non-dumpable).
+daemonctl and the supervisor are single-threaded (checked at every switch: a
+process with threads is refused, as they would share the borrowed identity);
+the real and saved uid stay root's, so switching back cannot fail, and other
+users still cannot signal or ptrace us meanwhile (the kernel checks the real and
+saved uid, and marks the process non-dumpable).
 
 Errors carry no content of the file: only its path, its kind and the errno.
 This module imports neither Click nor errors.py at import time.
@@ -151,6 +152,9 @@ def acting_as(rights: Rights | None) -> Iterator[None]:
     if rights is None:
         yield
         return
+    if len(os.listdir("/proc/self/task")) != 1:
+        # seteuid is process-wide: other threads would run with the borrowed rights too.
+        raise Refused("cannot open a file with another user's rights in a multi-threaded process")
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     old_groups, old_gid, old_uid = os.getgroups(), os.getegid(), os.geteuid()
     try:

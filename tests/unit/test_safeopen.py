@@ -224,3 +224,19 @@ def test_mode_of_created_file(tmp_path):
         os.umask(old)
     os.close(fd)
     assert stat.S_IMODE((tmp_path / "x").stat().st_mode) == 0o600
+
+
+def test_no_borrowed_rights_in_a_threaded_process(root):
+    import threading
+
+    done = threading.Event()
+    worker = threading.Thread(target=done.wait)
+    worker.start()
+    try:
+        with pytest.raises(Refused, match="multi-threaded"):
+            with safeopen.acting_as(NOBODY_RIGHTS):
+                pass
+        assert os.geteuid() == 0
+    finally:
+        done.set()
+        worker.join()
