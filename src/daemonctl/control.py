@@ -1,6 +1,7 @@
 """stop, signal and remove: acting on a daemon that was started, after checking it is ours."""
 
 import os
+from contextlib import ExitStack
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
 import _signal as signal
 
@@ -13,10 +14,11 @@ from .errors import Failure, PrivilegeError, SignalNotRunning, StatusUnknown, Us
 from .faults import crash_point
 from .files import remove, sweep_temps, write_failure
 from .lock import locked
-from .procfs import is_alive
+from .ownership import GroupProof
+from .procfs import Identity, is_alive
 from .schedule import Schedule, run
 from .state import StateDir, validate_name
-from .stopper import ProcessGroup
+from .stopper import Groups, ProcessGroup
 from .waiting import open_verified
 
 STOPPED, NOT_RUNNING, STALE, UNKNOWN = "stopped", "not-running", "stale", "unknown"
@@ -76,17 +78,26 @@ def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[st
     assert rec is not None
     if rec.state not in (RUNNING, RESTARTING):
         return NOT_RUNNING, daemon  # exited, failed or stopped: nothing of it is ours to signal
-    end_supervisor(rec.supervisor)
+    programs = end_supervisor(rec.supervisor)
     # The supervisor records its program before letting it exec: now that it is gone,
     # the record names every program that may run (a start killed meanwhile included).
     daemon = _reread(daemon)
-    if daemon.identity is not None:
-        _run(schedule, ProcessGroup(daemon.identity, proof(daemon)), label, daemon.identity.pid)
+    if daemon.identity is not None and daemon.identity not in programs:
+        programs.append(daemon.identity)
+    if programs:
+        _run_all(schedule, [ProcessGroup(p, _proof_of(daemon, p)) for p in programs], label, daemon.pid)
     else:
         _stop_leftovers(daemon, schedule, label)
     if daemon.state in (RUNNING, RESTARTING) or daemon.identity is not None:
         return STOPPED, daemon
     return (STALE if daemon.stale else NOT_RUNNING), daemon
+
+
+def _proof_of(daemon: Daemon, program: Identity) -> GroupProof | None:
+    """The proof for one of the supervisor's programs (the record's, or one it could not record)."""
+    p = proof(daemon)
+    # Its session comes from the live program itself, or else from the record.
+    return GroupProof(program.pid, p.sid if p else None, program.starttime, p.uid if p else None)
 
 
 def _reread(daemon: Daemon) -> Daemon:
@@ -109,7 +120,15 @@ def _run(schedule: Schedule, group: ProcessGroup, label: str, pid: int | None) -
         _run_group(schedule, group, label, pid)
 
 
-def _run_group(schedule: Schedule, group: ProcessGroup, label: str, pid: int | None) -> None:
+def _run_all(schedule: Schedule, groups: list[ProcessGroup], label: str, pid: int | None) -> None:
+    """One schedule for several groups at once (a supervisor's programs)."""
+    with ExitStack() as stack:
+        for group in groups:
+            stack.enter_context(group)
+        _run_group(schedule, Groups(groups), label, pid)
+
+
+def _run_group(schedule: Schedule, group: "ProcessGroup | Groups", label: str, pid: int | None) -> None:
     def send(sig: int) -> None:
         group.send(sig)
         crash_point("stop:sent")

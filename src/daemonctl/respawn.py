@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from . import jsonline
+from .faults import crash_point
 from .procfs import Identity
 from .record import Record, StartSpec
 from .spawn import Launch, parse_report, spawn
@@ -55,6 +56,7 @@ def spawn_supervised(
         finally:
             os.close(write_end)
             os.close(config_fd)
+        crash_point("start:supervisor")
         report = _read_all(read_end)
     finally:
         os.close(read_end)
@@ -68,21 +70,46 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def end_supervisor(identity: Identity | None) -> None:
+def end_supervisor(identity: Identity | None) -> list[Identity]:
     """SIGKILL the supervisor (if it is still that process) and wait until it is gone.
 
     Called with the daemon's lock held: the supervisor only starts a program
     under that lock, so once it is gone nothing can be restarted any more.
+    Returns the programs it had started (group leaders of its session, seen while
+    it was alive), which the record may not name: it could not be written, or
+    a killed `start` left the supervisor recording its first program.
     """
     if identity is None:
-        return
+        return []
     fd = open_verified(identity)
     if fd is None:
-        return
+        return []
     try:
+        programs = _programs_of(identity)
         signal.pidfd_send_signal(fd, signal.SIGKILL)
         wait_any([fd], SUPERVISOR_GONE_TIMEOUT)
+        return programs
     except ProcessLookupError:
-        pass
+        return []
     finally:
         os.close(fd)
+
+
+def _programs_of(supervisor: Identity) -> list[Identity]:
+    """Group leaders in the live supervisor's session, started after it: its programs.
+
+    While the supervisor lives (held by a verified pidfd) its session is its own, so
+    everything in that session is the daemon's.
+    """
+    from .ownership import scan
+    from .procfs import read_stat
+
+    me = read_stat(supervisor.pid)
+    if me is None:
+        return []
+    return [
+        Identity(st.pid, st.starttime, supervisor.boot_id)
+        for st in scan()
+        if st.sid == me.sid and st.pgid == st.pid and st.pid != supervisor.pid
+        and not st.zombie and st.starttime >= supervisor.starttime
+    ]

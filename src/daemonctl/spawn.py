@@ -85,8 +85,7 @@ def spawn(
         report = _read_until_ready(read_end, announced)
         os.waitpid(child, 0)
         child = 0
-        if _has_line(report, b"R"):
-            _send_go(read_end)
+        if _has_line(report, b"R") and _send_go(read_end):
             report += _read_all(read_end)
         else:
             report += KILLED  # unless the report says why first: it never got ready
@@ -171,11 +170,13 @@ def _has_line(report: bytes, line: bytes) -> bool:
     return report.startswith(line + b"\n") or b"\n" + line + b"\n" in report
 
 
-def _send_go(fd: int) -> None:
+def _send_go(fd: int) -> bool:
+    """False when the grandchild is gone already (killed, or failed: its report says why)."""
     try:
         os.write(fd, b"G")
+        return True
     except OSError:
-        pass  # the grandchild is gone: its report says why
+        return False
 
 
 def parse_report(report: bytes) -> Identity:

@@ -170,6 +170,21 @@ class ProcessGroup:
                 os.close(self.fds.pop(pid))
 
 
+class Groups:
+    """Several groups under one schedule: each signal to all, then wait for all."""
+
+    def __init__(self, groups: list[ProcessGroup], clock: Callable[[], float] = time.monotonic) -> None:
+        self.groups, self.clock = groups, clock
+
+    def send(self, sig: int) -> None:
+        for group in self.groups:
+            group.send(sig)
+
+    def wait_gone(self, timeout: float) -> bool:
+        deadline = self.clock() + timeout
+        return all(group.wait_gone(max(deadline - self.clock(), 0.0)) for group in self.groups)
+
+
 def _try_pidfd(pid: int) -> int | None:
     """A pidfd for PID; None when it is gone, or when no descriptor is left to open one."""
     try:

@@ -16,6 +16,7 @@ import signal
 import time
 
 from . import jsonline
+from .faults import crash_point
 from .files import atomic_write
 from .lock import locked
 from .logfiles import open_log
@@ -270,6 +271,7 @@ def main() -> int:
         pid, report = spawn_program(spec, env, on_ready=lambda pid: keeper.started(ProgramChild(pid), 0))
     except OSError as err:
         pid, report = 0, f"P 0 0\nE {err.errno or 0} stdio\n".encode()
+    crash_point("supervisor:spawned")
     try:
         os.write(1, report)
     except OSError:

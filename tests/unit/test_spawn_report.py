@@ -86,3 +86,18 @@ def test_end_of_report_without_ready_returns_what_came():
     writer.join()
     sock.close()
     assert report == b"P 7 8\n"
+
+
+def test_a_report_socket_reset_by_a_killed_grandchild_is_a_failed_start():
+    """Defect 7 (issue 10): "go" unread when the grandchild died resets the socket."""
+    from daemonctl import spawn as spawn_mod
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    theirs.sendall(b"P 4242 99\nR\n")
+    ours.sendall(b"G")  # never read: the grandchild is killed before its exec
+    theirs.close()
+    report = spawn_mod._read_until_ready(ours.fileno()) + spawn_mod._read_all(ours.fileno())
+    ours.close()
+    with pytest.raises(SpawnError) as err:
+        parse_report(report)
+    assert err.value.stage == "killed"
