@@ -29,6 +29,14 @@ def _say(message: str) -> None:
         click.echo(f"daemonctl: {message}", err=True)
 
 
+def _progress(label: str) -> Any:
+    """A line on stderr showing what a long wait awaits, when stderr is a terminal and not -q."""
+    from .cliprogress import progress_line
+
+    ctx = click.get_current_context(silent=True)
+    return progress_line(label, sys.stderr, ctx is None or not ctx.meta.get(QUIET))
+
+
 def _one_target(name: str | None, pidfile: str | None) -> None:
     if name is not None and pidfile is not None:
         raise UsageError("give either NAME or -p PIDFILE, not both")
@@ -106,7 +114,8 @@ def start(ctx: click.Context, program: tuple[str, ...], umask: str | None, env: 
         env=parse_env(env),
         **opts,
     )
-    result = do_start(_state(ctx), options)
+    with _progress(opts["name"] or program[0].rstrip("/").rpartition("/")[2]) as progress:
+        result = do_start(_state(ctx), options, progress)
     _render_start(result)
     return ExitStatus.OK
 
@@ -136,7 +145,8 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
 
     _one_target(name, pidfile)
     state = _state(ctx)
-    result = do_stop(state, name, pidfile, _schedule(timeout, schedule))
+    with _progress(name or pidfile) as progress:
+        result = do_stop(state, name, pidfile, _schedule(timeout, schedule).told(progress))
     if result.note:
         click.echo(f"daemonctl: warning: {result.note}", err=True)
     if result.outcome == UNKNOWN:
@@ -168,7 +178,8 @@ def restart(ctx: click.Context, timeout: float | None, schedule: str | None, upd
     # restart's separator, not part of the program.
     if program[:1] == ("--",):
         program = program[1:]
-    result = do_restart(_state(ctx), name, program, _schedule(timeout, schedule), update_env)
+    with _progress(name) as progress:
+        result = do_restart(_state(ctx), name, program, _schedule(timeout, schedule), update_env, progress)
     _render_start(result)
     return ExitStatus.OK
 

@@ -26,6 +26,7 @@ from .state import StateDir, validate_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .progress import Progress
     from .schedule import Schedule
 
 
@@ -37,7 +38,7 @@ class StartResult(NamedTuple):
     supervisor_pid: int | None = None
 
 
-def start(state: StateDir, opts: StartOptions) -> StartResult:
+def start(state: StateDir, opts: StartOptions, progress: "Progress | None" = None) -> StartResult:
     cwd, environ = os.getcwd(), dict(os.environ)
     name = validate_name(opts.name) if opts.name is not None else None
     # Build the spec before taking the lock, so bad input fails before anything is written;
@@ -49,7 +50,7 @@ def start(state: StateDir, opts: StartOptions) -> StartResult:
     with locked(state.lock(name)):
         recorded = load_record(state, name)
         spec = early if recorded == seen else build_spec(opts, state, recorded, cwd, environ)[1]
-        result = start_locked(state, name, spec, recorded)
+        result = start_locked(state, name, spec, recorded, progress=progress)
     if opts.program and result.already_running and not same_command(result.spec, spec):
         raise Failure(
             f"{name} is already running another command (pid {result.pid}: {_shell_words(result.spec.command)}); "
@@ -79,7 +80,12 @@ def _shell_words(command: list[str]) -> str:
 
 
 def restart(
-    state: StateDir, name: str, program: tuple[str, ...], schedule: "Schedule", update_env: bool = False
+    state: StateDir,
+    name: str,
+    program: tuple[str, ...],
+    schedule: "Schedule",
+    update_env: bool = False,
+    progress: "Progress | None" = None,
 ) -> StartResult:
     from .control import stop_locked
 
@@ -95,10 +101,10 @@ def restart(
             spec = inherited(recorded.spec, environ, update_env)
             spec = with_command(spec, program, cwd, environ) if program else spec
             _check_startable(state, name, spec, environ)
-            stop_locked(Target(name, recorded.spec.pidfile, recorded, state.record(name)), schedule)
+            stop_locked(Target(name, recorded.spec.pidfile, recorded, state.record(name)), schedule.told(progress))
             crash_point("restart:stopped")
             recorded = load_record(state, name)
-        return start_locked(state, name, spec, recorded, "restart")
+        return start_locked(state, name, spec, recorded, "restart", progress)
 
 
 def _check_startable(state: StateDir, name: str, spec: StartSpec, environ: dict[str, str]) -> None:
@@ -118,7 +124,14 @@ def _check_startable(state: StateDir, name: str, spec: StartSpec, environ: dict[
         raise from_oserror(err, f"cannot write record {path}") from None
 
 
-def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record | None, action: str = "start") -> StartResult:
+def start_locked(
+    state: StateDir,
+    name: str,
+    spec: StartSpec,
+    recorded: Record | None,
+    action: str = "start",
+    progress: "Progress | None" = None,
+) -> StartResult:
     crash_point("start:locked")
     creds = needed(for_spec(spec.user, spec.group))
     running = _running_pid(state, name, spec, recorded)
@@ -137,7 +150,7 @@ def start_locked(state: StateDir, name: str, spec: StartSpec, recorded: Record |
                 logs = RunLogs([spec.stdout, spec.stderr], Rights.of(creds))
             launched = _launch(state, name, spec, creds, ready_env, previous)
             crash_point("start:spawned")
-            settle(Pending(state, name, spec, launched, previous, logs, interrupts), checks, action)
+            settle(Pending(state, name, spec, launched, previous, logs, interrupts, progress), checks, action)
     finally:
         close_checks(checks)
         if logs is not None:

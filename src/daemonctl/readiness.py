@@ -25,6 +25,10 @@ from .reaper import describe
 from .record import StartSpec
 from .waiting import open_verified
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .progress import Progress
+
 POLL_INTERVAL = 0.05  # between checks of the file, the port and the logs
 CONNECT_TIMEOUT = 0.5
 
@@ -169,19 +173,25 @@ def wait_ready(
     timeout: float,
     ended: Callable[[float], str | None],
     clock: Callable[[], float] = time.monotonic,
+    progress: "Progress | None" = None,
 ) -> None:
     """Return once every check passes; NotReady if the program ends or time runs out first.
 
     `ended(seconds)` waits up to `seconds` (less if something happens) and says how
-    the program ended, or None while it runs.
+    the program ended, or None while it runs. `progress` hears of each round.
     """
-    deadline = Deadline(clock() + timeout)
+    began = clock()
+    deadline = Deadline(began + timeout)
     pending = list(checks)
     while True:
         now = clock()
         pending = [c for c in pending if not c.poll(now, deadline)]
         if not pending:
             return
+        if progress is not None:
+            from .progress import Readying
+
+            progress(Readying(tuple(c.what for c in pending), now - began, deadline.at - began))
         why = ended(0)
         if why is not None:
             raise NotReady(f"{why} before it was ready")

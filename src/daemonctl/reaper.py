@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 from .waiting import wait_exit
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .progress import Progress
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -26,18 +31,34 @@ def become_subreaper() -> bool:
         return False
 
 
-def watch(pid: int, seconds: float) -> int | None:
+def watch(pid: int, seconds: float, progress: "Progress | None" = None) -> int | None:
     """The wait status if PID ends within `seconds`; None if it is still running.
 
-    -1 stands for "ended, status unknown" (not our child to reap).
+    -1 stands for "ended, status unknown" (not our child to reap). `progress`
+    hears how long it has been every TICK.
     """
-    if not wait_exit(pid, seconds):
+    if not _wait_exit(pid, seconds, progress):
         return None
     try:
         _, status = os.waitpid(pid, 0)
         return status
     except ChildProcessError:
         return -1
+
+
+def _wait_exit(pid: int, seconds: float, progress: "Progress | None") -> bool:
+    if progress is None:
+        return wait_exit(pid, seconds)
+    from .progress import TICK, Watching
+
+    began = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - began
+        if elapsed >= seconds:
+            return wait_exit(pid, 0)
+        progress(Watching(elapsed, seconds))
+        if wait_exit(pid, min(seconds - elapsed, TICK)):
+            return True
 
 
 def describe(status: int) -> str:

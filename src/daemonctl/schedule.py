@@ -5,12 +5,16 @@ processes to be gone. `forever` repeats the steps after it until they are.
 """
 
 import math
+import time
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
 import _signal as signal
 from collections.abc import Callable, Iterator
 
 from typing import NamedTuple
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .progress import Progress
 
 
 class ScheduleError(ValueError):
@@ -30,6 +34,11 @@ class Wait(NamedTuple):
 class Schedule(NamedTuple):
     steps: tuple[Send | Wait, ...]
     repeat_from: int | None = None  # index of the first step after `forever`
+    # Told what each wait waits for (the CLI's line on a terminal); None: nobody.
+    progress: "Progress | None" = None
+
+    def told(self, progress: "Progress | None") -> "Schedule":
+        return self._replace(progress=progress)
 
     def expand(self) -> Iterator[Send | Wait]:
         """The steps in the order they run; endless when the schedule has `forever`."""
@@ -112,20 +121,53 @@ def run(
     schedule: Schedule,
     send: Callable[[int], None],
     wait_gone: Callable[[float], bool],
+    clock: Callable[[], float] = time.monotonic,
 ) -> bool:
     """Run the schedule; True as soon as the processes are gone, False if the schedule ends first.
 
     `send(sig)` signals the processes; `wait_gone(seconds)` blocks until they
     are all gone (True) or the seconds pass (False); `wait_gone(0)` just checks.
+    With the schedule's `progress`, each wait is told about (a Stopping event) every TICK.
     """
-    for step in schedule.expand():
+    progress = schedule.progress
+    steps = schedule.expand()
+    step = next(steps, None)
+    sent: tuple[int, float] | None = None  # the last signal, and when
+    while step is not None:
+        following = next(steps, None)  # one step ahead: the signal a wait leads to
         if wait_gone(0):
             return True
         if isinstance(step, Send):
             send(step.signal)
+            sent = (step.signal, clock())
+        elif progress is not None and sent is not None:
+            next_signal = following.signal if isinstance(following, Send) else None
+            if _wait_telling(step.seconds, wait_gone, progress, sent, next_signal, clock):
+                return True
         elif wait_gone(step.seconds):
             return True
+        step = following
     return wait_gone(0)
+
+
+def _wait_telling(
+    seconds: float,
+    wait_gone: Callable[[float], bool],
+    progress: "Progress",
+    sent: tuple[int, float],
+    next_signal: int | None,
+    clock: Callable[[], float],
+) -> bool:
+    from .progress import TICK, Stopping
+
+    deadline = clock() + seconds
+    while True:
+        now = clock()
+        progress(Stopping(sent[0], now - sent[1], next_signal, max(deadline - now, 0.0)))
+        if wait_gone(min(max(deadline - now, 0.0), TICK)):
+            return True
+        if clock() >= deadline:
+            return False
 
 
 def from_options(timeout: float | None, text: str | None) -> Schedule:

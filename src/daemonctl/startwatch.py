@@ -10,6 +10,10 @@ from .record import Record, StartSpec
 from .runlog import RunLogs
 from .state import StateDir
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .progress import Progress
+
 
 class Launched(NamedTuple):
     program: Identity
@@ -51,6 +55,7 @@ class Pending(NamedTuple):
     previous: bytes | None  # the record before this start
     logs: RunLogs | None  # where this run's lines in the logs begin (when it is watched)
     interrupts: InterruptGuard
+    progress: "Progress | None" = None  # told what the waits wait for
 
 
 def settle(pending: Pending, checks: list[Any], action: str = "start") -> None:
@@ -78,7 +83,7 @@ def await_ready(pending: Pending, checks: list[Any]) -> None:
     watch = ProcessWatch(launched.program, launched.supervisor, checks)
     try:
         with pending.interrupts.raising():
-            wait_ready(checks, pending.spec.ready_timeout, watch)
+            wait_ready(checks, pending.spec.ready_timeout, watch, progress=pending.progress)
     except NotReady as err:
         raise Failure(f"{pending.name} {err}", log_tail=undo(pending)) from None
     finally:
@@ -89,7 +94,7 @@ def watch_or_undo(pending: Pending) -> None:
     from .reaper import describe, watch
 
     with pending.interrupts.raising():
-        status = watch(pending.launched.program.pid, pending.spec.wait)
+        status = watch(pending.launched.program.pid, pending.spec.wait, pending.progress)
     if status is None:
         return
     lines = undo(pending)

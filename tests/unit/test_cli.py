@@ -12,7 +12,7 @@ from daemonctl.errors import ExitStatus, Failure
 def captured(monkeypatch):
     calls = {}
 
-    def fake_start(state, options):
+    def fake_start(state, options, progress=None):
         calls["start"] = options
         return SimpleNamespace(name=options.name or "x", pid=42, already_running=False, spec=SimpleNamespace(stdout="/l"))
 
@@ -62,7 +62,7 @@ def test_bad_usage_is_one_line_and_exit_2(captured, capsys, argv):
 
 
 def test_core_errors_map_to_their_exit_code(monkeypatch, capsys):
-    def failing(state, options):
+    def failing(state, options, progress=None):
         raise Failure("it broke", log_tail=["last words"])
 
     monkeypatch.setattr("daemonctl.launcher.start", failing)
