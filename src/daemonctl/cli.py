@@ -6,6 +6,7 @@ or `--help` pays only for what it uses.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -247,23 +248,27 @@ def signal_cmd(ctx: click.Context, pidfile: str | None, name: str | None, signal
 @click.pass_context
 def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
     """Print the last lines of the daemon's stdout log."""
-    from .logs import follow as do_follow
-    from .logs import log_path, tail
+    from .logs import log_source, show
+    from .stopsignals import StopSignal, exit_on_stop_signals
 
-    path = log_path(_state(ctx), name)
-    for line in tail(path, lines):
-        click.echo(line)
-    if follow:
-        out = sys.stdout.buffer
+    source = log_source(_state(ctx), name)
+    out = sys.stdout.buffer
 
-        def write(data: bytes) -> None:
-            out.write(data)
+    def write(data: bytes) -> None:
+        out.write(data)
+        if follow:
             out.flush()
 
-        try:
-            do_follow(path, write)
-        except KeyboardInterrupt:
-            pass
+    try:
+        with exit_on_stop_signals():
+            show(source, lines, follow, write)
+            out.flush()
+    except StopSignal as stop:
+        return 128 + stop.signum
+    except BrokenPipeError:
+        # The reader went away (`logs -f web | head`): end as a program killed by SIGPIPE would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
     return ExitStatus.OK
 
 

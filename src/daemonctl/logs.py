@@ -1,115 +1,354 @@
-"""Reading a daemon's log: the last lines, and following it across rotation."""
+"""Reading a daemon's log: the last lines, and following it across rotation.
 
-from __future__ import annotations
+Every file is opened by `open_log`: never through a symlink, never blocking on a FIFO
+or device, regular files only, and as root with the rights of the daemon's user.
+"""
 
+import errno
 import os
-import time
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import NamedTuple
 
-from .errors import Failure
+from .lastlines import BLOCK, fd_reader, start_of_last_lines
+from .privs import Credentials
 from .state import StateDir, validate_name
 
-BLOCK = 8192
+OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+RECENT = 4096  # bytes kept from just before the reading position: they recognise the file and its rotated copy
+MAX_READ = 8 << 20  # what one Follower.read returns at most; the rest comes at the next call
+
+Opener = Callable[[str], int | None]
 
 
-def log_path(state: StateDir, name: str) -> str:
+class Source(NamedTuple):
+    """The log of a daemon, and whose rights reading it takes (None: the caller's own)."""
+
+    path: str
+    reader: Credentials | None
+
+
+def log_source(state: StateDir, name: str) -> Source:
     """The stdout log of NAME, from its record (or the default place when it has none)."""
     from .daemon import load_record
+    from .errors import Failure, UsageError
 
     rec = load_record(state, validate_name(name))
     if rec is None:
         path = state.log(name)
-        if not os.path.exists(path):
-            raise Failure(f"no daemon named {name} in {state.path}")
-        return path
+        if not os.path.lexists(path):
+            raise UsageError(f"no daemon named {name} in {state.path}; list them with daemonctl status")
+        return Source(path, None)
     if rec.spec.stdout == os.devnull:
         raise Failure(f"{name} discards its output (stdout is {os.devnull}); nothing to show")
-    return rec.spec.stdout
+    return Source(rec.spec.stdout, _reader(rec.spec.user, rec.spec.group))
+
+
+def _reader(user: str | None, group: str | None) -> Credentials | None:
+    """As root, the daemon's user: what root shows of its log is what that user could read."""
+    if os.geteuid() != 0 or (user is None and group is None):
+        return None
+    from .privs import for_spec
+
+    return for_spec(user, group)
+
+
+def open_log(path: str, reader: Credentials | None = None) -> int | None:
+    """A descriptor on the regular file at `path`, None when there is none.
+
+    The one place `logs` opens a file. A symlink, FIFO, device, socket or directory is
+    refused (exit 4), so is what `reader` could not read; other failures exit 1.
+    """
+    from .errors import Failure, PrivilegeError
+
+    try:
+        with _rights_of(reader):
+            fd = os.open(path, OPEN_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if err.errno == errno.ELOOP and _is_symlink(path):
+            raise PrivilegeError(f"log {path} is a symbolic link; refusing to follow it") from None
+        who = f" as {reader.user or reader.uid}" if reader is not None else ""
+        if err.errno in (errno.EACCES, errno.EPERM):
+            raise PrivilegeError(f"cannot read log {path}{who}: {err.strerror}") from None
+        raise Failure(f"cannot read log {path}{who}: {err.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise PrivilegeError(f"log {path} is {_kind(mode)}, not a regular file; refusing to read it")
+    return fd
+
+
+def _is_symlink(path: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+@contextmanager
+def _rights_of(reader: Credentials | None) -> Iterator[None]:
+    """Root's file-system identity becomes the reader's meanwhile (setfsuid: this thread, paths only)."""
+    if reader is None or os.geteuid() != 0 or reader.uid == 0:
+        yield
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    groups = os.getgroups()
+    os.setgroups(os.getgrouplist(reader.user, reader.gid) if reader.user else [reader.gid])
+    libc.setfsgid(reader.gid)
+    libc.setfsuid(reader.uid)
+    try:
+        if libc.setfsuid(reader.uid) != reader.uid or libc.setfsgid(reader.gid) != reader.gid:
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))  # could not take its rights
+        yield
+    finally:
+        libc.setfsuid(os.geteuid())
+        libc.setfsgid(os.getegid())
+        os.setgroups(groups)
+
+
+def strict_opener(reader: Credentials | None) -> Opener:
+    return lambda path: open_log(path, reader)
+
+
+def lenient_open(path: str) -> int | None:
+    """`open_log`, where a file refused counts as no file (for readiness checks)."""
+    try:
+        return open_log(path)
+    except Exception as err:
+        from .errors import DaemonctlError
+
+        if isinstance(err, DaemonctlError):
+            return None
+        raise
+
+
+def last_lines(fd: int, lines: int) -> tuple[int, int]:
+    """Where the last `lines` lines of the open file begin, and where the file ends now."""
+    end = os.fstat(fd).st_size
+    return start_of_last_lines(fd_reader(fd), end, lines), end
+
+
+def copy_range(fd: int, start: int, end: int, write: Callable[[bytes], None]) -> bytes:
+    """Write bytes start..end of the file, block by block; the last byte written (b"" if none)."""
+    last = b""
+    while start < end:
+        data = os.pread(fd, min(BLOCK, end - start), start)
+        if not data:
+            break
+        write(data)
+        start += len(data)
+        last = data[-1:]
+    return last
 
 
 def tail(path: str, lines: int) -> list[str]:
-    """The last `lines` lines of `path` (without newlines); [] if it does not exist."""
+    """The last `lines` lines of `path` (without newlines); [] if it is missing or refused."""
     if lines <= 0:
         return []
-    try:
-        with open(path, "rb") as f:
-            data = _last_lines(f, lines)
-    except (FileNotFoundError, IsADirectoryError):
+    fd = lenient_open(path)
+    if fd is None:
         return []
-    return data.decode("utf-8", "replace").splitlines()
-
-
-def _last_lines(f, lines: int) -> bytes:  # type: ignore[no-untyped-def]
-    """Read backwards in blocks until the file's end holds more than `lines` line breaks."""
-    end = f.seek(0, os.SEEK_END)
-    pos, data = end, b""
-    while pos > 0 and data.count(b"\n") <= lines:
-        step = min(BLOCK, pos)
-        pos -= step
-        f.seek(pos)
-        data = f.read(step) + data
-    body = data[:-1] if data.endswith(b"\n") else data
-    parts = body.split(b"\n")
-    return b"\n".join(parts[-lines:])
+    try:
+        start, end = last_lines(fd, lines)
+        chunks: list[bytes] = []
+        copy_range(fd, start, end, chunks.append)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace").splitlines()
 
 
 class Follower:
-    """Yields what is appended to a file, across rotation (rename, or truncation in place)."""
+    """What is appended to a file, across rotation.
 
-    def __init__(self, path: str, start_at_end: bool = True) -> None:
-        self.path = path
-        self.f = self._open()
-        if self.f is not None and start_at_end:
-            self.f.seek(0, os.SEEK_END)
+    Renamed (and a new file created): the old file is read to its end, and the new one
+    taken once it holds something (until then the writer may still be writing to the
+    old one). Truncated in place (copytruncate): what had not been read yet is read
+    from the rotated copy next to it (the newest `NAME*` file holding, where the old
+    file stopped being read, the bytes last read), then the file from its start.
+    """
 
-    def _open(self):  # type: ignore[no-untyped-def]
-        try:
-            return open(self.path, "rb")
-        except FileNotFoundError:
-            return None
+    def __init__(
+        self,
+        path: str,
+        start_at_end: bool = True,
+        opener: Opener = lenient_open,
+        fd: int | None = None,
+        position: int | None = None,
+        on_open: Callable[[str], None] | None = None,
+    ) -> None:
+        self.path, self.opener, self.on_open = path, opener, on_open
+        self.fd = fd if fd is not None else opener(path)
+        self.pos, self.recent = 0, b""
+        if self.fd is not None:
+            if position is None:
+                position = os.fstat(self.fd).st_size if start_at_end else 0
+            self._skip_to(position)
+            self._opened()
+
+    def _skip_to(self, position: int) -> None:
+        assert self.fd is not None
+        size = min(RECENT, position)
+        self.pos, self.recent = position, os.pread(self.fd, size, position - size)
+
+    def _opened(self) -> None:
+        if self.on_open is not None:
+            self.on_open(self.path)
 
     def read(self) -> bytes:
         """Whatever is new since the last call (b"" when nothing is)."""
-        if self.f is None:
-            self.f = self._open()
-            return self.f.read() if self.f else b""
-        data = self.f.read()
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return data  # renamed away; the new file has not appeared yet
-        current = os.fstat(self.f.fileno())
-        if (st.st_ino, st.st_dev) != (current.st_ino, current.st_dev):
-            data += self.f.read()  # what was written before the rename
-            self.f.close()
-            self.f = self._open()
-            data += self.f.read() if self.f else b""
-        elif st.st_size < self.f.tell():
-            self.f.seek(0)  # truncated (copytruncate rotation)
-            data += self.f.read()
+        out = bytearray()
+        if self.fd is None:
+            self.fd = self.opener(self.path)
+            if self.fd is None:
+                return b""
+            self.pos, self.recent = 0, b""
+            self._opened()
+        if self._truncated():
+            out += self._rest_of_rotated_copy()
+            self.pos, self.recent = 0, b""
+        out += self._read_to_end(MAX_READ)
+        if len(out) < MAX_READ:
+            out += self._follow_name()
+        return bytes(out)
+
+    def _truncated(self) -> bool:
+        assert self.fd is not None
+        if os.fstat(self.fd).st_size < self.pos:
+            return True
+        # Truncated and written again beyond where we were: the bytes before it changed.
+        return bool(self.recent) and os.pread(self.fd, len(self.recent), self.pos - len(self.recent)) != self.recent
+
+    def _read_to_end(self, limit: int) -> bytes:
+        assert self.fd is not None
+        data = _read_from(self.fd, self.pos, limit)
+        self.pos += len(data)
+        self.recent = data[-RECENT:] if len(data) >= RECENT else (self.recent + data)[-RECENT:]
         return data
 
+    def _rest_of_rotated_copy(self) -> bytes:
+        if not self.recent:
+            return b""  # nothing was read yet: the copy holds nothing we missed
+        directory, base = os.path.split(self.path)
+        candidates = []
+        try:
+            entries = list(os.scandir(directory or "."))
+        except OSError:
+            return b""
+        for entry in entries:
+            if entry.name == base or not entry.name.startswith(base):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_size >= self.pos:
+                candidates.append((st.st_mtime_ns, entry.path))
+        for _, path in sorted(candidates, reverse=True)[:4]:
+            try:
+                fd = self.opener(path)
+            except Exception:  # a copy we may not read is not the copy we look for
+                continue
+            if fd is None:
+                continue
+            try:
+                if os.pread(fd, len(self.recent), self.pos - len(self.recent)) == self.recent:
+                    return _read_from(fd, self.pos, None)
+            finally:
+                os.close(fd)
+        return b""
+
+    def _follow_name(self) -> bytes:
+        """When the path names another file, the rest of the old one and the new one's start."""
+        assert self.fd is not None
+        try:
+            st = os.lstat(self.path)
+        except OSError:
+            return b""  # renamed away; the new one is not there yet
+        current = os.fstat(self.fd)
+        if (st.st_ino, st.st_dev) == (current.st_ino, current.st_dev):
+            return b""
+        if st.st_size == 0 and current.st_nlink > 0:
+            return b""  # the writer may not have reopened yet: keep reading the old file
+        new = self.opener(self.path)
+        if new is None:
+            return b""
+        data = self._read_to_end(MAX_READ)  # anything written to the old file since
+        os.close(self.fd)
+        self.fd, self.pos, self.recent = new, 0, b""
+        self._opened()
+        return data + self._read_to_end(MAX_READ)
+
     def close(self) -> None:
-        if self.f is not None:
-            self.f.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
-def follow(
-    path: str,
-    write: Callable[[bytes], None],
-    interval: float = 0.2,
-    sleep: Callable[[float], None] = time.sleep,
-    rounds: int | None = None,
-) -> None:
-    """Write what is appended to `path` until interrupted (or `rounds` polls, for tests)."""
-    follower = Follower(path)
+def _read_from(fd: int, position: int, limit: int | None) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while limit is None or size < limit:
+        data = os.pread(fd, BLOCK, position + size)
+        if not data:
+            break
+        chunks.append(data)
+        size += len(data)
+    return b"".join(chunks)
+
+
+def follow(follower: Follower, write: Callable[[bytes], None], wait: Callable[[], None], rounds: int | None = None) -> None:
+    """Write what the follower reads, waiting between reads that find nothing, until interrupted."""
+    n = 0
+    while rounds is None or n < rounds:
+        data = follower.read()
+        if data:
+            write(data)
+        else:
+            wait()
+        n += 1
+
+
+def show(source: Source, lines: int, keep_following: bool, write: Callable[[bytes], None]) -> None:
+    """`logs`: the last lines of the log, then (with `keep_following`) what is appended to it.
+
+    One open file serves both, so nothing written in between is lost.
+    """
+    from .inotify import Waiter
+
+    opener = strict_opener(source.reader)
+    fd = opener(source.path)
+    end = 0
+    if fd is not None:
+        try:
+            start, end = last_lines(fd, lines)
+            last = copy_range(fd, start, end, write)
+        except BaseException:
+            os.close(fd)
+            raise
+        if not keep_following:
+            os.close(fd)
+            if last not in (b"", b"\n"):
+                write(b"\n")
+            return
+    if not keep_following:
+        return
+    waiter = Waiter(os.path.dirname(source.path) or ".")
+    follower = Follower(source.path, opener=opener, fd=fd, position=end, on_open=waiter.watch_file)
     try:
-        n = 0
-        while rounds is None or n < rounds:
-            data = follower.read()
-            if data:
-                write(data)
-            sleep(interval)
-            n += 1
+        follow(follower, write, waiter.wait)
     finally:
         follower.close()
+        waiter.close()

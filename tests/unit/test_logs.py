@@ -1,10 +1,19 @@
-from daemonctl.logs import Follower, follow, tail
+import os
+import shutil
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daemonctl.errors import Failure, PrivilegeError
+from daemonctl.lastlines import start_of_last_lines
+from daemonctl.logs import Follower, follow, open_log, show, strict_opener, tail
 
 
 def test_tail_last_lines(tmp_path):
     log = tmp_path / "x.log"
-    log.write_text("".join(f"line {i}\n" for i in range(5000)))
-    assert tail(log, 3) == ["line 4997", "line 4998", "line 4999"]
+    log.write_text("".join(f"line {i}\n" for i in range(50000)))
+    assert tail(log, 3) == ["line 49997", "line 49998", "line 49999"]
     assert tail(log, 0) == []
     assert tail(tmp_path / "missing.log", 3) == []
 
@@ -15,36 +24,205 @@ def test_tail_without_final_newline_and_short_file(tmp_path):
     assert tail(log, 10) == ["a", "b"]
 
 
+def _reference(data: bytes, lines: int, max_line: int) -> int:
+    """The start of the last lines, found the slow and obvious way."""
+    if lines <= 0 or not data:
+        return len(data)
+    body = data[:-1] if data.endswith(b"\n") else data
+    spans, start = [], 0
+    for part in body.split(b"\n"):
+        spans.append((start, start + len(part)))
+        start += len(part) + 1
+    for count, (begin, end) in enumerate(reversed(spans), 1):
+        if end - begin > max_line:
+            return end - max_line
+        if count == lines:
+            return begin
+    return 0
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\n\n"]), max_size=60).map(b"".join),
+    lines=st.integers(0, 8),
+    block=st.integers(1, 9),
+    max_line=st.integers(1, 12),
+)
+def test_backward_reader_agrees_with_the_obvious_way(data, lines, block, max_line):
+    reads = []
+
+    def read_at(offset, size):
+        reads.append((offset, size))
+        return data[offset:offset + size]
+
+    got = start_of_last_lines(read_at, len(data), lines, max_line=max_line, block=block)
+    assert got == _reference(data, lines, max_line)
+    # Each byte once at most, but the up-to-3 looked at to start a cut line on a character.
+    assert sum(size for _, size in reads) <= len(data) + 3, "read something twice"
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 4, 5, 8, 64])
+def test_backward_reader_at_block_boundaries(block):
+    data = b"ab\ncd\nef\n"  # newlines at 2, 5, 8: on, before and after block edges for these sizes
+    read_at = lambda offset, size: data[offset:offset + size]
+    for lines, start in [(1, 6), (2, 3), (3, 0), (4, 0)]:
+        assert start_of_last_lines(read_at, len(data), lines, block=block) == start
+    assert start_of_last_lines(read_at, 8, 1, block=block) == 6  # no final newline
+    assert start_of_last_lines(lambda o, s: b"\n\n\n"[o:o + s], 3, 2, block=block) == 1  # empty lines
+
+
+def test_backward_reader_reads_only_the_last_long_line():
+    size = 1 << 30  # a 1 GiB "file" without a newline, never held in memory
+    reads = []
+
+    def read_at(offset, n):
+        reads.append(n)
+        return b"x" * min(n, size - offset)
+
+    assert start_of_last_lines(read_at, size, 10) == size - 65536
+    assert sum(reads) <= 2 * 65536 + 3
+
+
+def test_a_cut_line_starts_on_a_character():
+    data = "é".encode() * 10  # two bytes each
+    start = start_of_last_lines(lambda o, s: data[o:o + s], len(data), 1, max_line=5, block=4)
+    assert start == 16 and data[start:].decode() == "éé"
+
+
+def test_show_prints_the_cut_last_line_of_a_file_without_newlines(tmp_path):
+    log = tmp_path / "x.log"
+    log.write_bytes(b"y" * 10 + b"x" * (200 << 10))
+    out = []
+    show_source(log, 10, out.append)
+    assert b"".join(out) == b"x" * 65536 + b"\n"
+
+
+def show_source(path, lines, write, follow_too=False):
+    from daemonctl.logs import Source
+
+    show(Source(str(path), None), lines, follow_too, write)
+
+
+def test_open_log_refuses_what_is_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "secret").write_text("secret\n")
+    os.symlink(tmp_path / "secret", tmp_path / "link")
+    os.symlink("loop", tmp_path / "loop")
+    for name, words in [("fifo", "a FIFO"), ("dir", "a directory"), ("link", "symbolic link"), ("loop", "symbolic link")]:
+        with pytest.raises(PrivilegeError, match=words):
+            open_log(str(tmp_path / name))
+    assert open_log(str(tmp_path / "missing")) is None
+    with pytest.raises(Failure, match="Not a directory"):
+        open_log(str(tmp_path / "secret" / "x"))
+    assert tail(tmp_path / "link", 3) == [] and tail(tmp_path / "fifo", 3) == []
+
+
+def _append(path, text):
+    with open(path, "a") as w:
+        w.write(text)
+
+
 def test_follower_sees_appends_rename_and_truncation(tmp_path):
     log = tmp_path / "x.log"
     log.write_text("old\n")
-    f = Follower(log)
+    f = Follower(str(log))
     assert f.read() == b""
-    with open(log, "a") as w:
-        w.write("one\n")
+    _append(log, "one\n")
     assert f.read() == b"one\n"
-    with open(log, "a") as w:
-        w.write("before-rename\n")
+    _append(log, "before-rename\n")
     log.rename(tmp_path / "x.log.1")
     log.write_text("new\n")
     assert f.read() == b"before-rename\nnew\n"
     log.write_text("")  # truncated in place, seen by a poll before it grows again
     assert f.read() == b""
-    with open(log, "a") as w:
-        w.write("after\n")
+    _append(log, "after\n")
     assert f.read() == b"after\n"
     f.close()
 
 
-def test_follow_writes_and_sleeps_with_injected_sleep(tmp_path):
+def test_follower_reads_what_it_missed_from_the_copy_of_a_copytruncate(tmp_path):
+    log = tmp_path / "x.log"
+    log.write_text("".join(f"{i}\n" for i in range(1000)))
+    f = Follower(str(log))
+    _append(log, "seen\n")
+    assert f.read() == b"seen\n"
+    _append(log, "missed-1\nmissed-2\n")
+    shutil.copyfile(log, tmp_path / "x.log.1")  # logrotate's copytruncate: copy, then truncate
+    (tmp_path / "x.log.2").write_text(log.read_text())  # an older copy that does not end there
+    os.utime(tmp_path / "x.log.2", (0, 0))
+    os.truncate(log, 0)
+    _append(log, "fresh and longer than what was read before the truncation\n" * 200)
+    assert f.read() == b"missed-1\nmissed-2\n" + b"fresh and longer than what was read before the truncation\n" * 200
+    f.close()
+
+
+def test_follower_truncated_without_a_copy_starts_again_at_the_beginning(tmp_path):
+    log = tmp_path / "x.log"
+    log.write_text("a\nb\n")
+    f = Follower(str(log))
+    os.truncate(log, 0)
+    _append(log, "c\nd\ne\n")  # grew past the old position before the follower looked
+    assert f.read() == b"c\nd\ne\n"
+    f.close()
+
+
+def test_follower_keeps_reading_the_renamed_file_until_the_new_one_has_content(tmp_path):
     log = tmp_path / "x.log"
     log.write_text("")
-    got, slept = [], []
+    f = Follower(str(log))
+    writer = open(log, "a")
+    writer.write("one\n"); writer.flush()
+    log.rename(tmp_path / "x.log.1")
+    log.write_text("")  # logrotate's `create`: the writer has not reopened yet
+    assert f.read() == b"one\n"
+    writer.write("two\n"); writer.flush()
+    assert f.read() == b"two\n"
+    writer.close()
+    _append(log, "three\n")  # the writer reopened
+    assert f.read() == b"three\n"
+    _append(tmp_path / "x.log.1", "late\n")
+    assert f.read() == b""
+    f.close()
 
-    def sleep(seconds):
-        slept.append(seconds)
-        with open(log, "a") as w:
-            w.write(f"tick {len(slept)}\n")
 
-    follow(log, got.append, interval=0.5, sleep=sleep, rounds=3)
-    assert b"".join(got) == b"tick 1\ntick 2\n" and slept == [0.5, 0.5, 0.5]
+def test_follower_with_a_strict_opener_refuses_a_planted_symlink(tmp_path):
+    log = tmp_path / "x.log"
+    log.write_text("a\n")
+    (tmp_path / "secret").write_text("secret\n")
+    f = Follower(str(log), opener=strict_opener(None))
+    log.unlink()
+    os.symlink(tmp_path / "secret", log)
+    with pytest.raises(PrivilegeError, match="symbolic link"):
+        f.read()
+    f.close()
+
+
+def test_follow_reads_and_waits_with_injected_wait(tmp_path):
+    log = tmp_path / "x.log"
+    log.write_text("")
+    got, waits = [], []
+
+    def wait():
+        waits.append(1)
+        _append(log, f"tick {len(waits)}\n")
+
+    follow(Follower(str(log)), got.append, wait, rounds=5)
+    assert b"".join(got) == b"tick 1\ntick 2\n" and len(waits) == 3
+
+
+def test_show_follows_from_where_the_last_lines_ended(tmp_path):
+    log = tmp_path / "x.log"
+    log.write_text("a\nb\n")
+    out = []
+
+    def write(data):
+        out.append(data)
+        if len(out) == 1:
+            _append(log, "written between\n")  # after the tail was read, before following starts
+        elif len(out) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        show_source(log, 1, write, follow_too=True)
+    assert out == [b"b\n", b"written between\n"]
