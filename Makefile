@@ -18,8 +18,8 @@ venv: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -q tests
 
-# The man-page linters and systemd-analyze, from Debian, when they are missing.
-DEBIAN_TOOLS := mandoc:mandoc groff:groff-base systemd-analyze:systemd
+# The man-page linters, systemd-analyze and logrotate, from Debian, when they are missing.
+DEBIAN_TOOLS := mandoc:mandoc groff:groff-base systemd-analyze:systemd logrotate:logrotate
 tools:
 	@missing=""; for t in $(DEBIAN_TOOLS); do \
 	    command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \

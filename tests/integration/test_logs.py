@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from .conftest import SH, assert_ok, log_lines, wait_for
+from .conftest import PY, SH, assert_ok, assert_one_error, log_lines, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +39,11 @@ def test_logs_more_lines_than_file(twelve):
     assert cp.stdout.splitlines() == [f"line{i}" for i in range(1, 13)]
 
 
-def test_logs_unknown_name(dctl):
+def test_logs_unknown_name_is_a_usage_error(dctl):
+    """Exit 2, as the man page says and as remove and export do for an unknown name."""
     cp = dctl("logs", "ghost")
-    assert cp.returncode != 0 and "Traceback" not in cp.stderr
-    assert cp.stderr.startswith("daemonctl: error: ")
+    assert_one_error(cp, 2, only_line=True)
+    assert "no daemon named ghost" in cp.stderr
 
 
 class Follower:
@@ -92,3 +93,21 @@ def test_logs_follow_across_rotation(twelve):
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=10)
     assert "Traceback" not in proc.stderr.read()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_logs_follow_ends_with_128_plus_the_number(twelve, sig):
+    proc = twelve.popen("logs", "-n", "1", "-f", "lg", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    f = Follower(proc)
+    f.expect("line12")
+    proc.send_signal(sig)
+    assert proc.wait(timeout=10) == 128 + sig
+    assert proc.stderr.read() == ""
+
+
+def test_logs_of_output_without_newlines_shows_its_last_64_kib(dctl):
+    dctl.start("nl", PY, "-c", "import sys, time; sys.stdout.write('y' * 100 + 'x' * 300000); sys.stdout.flush(); time.sleep(300)")
+    assert wait_for(lambda: dctl.logfile("nl").stat().st_size == 300100)
+    cp = dctl("logs", "-n", "3", "nl")
+    assert_ok(cp)
+    assert cp.stdout == "x" * 65536 + "\n"
