@@ -37,8 +37,10 @@ This module imports neither Click nor errors.py at import time.
 
 import errno
 import os
-import signal
 import stat
+
+# The C module: signal.py builds IntEnum classes at import, milliseconds for every command.
+import _signal as signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
