@@ -172,7 +172,7 @@ def send_signal(state: StateDir, name: str | None, pidfile: str | None, sig: int
         raise Failure(str(err)) from None
     if target.record is None and daemon.pidfile_pid is None:
         if name is None:
-            raise SignalNotRunning(f"{label} is not running (no record, no pidfile)")
+            raise SignalNotRunning(f"nothing to signal: there is no pidfile {label}")
         raise SignalNotRunning(f"no daemon named {name} in {state.path}; list them with daemonctl status")
     again = f"; start it with daemonctl start -n {target.name}" if target.name else ""
     if daemon.state == RESTARTING:

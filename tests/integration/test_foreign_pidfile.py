@@ -68,7 +68,9 @@ def test_signal_p_checks_identity_like_stop_p(dctl):
 
 def test_signal_p_exit_codes(dctl, tmp_path):
     pidfile = tmp_path / "x.pid"
-    assert_one_error(dctl("signal", "-p", pidfile, "HUP"), 7)            # no pidfile: not running
+    cp = dctl("signal", "-p", pidfile, "HUP")
+    assert_one_error(cp, 7)                                              # no pidfile: not running
+    assert f"there is no pidfile {pidfile}" in cp.stderr
     pidfile.write_text(f"{dead_pid()}\n")
     assert_one_error(dctl("signal", "-p", pidfile, "HUP"), 7)            # its process is gone
     pidfile.write_text("garbage\n")
