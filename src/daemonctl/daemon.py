@@ -97,12 +97,8 @@ def find_by_pidfile(state: StateDir, path: str) -> Record | None:
         try:
             rec = record_mod.load(state.record(name))
         except record_mod.CorruptRecord as err:
-            if isinstance(err.__cause__, PermissionError):
-                # It may be this pidfile's record: acting without its identity check is not an option.
-                raise _record_error(state, name, err) from None
-            continue
-        except OSError:
-            continue
+            # It may be this pidfile's record: acting without its identity check is not an option.
+            raise _record_error(state, name, err) from None
         if rec is not None and os.path.normpath(rec.spec.pidfile) == path:
             return rec
     return None

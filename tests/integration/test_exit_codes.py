@@ -1,5 +1,6 @@
 """CONTRACT "Exit status": every code of the table that is not about bad input
 (bad input and start's 1/2/5/6 are in test_bad_input.py)."""
+import json
 import os
 import shutil
 import signal
@@ -250,3 +251,21 @@ def test_a_pidfile_the_caller_cannot_read_is_insufficient_privilege(shared, dctl
     assert_one_error(cp, code)
     assert f"pidfile {pidfile} cannot be read: Permission denied" in cp.stderr
     assert canary.poll() is None and pidfile.exists()
+
+
+@pytest.mark.parametrize("cmd,code", [(["stop", "-t", "0.5", "bad"], 1), (["stop", "-t", "0.5", "-p", "{pidfile}"], 1),
+                                      (["signal", "bad", "TERM"], 1),
+                                      (["signal", "-p", "{pidfile}", "TERM"], 1), (["remove", "bad"], 1),
+                                      (["status", "bad"], 4), (["status", "-p", "{pidfile}"], 4)])
+def test_a_corrupt_record_is_a_failure_and_status_unknown(dctl, cmd, code):
+    """CONTRACT Trust: one line and exit 4 from status, 1 from the others; nothing is signalled."""
+    pid = dctl.start_logger("bad", survive="TERM,HUP")
+    rec = dctl.record("bad")
+    rec["command"] = []  # no program: the record is corrupt, whoever the pidfile names
+    dctl.recordfile("bad").write_text(json.dumps(rec))
+    text = dctl.recordfile("bad").read_text()
+    cp = dctl(*[a.format(pidfile=dctl.pidfile("bad")) for a in cmd])
+    assert_one_error(cp, code)
+    assert f"the record of bad ({dctl.recordfile('bad')}) is corrupt" in cp.stderr
+    assert alive(pid) and log_lines(dctl.logfile("bad")) == ["ready"]
+    assert dctl.recordfile("bad").read_text() == text and dctl.pidfile("bad").exists()
