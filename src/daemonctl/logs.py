@@ -1,21 +1,19 @@
 """Reading a daemon's log: the last lines, and following it across rotation.
 
-Every file is opened by `open_log`: never through a symlink, never blocking on a FIFO
-or device, regular files only, and as root with the rights of the daemon's user.
+Every file is opened by safeopen's rules: never through a symlink, never blocking on a
+FIFO or device, regular files only, and as root with the rights of the daemon's user
+where that user can change what the path names.
 """
 
-import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import NamedTuple
 
 from .lastlines import BLOCK, fd_reader, start_of_last_lines
-from .privs import Credentials
+from .safeopen import Refused, Rights, open_read
 from .state import StateDir, validate_name
 
-OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 RECENT = 4096  # bytes kept from just before the reading position: they recognise the file and its rotated copy
 MAX_READ = 8 << 20  # what one Follower.read returns at most; the rest comes at the next call
 
@@ -26,7 +24,7 @@ class Source(NamedTuple):
     """The log of a daemon, and whose rights reading it takes (None: the caller's own)."""
 
     path: str
-    reader: Credentials | None
+    rights: Rights | None
 
 
 def log_source(state: StateDir, name: str) -> Source:
@@ -45,94 +43,39 @@ def log_source(state: StateDir, name: str) -> Source:
     return Source(rec.spec.stdout, _reader(rec.spec.user, rec.spec.group))
 
 
-def _reader(user: str | None, group: str | None) -> Credentials | None:
-    """As root, the daemon's user: what root shows of its log is what that user could read."""
+def _reader(user: str | None, group: str | None) -> Rights | None:
+    """As root, the daemon's user: what root shows of its log is what that user could read (see safeopen)."""
     if os.geteuid() != 0 or (user is None and group is None):
         return None
     from .privs import for_spec
 
-    return for_spec(user, group)
+    return Rights.of(for_spec(user, group))
 
 
-def open_log(path: str, reader: Credentials | None = None) -> int | None:
-    """A descriptor on the regular file at `path`, None when there is none.
+def open_log(path: str, rights: Rights | None = None) -> int | None:
+    """A descriptor on the regular file at `path`, None when there is none: the one place `logs` opens a file.
 
-    The one place `logs` opens a file. A symlink, FIFO, device, socket or directory is
-    refused (exit 4), so is what `reader` could not read; other failures exit 1.
+    By safeopen's rules: a symlink, FIFO, device or socket is refused (exit 4), so is
+    what the daemon's user could not read where it can change what the path names.
     """
-    from .errors import Failure, PrivilegeError
-
     try:
-        with _rights_of(reader):
-            fd = os.open(path, OPEN_FLAGS)
+        return open_read(path, "log", rights)
     except FileNotFoundError:
         return None
-    except OSError as err:
-        if err.errno == errno.ELOOP and _is_symlink(path):
-            raise PrivilegeError(f"log {path} is a symbolic link; refusing to follow it") from None
-        who = f" as {reader.user or reader.uid}" if reader is not None else ""
-        if err.errno in (errno.EACCES, errno.EPERM):
-            raise PrivilegeError(f"cannot read log {path}{who}: {err.strerror}") from None
-        raise Failure(f"cannot read log {path}{who}: {err.strerror}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise PrivilegeError(f"log {path} is {_kind(mode)}, not a regular file; refusing to read it")
-    return fd
+    except Refused as err:
+        raise err.to_error() from None
 
 
-def _is_symlink(path: str) -> bool:
-    try:
-        return stat.S_ISLNK(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
-def _kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return kind
-    return "not a regular file"
-
-
-@contextmanager
-def _rights_of(reader: Credentials | None) -> Iterator[None]:
-    """Root's file-system identity becomes the reader's meanwhile (setfsuid: this thread, paths only)."""
-    if reader is None or os.geteuid() != 0 or reader.uid == 0:
-        yield
-        return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    groups = os.getgroups()
-    os.setgroups(os.getgrouplist(reader.user, reader.gid) if reader.user else [reader.gid])
-    libc.setfsgid(reader.gid)
-    libc.setfsuid(reader.uid)
-    try:
-        if libc.setfsuid(reader.uid) != reader.uid or libc.setfsgid(reader.gid) != reader.gid:
-            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))  # could not take its rights
-        yield
-    finally:
-        libc.setfsuid(os.geteuid())
-        libc.setfsgid(os.getegid())
-        os.setgroups(groups)
-
-
-def strict_opener(reader: Credentials | None) -> Opener:
-    return lambda path: open_log(path, reader)
+def strict_opener(rights: Rights | None) -> Opener:
+    return lambda path: open_log(path, rights)
 
 
 def lenient_open(path: str) -> int | None:
     """`open_log`, where a file refused counts as no file (for readiness checks)."""
     try:
-        return open_log(path)
-    except Exception as err:
-        from .errors import DaemonctlError
-
-        if isinstance(err, DaemonctlError):
-            return None
-        raise
+        return open_read(path, "log")
+    except (FileNotFoundError, Refused):
+        return None
 
 
 def last_lines(fd: int, lines: int) -> tuple[int, int]:
@@ -152,22 +95,6 @@ def copy_range(fd: int, start: int, end: int, write: Callable[[bytes], None]) ->
         start += len(data)
         last = data[-1:]
     return last
-
-
-def tail(path: str, lines: int) -> list[str]:
-    """The last `lines` lines of `path` (without newlines); [] if it is missing or refused."""
-    if lines <= 0:
-        return []
-    fd = lenient_open(path)
-    if fd is None:
-        return []
-    try:
-        start, end = last_lines(fd, lines)
-        chunks: list[bytes] = []
-        copy_range(fd, start, end, chunks.append)
-    finally:
-        os.close(fd)
-    return b"".join(chunks).decode("utf-8", "replace").splitlines()
 
 
 class Follower:
@@ -328,7 +255,7 @@ def show(source: Source, lines: int, keep_following: bool, write: Callable[[byte
     """
     from .inotify import Waiter
 
-    opener = strict_opener(source.reader)
+    opener = strict_opener(source.rights)
     fd = opener(source.path)
     end = 0
     if fd is not None:

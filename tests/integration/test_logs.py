@@ -1,9 +1,12 @@
 """CONTRACT "logs": last N lines, and -f following across rotation (rename, truncate)."""
 import os
 import queue
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +114,81 @@ def test_logs_of_output_without_newlines_shows_its_last_64_kib(dctl):
     cp = dctl("logs", "-n", "3", "nl")
     assert_ok(cp)
     assert cp.stdout == "x" * 65536 + "\n"
+
+
+# --- as root, for a daemon of user nobody whose log is in nobody's directory (issue 10)
+
+NOBODY = 65534
+SECRET = "root-only-secret"
+
+
+@pytest.fixture
+def nobody_log(dctl, request):
+    """A daemon running as nobody, logging to app.log in a directory nobody owns."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    top = tempfile.mkdtemp(prefix="dctl-logs-")
+    request.addfinalizer(lambda: shutil.rmtree(top, ignore_errors=True))
+    os.chmod(top, 0o755)
+    home = Path(top) / "home"
+    home.mkdir()
+    os.chown(home, NOBODY, NOBODY)
+    secret = Path(top) / "secret"
+    secret.write_text(SECRET + "\n")
+    secret.chmod(0o600)
+    log = home / "app.log"
+    dctl.start("app", SH, "-c", "echo hello; exec sleep 300", opts=["-u", "nobody", "-o", str(log)])
+    assert wait_for(lambda: "hello" in log_lines(log))
+    return log, secret
+
+
+def _replace(log, make):
+    os.unlink(log)
+    make(log)
+
+
+def test_logs_shows_the_log_of_a_daemon_user(dctl, nobody_log):
+    cp = dctl("logs", "app")
+    assert_ok(cp)
+    assert cp.stdout == "hello\n"
+
+
+@pytest.mark.parametrize("plant, code, words", [
+    ("symlink", 4, "symbolic link"),
+    ("loop", 4, "symbolic link"),
+    ("fifo", 4, "FIFO"),
+    ("directory", 1, "directory"),
+    ("unreadable", 4, "Permission denied"),
+    ("root_file", 4, "Permission denied"),
+])
+def test_logs_refuses_what_the_daemon_user_planted(dctl, nobody_log, plant, code, words):
+    log, secret = nobody_log
+    if plant == "symlink":
+        _replace(log, lambda p: os.symlink(secret, p))
+    elif plant == "loop":
+        _replace(log, lambda p: os.symlink(p.name, p))
+    elif plant == "fifo":
+        _replace(log, os.mkfifo)
+    elif plant == "directory":
+        _replace(log, os.mkdir)
+    elif plant == "unreadable":
+        log.chmod(0)  # nobody's own log, which nobody may not read: neither may root show it
+    else:
+        _replace(log, lambda p: shutil.copy2(secret, p))  # a root-only file in nobody's directory
+    for args in (["logs", "app"], ["logs", "-f", "app"]):
+        cp = dctl(*args, timeout=20)
+        assert_one_error(cp, code, only_line=True)
+        assert words in cp.stderr and SECRET not in cp.stdout + cp.stderr
+
+
+def test_logs_follow_refuses_a_symlink_planted_at_a_rotation(dctl, nobody_log):
+    log, secret = nobody_log
+    proc = dctl.popen("logs", "-f", "app", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    f = Follower(proc)
+    f.expect("hello")
+    os.rename(log, log.with_name("app.log.1"))
+    os.symlink(secret, log)
+    assert proc.wait(timeout=20) == 4
+    err = proc.stderr.read()
+    assert "symbolic link" in err and "Traceback" not in err
+    assert SECRET not in "".join(f.seen) + err
