@@ -300,8 +300,12 @@ def export_cmd(ctx: click.Context, timeout: float | None, schedule: str | None, 
     """Print NAME as a systemd unit or a supervisord [program:NAME] section."""
     from . import export
 
-    record = export.load(_state(ctx), name)
-    click.echo(export.render(kind, record, _schedule(timeout, schedule)), nl=False)
+    state = _state(ctx)
+    record = export.load(state, name)
+    text, notes = export.render(kind, record, _schedule(timeout, schedule), state.pidfile(record.name))
+    click.echo(text, nl=False)
+    for note in notes:  # also comments in the text; -q does not hide what was not exported
+        click.echo(f"daemonctl: warning: {kind} export of {record.name} leaves out {note}", err=True)
     return ExitStatus.OK
 
 

@@ -1,7 +1,7 @@
 """export: a daemon's record as a systemd service unit or a supervisord program section.
 
-Options that come with supervision, readiness or privileges are read with getattr,
-so a record without them exports as a plain daemon.
+Every start option is exported, or else named in a comment of the output and in a
+note on stderr (the notes render returns): nothing is dropped without a word.
 """
 
 from __future__ import annotations
@@ -29,13 +29,12 @@ class Respawn:
 
     @classmethod
     def of(cls, spec: StartSpec) -> Respawn:
-        mode = getattr(spec, "respawn", None)
         return cls(
-            mode=mode if mode in ("on-failure", "always") else None,
-            delay=float(getattr(spec, "restart_delay", 1.0)),
-            delay_max=float(getattr(spec, "restart_delay_max", 60.0)),
-            min_uptime=float(getattr(spec, "min_uptime", 10.0)),
-            max_restarts=int(getattr(spec, "max_restarts", 10)),
+            mode=spec.respawn if spec.respawn in ("on-failure", "always") else None,
+            delay=float(spec.restart_delay),
+            delay_max=float(spec.restart_delay_max),
+            min_uptime=float(spec.min_uptime),
+            max_restarts=int(spec.max_restarts),
         )
 
     def give_up_window(self) -> float:
@@ -68,6 +67,18 @@ class StopPlan:
         return cls(first, timeout, lost)
 
 
+class Notes:
+    """What a format cannot express: a comment in the output and a line on stderr."""
+
+    def __init__(self, comment: str) -> None:
+        self.comment = comment
+        self.lines: list[str] = []
+
+    def cannot(self, what: str) -> list[str]:
+        self.lines.append(what)
+        return [f"{self.comment} not exported: {what}"]
+
+
 def load(state: StateDir, name: str) -> Record:
     from .daemon import load_record
 
@@ -77,30 +88,48 @@ def load(state: StateDir, name: str) -> Record:
     return record
 
 
-def render(kind: str, record: Record, schedule: Schedule) -> str:
+def render(kind: str, record: Record, schedule: Schedule, default_pidfile: str | None = None) -> tuple[str, list[str]]:
+    """The unit or section, and the notes on what it could not express (for stderr)."""
+    notes = Notes("#" if kind == "systemd" else ";")
     try:
         if kind == "systemd":
-            return systemd_unit(record, schedule)
-        return supervisor_section(record, schedule)
+            text = systemd_unit(record, schedule, notes)
+        else:
+            text = supervisor_section(record, schedule, notes)
     except Unquotable as err:
         raise Failure(f"cannot export {record.name} to {kind}: {err}") from None
+    if default_pidfile is not None and record.spec.pidfile != default_pidfile:
+        manager = "systemd" if kind == "systemd" else "supervisord"
+        text += "".join(f"{line}\n" for line in
+                        notes.cannot(f"-p {record.spec.pidfile}: {manager} writes no pidfile"))
+    return text, notes.lines
 
 
 def _seconds(value: float) -> str:
     return "infinity" if value == float("inf") else f"{value:g}"
 
 
-def systemd_unit(record: Record, schedule: Schedule) -> str:
-    spec, stop = record.spec, StopPlan.of(schedule)
+def _readiness(spec: StartSpec, notify_ok: bool) -> list[tuple[str, str]]:
+    """The readiness options of spec that a manager without those checks drops."""
+    checks = [("--ready-file", spec.ready_file), ("--ready-port", spec.ready_port), ("--ready-log", spec.ready_log)]
+    if not notify_ok and spec.notify:
+        checks.append(("--notify", "READY=1"))
+    return [(option, str(value)) for option, value in checks if value]
+
+
+def systemd_unit(record: Record, schedule: Schedule, notes: Notes | None = None) -> str:
+    spec, stop, notes = record.spec, StopPlan.of(schedule), notes or Notes("#")
+    respawn = Respawn.of(spec)
     lines = [
         f"# {record.name}, exported by daemonctl. Install as /etc/systemd/system/{record.name}.service,",
         f"# then: systemctl daemon-reload && systemctl enable --now {record.name}",
         "[Unit]",
         f"Description={record.name} (exported from daemonctl)",
-        *_systemd_give_up(Respawn.of(spec)),
+        *_systemd_give_up(respawn),
         "",
         "[Service]",
-        f"Type={'notify' if getattr(spec, 'notify', False) else 'simple'}",
+        # exec, not simple: like daemonctl start, a program that cannot be exec'd fails the start.
+        f"Type={'notify' if spec.notify else 'exec'}",
         f"ExecStart={systemd_exec(spec.executable, spec.command)}",
         f"WorkingDirectory={systemd_word(spec.chdir, expand_dollar=False)}",
         f"UMask={spec.umask:04o}",
@@ -108,8 +137,9 @@ def systemd_unit(record: Record, schedule: Schedule) -> str:
         f"StandardOutput={_append(spec.stdout)}",
         f"StandardError={_append(spec.stderr)}",
         *_systemd_identity(spec),
-        *_systemd_stop(stop),
-        *_systemd_restart(Respawn.of(spec)),
+        *_systemd_ready(spec, notes),
+        *_systemd_stop(stop, notes),
+        *_systemd_restart(respawn, notes),
         "",
         "[Install]",
         "WantedBy=multi-user.target",
@@ -122,41 +152,64 @@ def _append(path: str) -> str:
 
 
 def _systemd_env(spec: StartSpec) -> list[str]:
+    # Only --env values: the caller's environment daemonctl may record is not the unit's business.
     lines = [f"Environment={systemd_env(k, v)}" for k, v in spec.env.items()]
-    env_file = getattr(spec, "env_file", None)
-    if env_file:
+    if spec.env_file:
         if spec.env:
             lines.append("# systemd lets EnvironmentFile= override Environment=; daemonctl does the opposite")
-        lines.append(f"EnvironmentFile={systemd_word(env_file, expand_dollar=False)}")
+        lines.append(f"EnvironmentFile={systemd_word(spec.env_file, expand_dollar=False)}")
     return lines
 
 
 def _systemd_identity(spec: StartSpec) -> list[str]:
+    user, group = _user_group(spec)
     lines = []
-    for key, attr in (("User", "user"), ("Group", "group"), ("Nice", "nice")):
-        value = getattr(spec, attr, None)
-        if value is not None:
-            lines.append(f"{key}={systemd_word(str(value), expand_dollar=False)}")
+    if user is not None:
+        lines.append(f"User={systemd_word(user, expand_dollar=False)}")
+    if group is not None:
+        lines.append(f"Group={systemd_word(group, expand_dollar=False)}")
+    if spec.nice is not None:
+        lines.append(f"Nice={spec.nice}")
     return lines
 
 
-def _systemd_stop(stop: StopPlan) -> list[str]:
+def _user_group(spec: StartSpec) -> tuple[str | None, str | None]:
+    """--user USER[:GROUP] and --group GROUP as a user and a group."""
+    if spec.user is None:
+        return None, spec.group
+    user, _, group = spec.user.partition(":")
+    return user, group or spec.group
+
+
+def _systemd_ready(spec: StartSpec, notes: Notes) -> list[str]:
+    lines = []
+    if spec.notify:
+        lines.append(f"TimeoutStartSec={spec.ready_timeout:g}")
+    for option, value in _readiness(spec, notify_ok=True):
+        lines += notes.cannot(f"{option} {value}: systemd deems the service started once the program runs")
+    if spec.wait and not spec.readiness:
+        lines += notes.cannot(f"--wait {spec.wait:g}: systemd fails the start only when the exec fails")
+    return lines
+
+
+def _systemd_stop(stop: StopPlan, notes: Notes) -> list[str]:
     lines = []
     if stop.lost:
         names = ", ".join(signal_name(s) for s in stop.lost)
-        lines.append(f"# daemonctl's stop also sends {names} on the way; systemd goes straight to SIGKILL")
+        lines += notes.cannot(f"{names} in the stop schedule: systemd goes straight to SIGKILL")
     lines += [f"KillSignal={signal_name(stop.signal)}", f"TimeoutStopSec={_seconds(stop.timeout)}"]
     return lines
 
 
-def _systemd_restart(respawn: Respawn) -> list[str]:
+def _systemd_restart(respawn: Respawn, notes: Notes) -> list[str]:
     if respawn.mode is None:
         return ["Restart=no"]
     lines = [f"Restart={'always' if respawn.mode == 'always' else 'on-failure'}"]
     if respawn.mode != "always":
         # daemonctl restarts after any killing signal; systemd deems these four clean.
         lines.append("RestartForceExitStatus=SIGHUP SIGINT SIGTERM SIGPIPE")
-    lines.append(f"# daemonctl doubles the delay after each quick failure, up to {respawn.delay_max:g}s")
+    if respawn.delay_max > respawn.delay:
+        lines += notes.cannot(f"--restart-delay-max {respawn.delay_max:g}: systemd waits RestartSec= every time")
     lines.append(f"RestartSec={respawn.delay:g}")
     return lines
 
@@ -175,14 +228,16 @@ def _systemd_give_up(respawn: Respawn) -> list[str]:
 SUPERVISOR_SIGNALS = {"TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"}
 
 
-def supervisor_section(record: Record, schedule: Schedule) -> str:
-    spec, stop = record.spec, StopPlan.of(schedule)
+def supervisor_section(record: Record, schedule: Schedule, notes: Notes | None = None) -> str:
+    spec, stop, notes = record.spec, StopPlan.of(schedule), notes or Notes(";")
     stop_name = signal_name(stop.signal).removeprefix("SIG")
     if stop_name not in SUPERVISOR_SIGNALS:
         raise Unquotable(f"supervisord cannot stop a program with SIG{stop_name}")
     if stop.timeout == float("inf"):
         raise Unquotable("supervisord cannot wait forever for a program to stop")
-    command = " ".join(supervisor_word(w) for w in [spec.executable, *spec.command[1:]])
+    identity = _supervisor_identity(spec, notes)
+    nice, nice_notes = _supervisor_nice(spec, notes)
+    command = " ".join(supervisor_word(w) for w in [*nice, spec.executable, *spec.command[1:]])
     lines = [
         f"; {record.name}, exported by daemonctl: add to supervisord's configuration",
         f"[program:{record.name}]",
@@ -191,9 +246,13 @@ def supervisor_section(record: Record, schedule: Schedule) -> str:
         f"umask={spec.umask:03o}",
         *_supervisor_env(spec),
         *_supervisor_logs(spec),
-        *_supervisor_identity(spec),
+        *identity,
+        *nice_notes,
         "autostart=true",
-        *_supervisor_restart(Respawn.of(spec), spec),
+        *_supervisor_restart(Respawn.of(spec), spec, notes),
+        *[ln for option, value in _readiness(spec, notify_ok=False)
+          for ln in notes.cannot(f"{option} {value}: supervisord has no readiness check but startsecs")],
+        *_supervisor_stop(stop, notes),
         f"stopsignal={stop_name}",
         f"stopwaitsecs={max(1, round(stop.timeout))}",
         "stopasgroup=true",
@@ -205,14 +264,13 @@ def supervisor_section(record: Record, schedule: Schedule) -> str:
 def _supervisor_env(spec: StartSpec) -> list[str]:
     env = dict(spec.env)
     lines = []
-    env_file = getattr(spec, "env_file", None)
-    if env_file:
+    if spec.env_file:
         from .envfile import load_env_file
         from .options import env_file_rights
 
         # supervisord has no environment file: its variables are copied in as they are now.
-        lines.append(f"; variables read from {env_file} at export time")
-        env = {**load_env_file(env_file, env_file_rights(spec)), **env}
+        lines.append(f"; variables read from {spec.env_file} at export time")
+        env = {**load_env_file(spec.env_file, env_file_rights(spec)), **env}
     if env:
         lines.append(f"environment={supervisor_env(env)}")
     return lines
@@ -229,19 +287,62 @@ def _supervisor_logs(spec: StartSpec) -> list[str]:
     return log("stdout", spec.stdout) + log("stderr", spec.stderr)
 
 
-def _supervisor_identity(spec: StartSpec) -> list[str]:
-    user = getattr(spec, "user", None)
-    return [f"user={user}"] if user is not None else []
+def _supervisor_identity(spec: StartSpec, notes: Notes) -> list[str]:
+    user, group = _user_group(spec)
+    lines = []
+    if group is not None and (user is None or group != _primary_group(user)):
+        # supervisord runs the program with the user's own group: it has no group option.
+        lines += notes.cannot(f"group {group}: supervisord runs the program with its user's primary group")
+    if user is not None:
+        lines.append(f"user={user.replace('%', '%%')}")
+    return lines
 
 
-def _supervisor_restart(respawn: Respawn, spec: StartSpec) -> list[str]:
+def _primary_group(user: str) -> str | None:
+    """The primary group of user, by name and by number as --group may name it."""
+    import grp
+    import pwd
+
+    try:
+        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except (KeyError, OverflowError):
+        return None
+    try:
+        return grp.getgrgid(entry.pw_gid).gr_name
+    except KeyError:
+        return str(entry.pw_gid)
+
+
+def _supervisor_nice(spec: StartSpec, notes: Notes) -> tuple[list[str], list[str]]:
+    """nice(1) before the program (supervisord has no niceness setting), or a note why not."""
+    if spec.nice is None:
+        return [], []
+    if spec.nice < 0 and _user_group(spec)[0] is not None:
+        # supervisord drops to the user before the exec; only root may lower a niceness.
+        return [], notes.cannot(f"--nice {spec.nice}: supervisord execs as the user, who may not lower a niceness")
+    import shutil
+
+    # nice(1) adds to supervisord's own niceness, which is 0 unless it was started niced.
+    return [shutil.which("nice") or "/usr/bin/nice", "-n", str(spec.nice)], []
+
+
+def _supervisor_restart(respawn: Respawn, spec: StartSpec, notes: Notes) -> list[str]:
     if respawn.mode is None:
         # Like plain start: run once; --wait is how long it must live to count as started.
         return ["autorestart=false", f"startsecs={round(spec.wait)}", "startretries=0"]
     # max-restarts 0 means never give up; supervisord needs a number.
     retries = respawn.max_restarts or 1_000_000
     return [
+        *notes.cannot(f"--restart-delay {respawn.delay:g} (up to {respawn.delay_max:g}): "
+                      "supervisord waits 1 s more before each retry"),
         f"autorestart={'true' if respawn.mode == 'always' else 'unexpected'}",
         f"startsecs={round(respawn.min_uptime)}",
         f"startretries={retries}",
     ]
+
+
+def _supervisor_stop(stop: StopPlan, notes: Notes) -> list[str]:
+    if not stop.lost:
+        return []
+    names = ", ".join(signal_name(s) for s in stop.lost)
+    return notes.cannot(f"{names} in the stop schedule: supervisord goes straight to SIGKILL")

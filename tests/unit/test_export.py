@@ -27,7 +27,7 @@ def test_systemd_plain_daemon():
     for expected in ('ExecStart=@/usr/bin/python3 python3 app.py "a b"', "WorkingDirectory=/srv/web",
                      "UMask=0027", 'Environment="MODE=prod 1"', "StandardOutput=append:/s/web.log",
                      "StandardError=append:/s/web.log", "KillSignal=SIGTERM", "TimeoutStopSec=20",
-                     "Restart=no", "Type=simple"):
+                     "Restart=no", "Type=exec"):
         assert expected in unit
 
 
@@ -76,3 +76,59 @@ def test_what_supervisor_cannot_express_fails_cleanly():
         render("supervisor", Record("web", spec()), parse_schedule("WINCH/5/KILL/5"))
     with pytest.raises(Failure, match="line break"):
         render("supervisor", Record("web", spec(command=["x", "a\nb"])), default_schedule(5))
+
+
+def test_user_colon_group_is_split_into_user_and_group():
+    for kw in (dict(user="postgres:nogroup"), dict(user="postgres", group="nogroup")):
+        unit = lines(systemd_unit(Record("db", spec(**kw)), default_schedule(5)))
+        assert "User=postgres" in unit and "Group=nogroup" in unit and not any(":" in ln for ln in unit if ln.startswith("User"))
+    assert "Group=nogroup" in lines(systemd_unit(Record("db", spec(group="nogroup")), default_schedule(5)))
+
+
+def test_supervisor_user_and_the_group_it_cannot_set():
+    text, notes = render("supervisor", Record("db", spec(user="root:nogroup")), parse_schedule("TERM/5"))
+    assert "user=root" in lines(text) and not any(ln.startswith(("group", "user=root:")) for ln in lines(text))
+    assert notes == ["group nogroup: supervisord runs the program with its user's primary group"]
+    assert "; not exported: group nogroup" in text
+    text, notes = render("supervisor", Record("db", spec(user="root:root")), parse_schedule("TERM/5"))
+    assert notes == [] and "user=root" in lines(text)  # root's own group: nothing is lost
+
+
+def test_supervisor_nice_runs_through_nice_1():
+    text, notes = render("supervisor", Record("web", spec(nice=5)), parse_schedule("TERM/5"))
+    assert notes == [] and any(ln.startswith("command=") and ln.endswith("nice -n 5 /usr/bin/python3 app.py 'a b'")
+                               for ln in lines(text))
+    text, notes = render("supervisor", Record("web", spec(nice=-5, user="nobody")), parse_schedule("TERM/5"))
+    assert "nice" not in next(ln for ln in lines(text) if ln.startswith("command="))
+    assert len(notes) == 1 and notes[0].startswith("--nice -5")
+
+
+@pytest.mark.parametrize("option", [dict(ready_file="/run/x"), dict(ready_port="127.0.0.1:80"), dict(ready_log="up")])
+def test_readiness_neither_format_can_check_is_a_comment_and_a_note(option):
+    (key, value), = option.items()
+    for kind, mark in (("systemd", "#"), ("supervisor", ";")):
+        text, notes = render(kind, Record("web", spec(**option)), parse_schedule("TERM/5"))
+        flag = "--" + key.replace("_", "-")
+        assert [n for n in notes if n.startswith(f"{flag} {value}:")], notes
+        assert f"{mark} not exported: {flag} {value}:" in text
+
+
+def test_notify_is_type_notify_for_systemd_and_a_note_for_supervisord():
+    text, notes = render("systemd", Record("svc", spec(notify=True, ready_timeout=12)), parse_schedule("TERM/5"))
+    assert "Type=notify" in lines(text) and "TimeoutStartSec=12" in lines(text) and notes == []
+    text, notes = render("supervisor", Record("svc", spec(notify=True)), parse_schedule("TERM/5"))
+    assert [n for n in notes if n.startswith("--notify")]
+
+
+def test_what_is_approximated_is_said():
+    _, notes = render("systemd", Record("web", spec(wait=2)), default_schedule(5))
+    assert any(n.startswith("--wait 2") for n in notes) and any(n.startswith("SIGHUP in the stop") for n in notes)
+    _, notes = render("systemd", Record("web", spec(True)), parse_schedule("TERM/5"))
+    assert [n for n in notes if n.startswith("--restart-delay-max 60")]
+    _, notes = render("supervisor", Record("web", spec(True)), parse_schedule("TERM/5/HUP/5/KILL/5"))
+    assert any(n.startswith("--restart-delay 2") for n in notes) and any(n.startswith("SIGHUP") for n in notes)
+    _, notes = render("systemd", Record("web", spec()), parse_schedule("TERM/5"), default_pidfile="/s/web.pid")
+    assert notes == []
+    text, notes = render("systemd", Record("web", spec(pidfile="/run/web.pid")), parse_schedule("TERM/5"),
+                         default_pidfile="/s/web.pid")
+    assert notes == ["-p /run/web.pid: systemd writes no pidfile"] and "# not exported: -p /run/web.pid" in text
