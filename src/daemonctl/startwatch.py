@@ -106,7 +106,7 @@ def undo(pending: Pending) -> list[str]:
     from .respawn import end_supervisor
 
     end_supervisor(pending.launched.supervisor)  # first, so that nothing is restarted
-    _stop_group(pending.launched.program, pending.launched.sid)
+    _stop_group(pending.launched.program, pending.launched.sid, pending.progress)
     undo_commit(pending.state, pending.name, pending.spec, pending.previous)
     return pending.logs.last_lines(10) if pending.logs is not None else []
 
@@ -123,7 +123,7 @@ def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | N
         raise write_failure(err, "record", state.record(name)) from None
 
 
-def _stop_group(program: Identity, sid: int | None) -> None:
+def _stop_group(program: Identity, sid: int | None, progress: "Progress | None") -> None:
     """Leave nothing of a failed start behind: the program and whatever it started."""
     from .ownership import GroupProof
     from .schedule import parse_schedule, run
@@ -131,4 +131,4 @@ def _stop_group(program: Identity, sid: int | None) -> None:
 
     # TERM, and KILL what does not listen.
     with ProcessGroup(program, GroupProof(program.pid, sid, program.starttime)) as group:
-        run(parse_schedule("TERM/5/KILL/5"), group.send, group.wait_gone)
+        run(parse_schedule("TERM/5/KILL/5").told(progress), group.send, group.wait_gone)

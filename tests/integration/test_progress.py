@@ -116,3 +116,13 @@ def test_nothing_extra_when_stderr_is_not_a_terminal(dctl):
     assert_ok(cp)
     dctl.track(dctl.pid("w2"))
     assert cp.stderr.startswith("daemonctl: started w2") and cp.stderr.count("\n") == 1, repr(cp.stderr)
+
+
+def test_undoing_a_start_shows_the_stop(dctl):
+    # Not ready in time, and the program ignores TERM: the undo waits before its KILL.
+    argv = [PY, "-c", STUBBORN]
+    code, screen = on_terminal(dctl, "start", "-n", "web", "--ready-file", "/nonexistent/x", "--ready-timeout", "1.5",
+                               *argv)
+    assert code == 1
+    assert_line_then_cleared(screen, r"waiting for web to exit: TERM sent [12] s ago, KILL in [34] s",
+                             "daemonctl: error: web was not ready")
