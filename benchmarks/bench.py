@@ -23,6 +23,7 @@ from scale import scale_run  # noqa: E402
 from latency import stop_latency  # noqa: E402
 from resident import supervisor_rss  # noqa: E402
 from instructions import instruction_ratios  # noqa: E402
+from logs_tail import logs_tail  # noqa: E402
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 TARGETS = {"--help": 1.2, "start": 1.3, "status": 1.3, "stop": 1.5}
@@ -117,6 +118,8 @@ def main() -> None:
     stop_latency(dc, args.runs)
     print()
     scale_run(dc, args.daemons)
+    print()
+    logs_tail(dc, args.runs)
 
 
 if __name__ == "__main__":
