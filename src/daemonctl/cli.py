@@ -248,8 +248,8 @@ def signal_cmd(ctx: click.Context, pidfile: str | None, name: str | None, signal
 @click.pass_context
 def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
     """Print the last lines of the daemon's stdout log."""
+    from .interrupts import Interrupted, InterruptGuard
     from .logs import log_source, show
-    from .stopsignals import StopSignal, exit_on_stop_signals
 
     source = log_source(_state(ctx), name)
     out = sys.stdout.buffer
@@ -260,10 +260,10 @@ def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
             out.flush()
 
     try:
-        with exit_on_stop_signals():
+        with InterruptGuard() as guard, guard.raising():
             show(source, lines, follow, write)
             out.flush()
-    except StopSignal as stop:
+    except Interrupted as stop:
         return 128 + stop.signum
     except BrokenPipeError:
         # The reader went away (`logs -f web | head`): end as a program killed by SIGPIPE would.
