@@ -6,6 +6,7 @@ where that user can change what the path names.
 """
 
 import os
+import re
 import stat
 from collections.abc import Callable
 from typing import NamedTuple
@@ -16,6 +17,8 @@ from .state import StateDir, validate_name
 
 RECENT = 4096  # bytes kept from just before the reading position: they recognise the file and its rotated copy
 MAX_READ = 8 << 20  # what one Follower.read returns at most; the rest comes at the next call
+MAX_COPIES = 8  # rotated copies looked at after a truncation, newest first
+ROTATED_SUFFIX = re.compile(r"[.-][0-9]+")  # NAME.1 (numbered) or NAME-20261130 (dateext)
 
 Opener = Callable[[str], int | None]
 
@@ -166,6 +169,11 @@ class Follower:
         return data
 
     def _rest_of_rotated_copy(self) -> bytes:
+        """What the copy of a copytruncate holds beyond what was read, and any newer whole copy.
+
+        Newer copies (`NAME.1` when the match is `NAME.2`) are periods rotated while we
+        were not looking: shown whole, oldest first.
+        """
         if not self.recent:
             return b""  # nothing was read yet: the copy holds nothing we missed
         directory, base = os.path.split(self.path)
@@ -181,21 +189,35 @@ class Follower:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if stat.S_ISREG(st.st_mode) and st.st_size >= self.pos:
-                candidates.append((st.st_mtime_ns, entry.path))
-        for _, path in sorted(candidates, reverse=True)[:4]:
-            try:
-                fd = self.opener(path)
-            except Exception:  # a copy we may not read is not the copy we look for
+            if stat.S_ISREG(st.st_mode):
+                candidates.append((st.st_mtime_ns, entry.name, st.st_size))
+        newest_first = sorted(candidates, reverse=True)[:MAX_COPIES]
+        for k, (_, name, size) in enumerate(newest_first):
+            if size < self.pos:
                 continue
-            if fd is None:
+            data = self._read_copy(os.path.join(directory, name), self.pos, self.recent)
+            if data is None:
                 continue
-            try:
-                if os.pread(fd, len(self.recent), self.pos - len(self.recent)) == self.recent:
-                    return _read_from(fd, self.pos, None)
-            finally:
-                os.close(fd)
+            for _, newer, _ in reversed(newest_first[:k]):
+                if ROTATED_SUFFIX.fullmatch(newer[len(base):]):
+                    data += self._read_copy(os.path.join(directory, newer), 0, b"") or b""
+            return data
         return b""
+
+    def _read_copy(self, path: str, position: int, expected: bytes) -> bytes | None:
+        """The copy from `position` on, if the bytes just before it are `expected`; else None."""
+        try:
+            fd = self.opener(path)
+        except Exception:  # a copy we may not read is not the copy we look for
+            return None
+        if fd is None:
+            return None
+        try:
+            if os.pread(fd, len(expected), position - len(expected)) != expected:
+                return None
+            return _read_from(fd, position, None)
+        finally:
+            os.close(fd)
 
     def _follow_name(self) -> bytes:
         """When the path names another file, the rest of the old one and the new one's start."""

@@ -229,3 +229,25 @@ def test_show_follows_from_where_the_last_lines_ended(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         show(Source(str(log), None), 1, True, write)
     assert out == [b"b\n", b"written between\n"]
+
+
+def test_follower_shows_every_copy_of_two_copytruncates_it_slept_through(tmp_path):
+    log = tmp_path / "x.log"
+    log.write_text("start\n")
+    f = Follower(str(log))
+
+    def rotate(text):
+        _append(log, text)
+        for n in (2, 1):
+            if (tmp_path / f"x.log.{n}").exists():
+                os.rename(tmp_path / f"x.log.{n}", tmp_path / f"x.log.{n + 1}")
+        shutil.copyfile(log, tmp_path / "x.log.1")
+        os.truncate(log, 0)
+
+    rotate("a\n")
+    os.utime(tmp_path / "x.log.1", (1, 1))  # mtimes apart, whatever the clock's resolution
+    rotate("b\n")
+    (tmp_path / "x.log.lock").write_text("not a rotation\n")
+    _append(log, "c\n")
+    assert f.read() == b"a\nb\nc\n"
+    f.close()
