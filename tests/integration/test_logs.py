@@ -192,3 +192,14 @@ def test_logs_follow_refuses_a_symlink_planted_at_a_rotation(dctl, nobody_log):
     err = proc.stderr.read()
     assert "symbolic link" in err and "Traceback" not in err
     assert SECRET not in "".join(f.seen) + err
+
+
+def test_logs_into_a_pipe_closed_early_ends_quietly(dctl):
+    """`logs -n 100000 big | head -1`: no traceback, the exit status of a SIGPIPE death."""
+    dctl.start("big", PY, "-c", "import time; print('\\n'.join(map(str, range(100000))), flush=True); time.sleep(300)")
+    assert wait_for(lambda: len(log_lines(dctl.logfile("big"))) == 100000)
+    proc = dctl.popen("logs", "-n", "100000", "big", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"0\n"
+    proc.stdout.close()
+    assert proc.wait(timeout=20) == 141
+    assert proc.stderr.read() == b""
