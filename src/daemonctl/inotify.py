@@ -6,6 +6,7 @@ import ctypes
 import os
 import select
 import time
+from collections.abc import Callable
 
 IN_MODIFY = 0x002
 IN_ATTRIB = 0x004
@@ -32,7 +33,7 @@ SAFETY_INTERVAL = 1.0  # with inotify, look anyway once in a while (a file syste
 class Waiter:
     """`wait()` returns once something may have changed: an inotify event, or a timeout."""
 
-    def __init__(self, directory: str, sleep=time.sleep) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, directory: str, sleep: Callable[[float], None] = time.sleep) -> None:
         self.sleep = sleep
         self.fd: int | None = None
         self.file_wd: int | None = None
@@ -59,6 +60,14 @@ class Waiter:
             self.libc.inotify_rm_watch(self.fd, self.file_wd)  # fails harmlessly if already gone
         wd = self.libc.inotify_add_watch(self.fd, os.fsencode(path), FILE_EVENTS)
         self.file_wd = wd if wd >= 0 else None
+
+    def pending(self) -> bool:
+        """Whether an event is waiting to be read (never blocks)."""
+        if self.fd is None:
+            return False
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        return bool(poller.poll(0))
 
     def wait(self) -> None:
         if self.fd is None:
