@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
 
 from . import __version__
 
+_COMPLETE_VAR = "_DAEMONCTL_COMPLETE"  # Click's name for it, from the program name
 PASSTHROUGH = {"allow_interspersed_args": False}
 RESPAWN_MODES = ("on-failure", "always")
 SECONDS = click.FloatRange(min=0)
@@ -72,6 +74,14 @@ class FastGroup(click.Group):
         kwargs["add_help_option"] = False
         super().__init__(*args, **kwargs)
         self.params.append(_help_option())
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if _COMPLETE_VAR in os.environ:
+            # The shipped shell scripts speak daemonctl's own format, not Click's per-shell ones.
+            from .completion import register
+
+            register()
+        return super().main(*args, **kwargs)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # A group stops at its subcommand: what follows is the subcommand's.
