@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test unit integration demo bench install clean completions lint-man tools
+.PHONY: test unit integration demo bench install uninstall python3-venv clean lint-man tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,12 +32,6 @@ tools:
 lint-man: tools
 	mandoc -Tlint man/daemonctl.1
 	groff -man -ww -z man/daemonctl.1
-
-# The scripts are Click's own, written by daemonctl itself: regenerate after any CLI change.
-completions: $(STAMP)
-	_DAEMONCTL_COMPLETE=bash_source $(BIN)/daemonctl > completions/daemonctl.bash
-	_DAEMONCTL_COMPLETE=zsh_source $(BIN)/daemonctl > completions/_daemonctl
-	_DAEMONCTL_COMPLETE=fish_source $(BIN)/daemonctl > completions/daemonctl.fish
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
@@ -79,11 +73,50 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
-# daemonctl, its man page and completions: under ~/.local (where man, bash-completion and
-# fish look), or under PREFIX when given (make install PREFIX=/usr/local, as root).
-PREFIX ?=
+# daemonctl in a venv of its own under PREFIX/lib/daemonctl (as pipx does: nothing is
+# installed into PYTHON itself, so Debian's externally managed Python stays untouched), a
+# symlink PREFIX/bin/daemonctl, and the man page and completions under PREFIX/share, where
+# man, bash-completion, zsh and fish look. PREFIX: /usr/local for root (sudo make install),
+# ~/.local for anyone else.
+PREFIX ?= $(if $(filter 0,$(shell id -u)),/usr/local,$(HOME)/.local)
+LIBDIR := $(PREFIX)/lib/daemonctl
+SHARE  := $(PREFIX)/share
+SHARED_FILES := man/daemonctl.1:man/man1/daemonctl.1 \
+	completions/daemonctl.bash:bash-completion/completions/daemonctl \
+	completions/_daemonctl:zsh/site-functions/_daemonctl \
+	completions/daemonctl.fish:fish/vendor_completions.d/daemonctl.fish
+
+define CHECK_PREFIX
+case "$(PREFIX)" in /?*) ;; *) echo "PREFIX must be an absolute path, not '$(PREFIX)'" >&2; exit 2 ;; esac
+endef
+
 install:
-	$(PYTHON) -m pip install $(if $(PREFIX),--prefix "$(PREFIX)",--user) .
+	@$(CHECK_PREFIX)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	    || { echo "daemonctl needs Python 3.11 or later: give PYTHON=/path/to/python3.11+" >&2; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || $(MAKE) --no-print-directory python3-venv
+	$(PYTHON) -m venv --clear "$(LIBDIR)"
+	"$(LIBDIR)/bin/python" -m pip install --quiet --disable-pip-version-check "$(CURDIR)"
+	mkdir -p "$(PREFIX)/bin"
+	ln -sfn "$(LIBDIR)/bin/daemonctl" "$(PREFIX)/bin/daemonctl"
+	@for f in $(SHARED_FILES); do \
+	    echo "install -m 644 -D $${f%%:*} $(SHARE)/$${f#*:}"; \
+	    install -m 644 -D "$${f%%:*}" "$(SHARE)/$${f#*:}" || exit 1; done
+
+# Debian's python3 has venv but not ensurepip without the python3-venv package.
+python3-venv:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing python3-venv (apt-get), which $(PYTHON) -m venv needs"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv; \
+	else echo "$(PYTHON) cannot make a venv: install Debian's python3-venv (sudo apt-get install python3-venv)" >&2; exit 1; fi
+	@$(PYTHON) -c 'import ensurepip, venv' || { echo "$(PYTHON) still cannot make a venv" >&2; exit 1; }
+
+uninstall:
+	@$(CHECK_PREFIX)
+	@# The command only if it is ours: never another daemonctl installed there some other way.
+	if [ "$$(readlink "$(PREFIX)/bin/daemonctl")" = "$(LIBDIR)/bin/daemonctl" ]; then rm -f "$(PREFIX)/bin/daemonctl"; fi
+	rm -rf "$(LIBDIR)"
+	@for f in $(SHARED_FILES); do echo "rm -f $(SHARE)/$${f#*:}"; rm -f "$(SHARE)/$${f#*:}"; done
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
