@@ -19,10 +19,12 @@ test: $(STAMP) tools
 	$(BIN)/python -m pytest -q tests
 
 # The man-page linters, systemd-analyze and logrotate, from Debian, when they are missing.
-DEBIAN_TOOLS := mandoc:mandoc groff:groff-base systemd-analyze:systemd logrotate:logrotate
+# fish, zsh and bash-completion: the shells whose completion is tested.
+DEBIAN_TOOLS := mandoc:mandoc groff:groff-base systemd-analyze:systemd logrotate:logrotate \
+	fish:fish zsh:zsh /usr/share/bash-completion/bash_completion:bash-completion
 tools:
 	@missing=""; for t in $(DEBIAN_TOOLS); do \
-	    command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	    command -v $${t%%:*} >/dev/null || [ -e $${t%%:*} ] || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing$$missing (apt-get)"; \
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } \

@@ -90,17 +90,17 @@ def test_make_install_gives_a_working_daemonctl_and_uninstall_removes_it(dctl, t
 
 def assert_shells_find_the_completions(prefix: Path) -> None:
     """Each shell, told only where daemonctl is, loads the installed script and completes."""
-    env = {**os.environ, "PATH": f"{prefix / 'bin'}:{os.environ['PATH']}", "HOME": str(prefix)}
+    # bash-completion and fish look under each of XDG_DATA_DIRS (default /usr/local/share:/usr/share
+    # for bash-completion, /usr/share for Debian's fish) and under ~/.local/share.
+    env = {**os.environ, "PATH": f"{prefix / 'bin'}:{os.environ['PATH']}", "HOME": str(prefix),
+           "XDG_DATA_DIRS": f"{prefix / 'share'}:/usr/share"}
     loader = "/usr/share/bash-completion/bash_completion"
     if os.path.exists(loader):
-        # bash-completion looks beside the command: PREFIX/bin -> PREFIX/share/bash-completion.
         cp = subprocess.run(["bash", "--norc", "-c", f"source {loader}; __load_completion daemonctl && complete -p daemonctl"],
                             env=env, capture_output=True, text=True, timeout=60)
         assert "_daemonctl_completion daemonctl" in cp.stdout, cp.stdout + cp.stderr
     if shutil.which("fish"):
-        # fish reads vendor_completions.d under each of XDG_DATA_DIRS.
-        cp = subprocess.run(["fish", "-c", "complete -C 'daemonctl sta'"],
-                            env={**env, "XDG_DATA_DIRS": f"{prefix / 'share'}:/usr/share"},
+        cp = subprocess.run(["fish", "-c", "complete -C 'daemonctl sta'"], env=env,
                             capture_output=True, text=True, timeout=60)
         assert [ln.split("\t")[0] for ln in cp.stdout.splitlines()] == ["start", "status"], cp.stdout + cp.stderr
     if shutil.which("zsh"):
