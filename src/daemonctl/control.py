@@ -35,6 +35,10 @@ def stop(state: StateDir, name: str | None, pidfile: str | None, schedule: Sched
     target = resolve(state, name, pidfile)
     if target.name is None:
         return stop_locked(target, schedule)
+    if target.record is None and not os.path.lexists(target.pidfile):
+        # Nothing to act on, and so no lock to take: a caller who may not write the state
+        # directory is told the name is unknown (exit 0), not refused a lock file it cannot create.
+        return StopResult(target.name, None, UNKNOWN)
     with locked(state.lock(target.name)):
         # Read the record again: another command may have changed it while we waited.
         return stop_locked(named(state, target.name, target.pidfile if pidfile else None), schedule)
@@ -201,10 +205,13 @@ class RemoveResult(NamedTuple):
 def forget(state: StateDir, name: str) -> RemoveResult:
     """Forget a daemon that is not running: its record and any stale pidfile; the log stays."""
     validate_name(name)
+    if named(state, name).record is None:
+        # Before the lock: an unknown name needs none (nor write access to the state directory).
+        raise _unknown(state, name)
     with locked(state.lock(name)):
         target = named(state, name)
         if target.record is None:
-            raise UsageError(f"no daemon named {name} in {state.path}; list them with daemonctl status")
+            raise _unknown(state, name)
         try:
             daemon = inspect(target)
         except StatusUnknown:
@@ -221,6 +228,10 @@ def forget(state: StateDir, name: str) -> RemoveResult:
         remove(state.record(name))
         sweep_temps(state.record(name))
         return RemoveResult(name, target.record.spec.stdout)
+
+
+def _unknown(state: StateDir, name: str) -> UsageError:
+    return UsageError(f"no daemon named {name} in {state.path}; list them with daemonctl status")
 
 
 def _signal_name(sig: int) -> str:

@@ -91,6 +91,9 @@ def restart(
 
     validate_name(name)
     cwd, environ = os.getcwd(), dict(os.environ)
+    if not program and load_record(state, name) is None:
+        # Exit 6 before the lock: an unknown name needs none (nor write access to the state directory).
+        build_spec(StartOptions(name=name), state, None, cwd, environ)
     state.ensure()
     with locked(state.lock(name)):
         recorded = load_record(state, name)
