@@ -275,8 +275,6 @@ def show(source: Source, lines: int, keep_following: bool, write: Callable[[byte
 
     One open file serves both, so nothing written in between is lost.
     """
-    from .inotify import Waiter
-
     opener = strict_opener(source.rights)
     fd = opener(source.path)
     end = 0
@@ -294,6 +292,8 @@ def show(source: Source, lines: int, keep_following: bool, write: Callable[[byte
             return
     if not keep_following:
         return
+    from .inotify import Waiter  # ctypes: only to follow
+
     waiter = Waiter(os.path.dirname(source.path) or ".")
     follower = Follower(source.path, opener=opener, fd=fd, position=end, on_open=waiter.watch_file)
     try:
