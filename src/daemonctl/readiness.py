@@ -23,6 +23,7 @@ from .logs import Follower
 from .procfs import Identity
 from .reaper import describe
 from .record import StartSpec
+from .safeopen import Refused, Rights, acting_as, open_read, rights_for
 from .waiting import open_verified
 
 TYPE_CHECKING = False
@@ -63,12 +64,27 @@ def parse_port(text: str) -> tuple[str, int]:
 
 
 class FileCheck:
-    def __init__(self, path: str) -> None:
-        self.path = path
+    """PATH exists: any entry at PATH counts, a symbolic link too, which is never followed.
+
+    The entry is the program's own doing, whatever it points at; following it as root
+    would tell the daemon's user (who sees whether start waited) what exists in places
+    only root may look. Where that user can change what PATH names (see safeopen), it
+    is looked at with that user's rights.
+    """
+
+    def __init__(self, path: str, rights: Rights | None = None) -> None:
+        self.path, self.rights = path, rights
         self.what = f"{path} to exist"
 
     def poll(self, now: float, deadline: Deadline) -> bool:
-        return os.path.exists(self.path)
+        try:
+            with acting_as(rights_for(self.path, self.rights)):
+                os.lstat(self.path)
+        except OSError:
+            return False  # missing, or not the user's to see: not ready (yet)
+        except Refused as err:
+            raise NotReady(err.message) from None
+        return True
 
     def close(self) -> None:
         pass
@@ -93,10 +109,10 @@ class PortCheck:
 class LogCheck:
     """A new complete line of any of the logs matches the pattern."""
 
-    def __init__(self, pattern: str, paths: list[str]) -> None:
+    def __init__(self, pattern: str, paths: list[str], rights: Rights | None = None) -> None:
         self.regex = re.compile(pattern)
         self.what = f"a log line matching {pattern!r}"
-        self.followers = [Follower(p) for p in dict.fromkeys(paths)]
+        self.followers = [Follower(p, opener=_log_opener(rights)) for p in dict.fromkeys(paths)]
         self.partial = [b""] * len(self.followers)
 
     def poll(self, now: float, deadline: Deadline) -> bool:
@@ -109,6 +125,19 @@ class LogCheck:
     def close(self) -> None:
         for follower in self.followers:
             follower.close()
+
+
+def _log_opener(rights: Rights | None) -> Callable[[str], int | None]:
+    """Opens a log by safeopen's rules, with the daemon user's rights where it can change
+    the path; a file refused counts as no file (not ready yet)."""
+
+    def opener(path: str) -> int | None:
+        try:
+            return open_read(path, "log", rights)
+        except (OSError, Refused):
+            return None
+
+    return opener
 
 
 class NotifyCheck:
@@ -210,13 +239,14 @@ def arm(spec: StartSpec) -> tuple[list[Check], dict[str, str]]:
     """The checks `spec` asks for, armed now; and what to add to the program's environment."""
     checks: list[Check] = []
     env: dict[str, str] = {}
+    rights = _rights(spec) if spec.ready_file or spec.ready_log else None
     try:
         if spec.ready_file:
-            checks.append(FileCheck(spec.ready_file))
+            checks.append(FileCheck(spec.ready_file, rights))
         if spec.ready_port:
             checks.append(PortCheck(spec.ready_port))
         if spec.ready_log:
-            checks.append(LogCheck(spec.ready_log, [spec.stdout, spec.stderr]))
+            checks.append(LogCheck(spec.ready_log, [spec.stdout, spec.stderr], rights))
         if spec.notify:
             notify = NotifyCheck(_notify_owner(spec))
             checks.append(notify)
@@ -225,6 +255,13 @@ def arm(spec: StartSpec) -> tuple[list[Check], dict[str, str]]:
         close_all(checks)
         raise
     return checks, env
+
+
+def _rights(spec: StartSpec) -> Rights | None:
+    """The daemon user's rights, for what its user may change (see safeopen); None: ours."""
+    from .privs import for_spec
+
+    return Rights.of(for_spec(spec.user, spec.group))
 
 
 def _notify_owner(spec: StartSpec) -> tuple[int, int] | None:

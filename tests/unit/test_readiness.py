@@ -114,6 +114,13 @@ def test_file_check(tmp_path):
     assert check.poll(0, Deadline(1))
 
 
+def test_file_check_counts_a_symlink_without_following_it(tmp_path):
+    """A dangling link is ready; one into a place we cannot look says nothing of what is there."""
+    check = FileCheck(str(tmp_path / "ready"))
+    (tmp_path / "ready").symlink_to(tmp_path / "missing")
+    assert check.poll(0, Deadline(1))
+
+
 def test_log_check_matches_only_new_complete_lines(tmp_path):
     out, err = tmp_path / "out.log", tmp_path / "err.log"
     out.write_text("listening on 80 (an old line)\n")
