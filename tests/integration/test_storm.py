@@ -40,7 +40,9 @@ def settled_pids(dctl) -> list[int]:
     """The test's processes once no half-started grandchild (still daemonctl) is left."""
     def settled():
         pids = dctl.token_pids()
-        ok = all(cmdline(p)[:1] in ([SLEEP], [SH]) or is_supervisor(p) for p in pids)
+        # A supervisor's child that still runs the supervisor's code has not exec'd yet.
+        ok = all(cmdline(p)[:1] in ([SLEEP], [SH])
+                 or (is_supervisor(p) and not is_supervisor((proc_stat(p) or {}).get("ppid", 0))) for p in pids)
         return (pids,) if ok else None
 
     found = wait_for(settled, timeout=15)
