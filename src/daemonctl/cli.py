@@ -12,9 +12,11 @@ from typing import Any
 
 import click
 
-from .cliparse import (NAME_OR_SIGNAL, NAMES, PASSTHROUGH, QUIET, RESPAWN_MODES, SECONDS, SIGNALS, START_EPILOG, FastGroup, StartCommand,
-                       quiet_option, schedule_option, timeout_option, update_env_option, version_option)
+from .cliparse import (COUNT, NAME_OR_SIGNAL, NAMES, PASSTHROUGH, POSITIVE_SECONDS, QUIET, RESPAWN_MODES, SECONDS, SIGNALS,
+                       START_EPILOG, FastGroup, StartCommand, quiet_option, schedule_option, timeout_option,
+                       update_env_option, version_option)
 from .errors import DaemonctlError, ExitStatus, UsageError
+from .limits import NICE
 
 
 def _state(ctx: click.Context) -> Any:
@@ -89,17 +91,17 @@ def cli(ctx: click.Context, state_dir: str | None) -> None:
 @click.option("--restart-delay-max", type=SECONDS, metavar="SECONDS", help="Cap of the restart delay (default 60).")
 @click.option("--min-uptime", type=SECONDS, metavar="SECONDS",
               help="A shorter run is a quick failure; a longer one resets delay and count (default 10).")
-@click.option("--max-restarts", type=click.IntRange(min=0), metavar="N",
+@click.option("--max-restarts", type=COUNT, metavar="N",
               help="Give up when the run after the Nth quick restart in a row also fails (default 10; 0: never).")
 @click.option("--ready-file", metavar="PATH", help="Ready once PATH exists.")
 @click.option("--ready-port", metavar="[HOST:]PORT", help="Ready once a TCP connection to HOST (127.0.0.1) PORT succeeds.")
 @click.option("--ready-log", metavar="REGEX", help="Ready once a new line of the stdout or stderr log matches REGEX.")
 @click.option("--notify", is_flag=True, help="Ready once the program sends READY=1 to $NOTIFY_SOCKET (sd_notify).")
-@click.option("--ready-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--ready-timeout", type=POSITIVE_SECONDS, metavar="SECONDS",
               help="How long to wait for readiness (default 30).")
 @click.option("-u", "--user", metavar="USER[:GROUP]", help="Run as this user (root only; name or number).")
 @click.option("-g", "--group", metavar="GROUP", help="Run with this group (root only; name or number).")
-@click.option("--nice", type=click.IntRange(-20, 19), metavar="N", help="Niceness of the program (-20..19).")
+@click.option("--nice", type=click.IntRange(*NICE), metavar="N", help="Niceness of the program (-20..19).")
 @click.argument("program", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def start(ctx: click.Context, program: tuple[str, ...], umask: str | None, env: tuple[str, ...], **opts: Any) -> int:

@@ -8,11 +8,28 @@ from typing import Any
 import click
 
 from . import __version__
+from .limits import MAX_COUNT, MAX_SECONDS
 
 _COMPLETE_VAR = "_DAEMONCTL_COMPLETE"  # Click's name for it, from the program name
 PASSTHROUGH = {"allow_interspersed_args": False}
 RESPAWN_MODES = ("on-failure", "always")
-SECONDS = click.FloatRange(min=0)
+
+
+class Seconds(click.FloatRange):
+    """A time option: a finite number of seconds within the range a record holds (recordformat)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
+SECONDS = Seconds(min=0, max=MAX_SECONDS)
+POSITIVE_SECONDS = Seconds(min=0, min_open=True, max=MAX_SECONDS)
+COUNT = click.IntRange(min=0, max=MAX_COUNT)
 
 START_EPILOG = """\b
 Supervision: --respawn keeps a small supervisor resident that starts PROGRAM

@@ -56,7 +56,7 @@ class Daemon(NamedTuple):
 
 def load_record(state: StateDir, name: str) -> Record | None:
     try:
-        return record_mod.load(state.record(name))
+        return record_mod.load(state.record(name), name)
     except record_mod.CorruptRecord as err:
         raise _record_error(state, name, err) from None
 
@@ -95,7 +95,7 @@ def find_by_pidfile(state: StateDir, path: str) -> Record | None:
     candidates += [n for n in state.names() if n != stem]
     for name in candidates:
         try:
-            rec = record_mod.load(state.record(name))
+            rec = record_mod.load(state.record(name), name)
         except record_mod.CorruptRecord as err:
             # It may be this pidfile's record: acting without its identity check is not an option.
             raise _record_error(state, name, err) from None

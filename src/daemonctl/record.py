@@ -3,15 +3,10 @@
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from . import jsonline
+from . import recordformat
 from .files import atomic_write, remove
 from .procfs import Identity
-
-FORMAT = 1
-RUNNING = "running"
-STOPPED = "stopped"
-# Only with --respawn: waiting out a restart delay; ended and not to be restarted; gave up.
-RESTARTING, EXITED, FAILED = "restarting", "exited", "failed"
+from .recordformat import EXITED, FAILED, FORMAT, RESTARTING, RUNNING, STOPPED  # noqa: F401 - re-exported
 
 
 class CorruptRecord(Exception):
@@ -110,112 +105,64 @@ class Record(NamedTuple):
 
     @classmethod
     def from_json(cls, data: Any) -> "Record":
+        """The record `data` holds; CorruptRecord naming the offending field if it is not one."""
         try:
-            spec_keys = set(StartSpec._fields)
-            spec_data = {k: v for k, v in data.items() if k in spec_keys}
-            spec_data["umask"] = int(str(spec_data.get("umask", "022")), 8)
-            spec = StartSpec(**spec_data)
-            _check_types(spec)
-            return cls(
-                name=str(data["name"]),
-                spec=spec,
-                state=str(data.get("state", STOPPED)),
-                pid=_opt_pid(data.get("pid")),
-                starttime=_opt_int(data.get("starttime")),
-                boot_id=data.get("boot_id"),
-                started_at=data.get("started_at"),
-                stopped_at=data.get("stopped_at"),
-                supervisor_pid=_opt_pid(data.get("supervisor_pid")),
-                supervisor_starttime=_opt_int(data.get("supervisor_starttime")),
-                restarts=_opt_int(data.get("restarts")) or 0,
-                last_exit=_opt_dict(data.get("last_exit")),
-                sid=_opt_pid(data.get("sid")),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise CorruptRecord(f"is corrupt: {err}") from err
+            recordformat.check(data)
+        except recordformat.Invalid as err:
+            raise CorruptRecord(f"is corrupt: {err}") from None
+        return cls._of_checked(data)
+
+    @classmethod
+    def _of_checked(cls, data: dict[str, Any]) -> "Record":
+        spec_data = {k: data[k] for k in StartSpec._fields if k in data}
+        spec_data["umask"] = int(data.get("umask", "022"), 8)
+        fields = {k: data[k] for k in cls._fields if k in data and k != "spec"}
+        return cls(**fields, spec=StartSpec(**spec_data))
 
 
-def _opt_int(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {value!r}")
-    return value
-
-
-def _opt_pid(value: Any) -> int | None:
-    # 0, -1 and 1 would make kill and killpg aim at daemonctl's own group, every
-    # process, or init: no daemon has them, so a record that says so is corrupt.
-    pid = _opt_int(value)
-    if pid is not None and pid <= 1:
-        raise ValueError(f"expected a PID of 2 or more, got {pid}")
-    return pid
-
-
-def _opt_dict(value: Any) -> dict[str, Any] | None:
-    if value is not None and not isinstance(value, dict):
-        raise TypeError(f"expected an object, got {value!r}")
-    return value
-
-
-def _check_types(spec: StartSpec) -> None:
-    if not (isinstance(spec.command, list) and spec.command and all(isinstance(a, str) for a in spec.command)):
-        raise TypeError("command must be a non-empty list of strings")
-    for name in ("executable", "pidfile", "stdout", "stderr", "chdir"):
-        if not isinstance(getattr(spec, name), str):
-            raise TypeError(f"{name} must be a string")
-        # daemonctl writes every path absolute; a relative one would follow the caller's cwd.
-        if not getattr(spec, name).startswith("/"):
-            raise ValueError(f"{name} must be an absolute path, not {getattr(spec, name)!r}")
-    for name in ("user", "group"):
-        if getattr(spec, name) is not None and not isinstance(getattr(spec, name), str):
-            raise TypeError(f"{name} must be a string")
-    _opt_int(spec.nice)
-    if not isinstance(spec.env, dict) or not all(isinstance(v, str) for v in spec.env.values()):
-        raise TypeError("env must map strings to strings")
-    if spec.caller_env is not None:
-        check_environment(spec.caller_env)
-    if spec.env_file is not None and not isinstance(spec.env_file, str):
-        raise TypeError("env_file must be a string")
-    if spec.respawn not in (None, "on-failure", "always"):
-        raise TypeError(f"respawn must be on-failure or always, not {spec.respawn!r}")
-
-
-MAX_ENV_BYTES = 2 * 1024 * 1024  # as much as exec takes by default (ARG_MAX)
+MAX_ENV_BYTES = recordformat.MAX_ENV_BYTES
 
 
 def check_environment(env: object) -> None:
-    """A recorded environment: strings to strings, within MAX_ENV_BYTES. Never quotes a value."""
-    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        raise TypeError("caller_env must map strings to strings")
-    if sum(len(k) + len(v) + 2 for k, v in env.items()) > MAX_ENV_BYTES:
-        raise ValueError(f"caller_env is larger than {MAX_ENV_BYTES} bytes")
+    """A recorded environment (recordformat's caller_env): TypeError or ValueError if it is not one.
+    Never quotes a value."""
+    problem = recordformat.FIELDS["caller_env"](env)
+    if problem:
+        raise (ValueError if problem.startswith("is larger") else TypeError)(f"caller_env {problem}")
 
 
 def iso(now: datetime | None = None) -> str:
     return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def load(path: str) -> Record | None:
-    """The record at `path`, None if there is none; raises CorruptRecord."""
+def load(path: str, name: str | None = None) -> Record | None:
+    """The record at `path`, None if there is none; CorruptRecord if it is not a whole, valid
+    record (of the daemon `name`, when given)."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        return None
+        raw = recordformat.read(path)
+    except recordformat.Invalid as err:
+        raise CorruptRecord(f"is corrupt: {err}") from None
     except OSError as err:
         raise CorruptRecord(f"cannot be read: {err.strerror}") from err
+    if raw is None:
+        return None
     try:
-        data = jsonline.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise CorruptRecord(f"is not valid JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise CorruptRecord("is not a JSON object")
-    return Record.from_json(data)
+        data = recordformat.parse(raw)
+    except recordformat.Invalid as err:
+        raise CorruptRecord(f"is corrupt: {err}") from None
+    if name is not None and data["name"] != name:
+        raise CorruptRecord("is corrupt: field name names another daemon")
+    return Record._of_checked(data)
 
 
 def encode(record: Record) -> bytes:
-    return (jsonline.dumps(record.to_json()) + "\n").encode("utf-8")
+    """The record as written to disk; Failure if it would not load again (too large, out of range)."""
+    try:
+        return recordformat.dump(record.to_json())
+    except recordformat.Invalid as err:
+        from .errors import Failure
+
+        raise Failure(f"cannot record {record.name}: {err}") from None
 
 
 def save(path: str, record: Record) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 from collections.abc import Callable
 
-from . import jsonline
 from .faults import crash_point
 from .procfs import Identity
 from .record import Record, StartSpec
@@ -39,7 +39,7 @@ def spawn_supervised(
     # On its stdin, from a memfd: an environment variable is limited to 128 KiB.
     config_fd = os.memfd_create("daemonctl-supervise", os.MFD_CLOEXEC)
     try:
-        data = memoryview(jsonline.dumps(config).encode("utf-8"))
+        data = memoryview(json.dumps(config).encode("utf-8"))
         while data:
             data = data[os.write(config_fd, data):]
         os.lseek(config_fd, 0, os.SEEK_SET)

@@ -15,7 +15,7 @@ import select
 import signal
 import time
 
-from . import jsonline
+from . import recordformat
 from .faults import crash_point
 from .files import atomic_write
 from .lock import locked
@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from typing import Any
 
-# record.py's states. The record is handled as plain JSON here: record.py and its
-# dataclasses would cost the resident supervisor a megabyte and more.
-RUNNING, RESTARTING = "running", "restarting"
+# The record is handled as checked plain JSON here: record.py and its NamedTuples
+# would cost the resident supervisor a megabyte and more.
+RUNNING, RESTARTING = recordformat.RUNNING, recordformat.RESTARTING
 
 
 class ProgramChild:
@@ -157,11 +157,10 @@ class RecordKeeper:
 
     def _mine(self) -> dict[str, Any] | None:
         try:
-            with open(self.record_path, "rb") as f:
-                data = jsonline.loads(f.read().decode("utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(data, dict) or data.get("boot_id") != self.me.boot_id:
+            data = recordformat.load(self.record_path)
+        except (OSError, recordformat.Invalid):
+            return None  # gone or corrupt: not ours to write, and no restart goes by it
+        if data is None or data.get("boot_id") != self.me.boot_id:
             return None
         if (data.get("supervisor_pid"), data.get("supervisor_starttime")) != (self.me.pid, self.me.starttime):
             return None
@@ -173,7 +172,11 @@ class RecordKeeper:
             return None
         data.update(changes)
         try:
-            atomic_write(self.record_path, (jsonline.dumps(data) + "\n").encode("utf-8"), 0o600)
+            raw = recordformat.dump(data)
+        except recordformat.Invalid:
+            return None  # a restart count or exit this record cannot hold: stop acting on it
+        try:
+            atomic_write(self.record_path, raw, 0o600)
         except OSError as err:
             # A full state directory must not end the supervision: the program still
             # needs it. Said once (until a write succeeds again), in the daemon's log.
@@ -250,7 +253,10 @@ def _read_config() -> dict[str, Any]:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    return jsonline.loads(b"".join(chunks).decode("utf-8"))
+    import json
+
+    config: dict[str, Any] = json.loads(b"".join(chunks))
+    return config
 
 
 def main() -> int:

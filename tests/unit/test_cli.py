@@ -91,7 +91,7 @@ def test_importing_the_cli_does_not_import_psutil_or_the_core():
     code = "import sys, daemonctl.cli; print(sorted(m for m in sys.modules if m == 'psutil' or m.startswith('daemonctl.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "psutil" not in out
-    assert eval(out) == ["daemonctl.cli", "daemonctl.cliparse", "daemonctl.errors"]
+    assert eval(out) == ["daemonctl.cli", "daemonctl.cliparse", "daemonctl.errors", "daemonctl.limits"]
 
 
 @pytest.mark.parametrize("argv", [["-q", "stop", "web"], ["stop", "-q", "web"], ["stop", "--quiet", "web"]])

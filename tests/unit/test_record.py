@@ -61,7 +61,7 @@ def test_a_record_naming_pid_0_or_1_or_negative_is_corrupt(tmp_path, key, pid):
     data = good.to_json()
     data[key] = pid
     path.write_text(json.dumps(data))
-    with pytest.raises(record.CorruptRecord, match="PID of 2 or more"):
+    with pytest.raises(record.CorruptRecord, match=f"field {key} must be an integer from 2 to "):
         record.load(path)
 
 
@@ -72,5 +72,5 @@ def test_a_record_with_a_relative_path_is_corrupt(tmp_path, key):
     data = make_record().to_json()
     data[key] = "a.pid"
     path.write_text(json.dumps(data))
-    with pytest.raises(record.CorruptRecord, match="must be an absolute path"):
+    with pytest.raises(record.CorruptRecord, match=f"field {key} must be an absolute path"):
         record.load(path)
