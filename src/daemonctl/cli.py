@@ -287,7 +287,10 @@ def remove(ctx: click.Context, name: str) -> int:
         result = forget(_state(ctx), name)
     except PrivilegeError as err:
         raise Failure(err.format_message()) from None  # remove's exit codes have no 4
-    _say(f"forgot {result.name}; its log {result.log} was kept")
+    if result.log is None:
+        _say(f"forgot {result.name}, whose record was corrupt; its logs were kept")
+    else:
+        _say(f"forgot {result.name}; its log {result.log} was kept")
     return ExitStatus.OK
 
 

@@ -10,7 +10,7 @@ from typing import NamedTuple
 from . import pidfile as pidfile_mod
 from . import record as record_mod
 from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, leftovers, named, proof, resolve, trusted
-from .errors import Failure, PrivilegeError, SignalNotRunning, StatusUnknown, UsageError
+from .errors import BadRecord, Failure, PrivilegeError, SignalNotRunning, StatusUnknown, UsageError
 from .faults import crash_point
 from .files import remove, sweep_temps, write_failure
 from .lock import locked
@@ -199,17 +199,27 @@ def send_signal(state: StateDir, name: str | None, pidfile: str | None, sig: int
 
 class RemoveResult(NamedTuple):
     name: str
-    log: str
+    log: str | None  # None: the record was corrupt, where its log is is not known
 
 
 def forget(state: StateDir, name: str) -> RemoveResult:
     """Forget a daemon that is not running: its record and any stale pidfile; the log stays."""
     validate_name(name)
-    if named(state, name).record is None:
+    try:
+        unknown = named(state, name).record is None
+    except BadRecord:
+        unknown = False
+    if unknown:
         # Before the lock: an unknown name needs none (nor write access to the state directory).
         raise _unknown(state, name)
     with locked(state.lock(name)):
-        target = named(state, name)
+        try:
+            target = named(state, name)
+        except BadRecord:
+            from . import badrecord
+
+            badrecord.forget(state, name)
+            return RemoveResult(name, None)
         if target.record is None:
             raise _unknown(state, name)
         try:

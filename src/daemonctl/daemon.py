@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .errors import DaemonctlError, PrivilegeError, RecordNotPermitted, StatusUnknown, UnreadableRecord
+from .errors import BadRecord, DaemonctlError, PrivilegeError, RecordNotPermitted, StatusUnknown, UnreadableRecord
 from .procfs import Identity, is_alive, pid_alive
 from .record import Record
 from .state import StateDir, validate_name
@@ -65,7 +65,9 @@ def _record_error(state: StateDir, name: str, err: record_mod.CorruptRecord) -> 
     message = f"the record of {name} ({state.record(name)}) {err}"
     if isinstance(err.__cause__, PermissionError):
         return RecordNotPermitted(message)  # exit 4: not the caller's to read, rather than broken
-    return UnreadableRecord(message)
+    if isinstance(err, record_mod.RecordNotRead):
+        return UnreadableRecord(message)
+    return BadRecord(f"{message}; daemonctl remove {name} forgets it")
 
 
 def resolve(state: StateDir, name: str | None, pidfile: str | None) -> Target:

@@ -45,7 +45,11 @@ class Failure(DaemonctlError):
 
 
 class UnreadableRecord(Failure):
-    """A record that exists but cannot be understood: for status, the status is unknown."""
+    """A record that exists but cannot be read or understood: for status, the status is unknown."""
+
+
+class BadRecord(UnreadableRecord):
+    """A record that was read but is not a whole, valid one (recordformat): `remove` may forget it."""
 
 
 class StartInterrupted(DaemonctlError):

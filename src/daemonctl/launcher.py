@@ -337,8 +337,9 @@ def _remove_stale_pidfile(path: str) -> None:
 
 
 def _read_bytes(path: str) -> bytes | None:
+    from .recordformat import Invalid, read
+
     try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
+        return read(path)
+    except (Invalid, OSError) as err:
+        raise Failure(f"cannot read record {path}: {err}") from None

@@ -10,7 +10,11 @@ from .recordformat import EXITED, FAILED, FORMAT, RESTARTING, RUNNING, STOPPED  
 
 
 class CorruptRecord(Exception):
-    """A record file exists but cannot be understood."""
+    """A record file exists but is not a whole, valid record."""
+
+
+class RecordNotRead(CorruptRecord):
+    """A record file exists but cannot be read (permissions, I/O)."""
 
 
 class StartSpec(NamedTuple):
@@ -143,7 +147,7 @@ def load(path: str, name: str | None = None) -> Record | None:
     except recordformat.Invalid as err:
         raise CorruptRecord(f"is corrupt: {err}") from None
     except OSError as err:
-        raise CorruptRecord(f"cannot be read: {err.strerror}") from err
+        raise RecordNotRead(f"cannot be read: {err.strerror}") from err
     if raw is None:
         return None
     try:

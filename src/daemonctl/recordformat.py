@@ -19,7 +19,6 @@ and the json package is imported only when a record is parsed or written.
 
 import math
 import os
-import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -306,9 +305,9 @@ def parse(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(text_, parse_constant=_no_constant)
     except json.JSONDecodeError as err:
-        raise Invalid(f"not valid JSON ({err.msg} at character {err.pos} of {len(text_)}; truncated?)") from None
+        raise Invalid(f"not valid JSON: {err.msg.lower()} (character {err.pos} of {len(text_)}; cut short?)") from None
     except ValueError as err:  # NaN, Infinity; an integer of more than 4300 digits
-        raise Invalid(f"not valid JSON ({str(err)[:80]})") from None
+        raise Invalid(f"not valid JSON: {str(err)[:80]}") from None
     except RecursionError:
         raise Invalid("nested too deeply") from None
     return check(data)
@@ -325,36 +324,21 @@ def dump(data: dict[str, Any]) -> bytes:
 
 
 def read(path: str) -> bytes | None:
-    """The bytes of the record file at `path` (None when there is none), read without trusting the path.
+    """The bytes of the record file at `path` (None when there is none), read as safeopen reads:
+    no symlink followed, no FIFO or device, a regular file of at most MAX_BYTES. Invalid if it
+    is not that; OSError if it cannot be read."""
+    import errno
 
-    Never follows a symlink, never blocks on a FIFO or device, reads a regular
-    file only and at most MAX_BYTES of it. OSError, Invalid otherwise.
-    """
+    from .safeopen import Refused, read_file
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        return read_file(path, "record", MAX_BYTES)
     except FileNotFoundError:
         return None
-    except OSError as err:
-        import errno
-
-        if err.errno == errno.ELOOP:
-            raise Invalid("a symbolic link, not a regular file") from None
-        if err.errno in (errno.ENXIO, errno.ENODEV):
-            raise Invalid("not a regular file") from None
-        raise
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise Invalid("a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file")
-        chunks, size = [], 0
-        while chunk := os.read(fd, min(MAX_BYTES + 1 - size, 1 << 20)):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_BYTES:
-                raise Invalid(f"larger than {MAX_BYTES >> 20} MiB")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    except Refused as err:
+        if err.errno not in (None, errno.ELOOP, errno.EISDIR, errno.EFBIG):
+            raise OSError(err.errno, os.strerror(err.errno)) from None
+        raise Invalid(err.message.replace(f"record {path} is ", "", 1)) from None
 
 
 def load(path: str) -> dict[str, Any] | None:
