@@ -317,6 +317,8 @@ def _pids_from_state(dirs: list[Path], since_ticks: int) -> set[int]:
             continue
         pidfiles.update(d.glob("*.pid"))
         for rec in d.glob("*.json"):
+            if not rec.is_file():  # a FIFO planted as a record would block the read
+                continue
             try:
                 data = json.loads(rec.read_text())
             except (OSError, ValueError):
