@@ -132,7 +132,8 @@ def check_environment(env: object) -> None:
     Never quotes a value."""
     problem = recordformat.FIELDS["caller_env"](env)
     if problem:
-        raise (ValueError if problem.startswith("is larger") else TypeError)(f"caller_env {problem}")
+        too_large = any(words in problem for words in ("larger than", "longer than", "more than"))
+        raise (ValueError if too_large else TypeError)(f"caller_env {problem}")
 
 
 def iso(now: datetime | None = None) -> str:

@@ -98,9 +98,11 @@ def text(max_len: int = MAX_ARG, empty: bool = True) -> Check:
         if "\0" in value:
             return "holds a NUL character"
         try:
-            value.encode("utf-8")
+            # U+DC80..U+DCFF stand for the bytes of a non-UTF-8 argument, path or variable
+            # (Python's surrogateescape); any other lone surrogate stands for nothing.
+            value.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:
-            return "holds a lone surrogate (not Unicode text)"
+            return "holds a lone surrogate (not text, nor a byte)"
         return None
 
     return text_check

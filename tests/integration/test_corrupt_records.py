@@ -308,3 +308,13 @@ def test_start_refuses_a_record_that_would_not_load_again(dctl):
         assert_one_error(dctl("start", "-n", "web", *args, SLEEP, "300"), 2)
     assert not dctl.recordfile("web").exists() and not dctl.pidfile("web").exists()
 
+
+
+def test_non_utf8_arguments_and_environment_are_recorded(dctl):
+    """Bytes that are not UTF-8 (Python's surrogateescape) are a record's to hold, not corruption."""
+    env = {**dctl.env, "LATIN1": "caf\udce9"}
+    pid = dctl.start("web", "/bin/sh", "-c", "exec sleep 300", "caf\udce9", env=env)
+    assert_ok(dctl("status", "web"))
+    assert json.loads(dctl("status", "--json", "web").stdout)["command"][-1] == "caf\udce9"
+    assert_ok(dctl("stop", "web"))
+    assert wait_gone(pid)

@@ -1,7 +1,9 @@
 """The recorded environment: its validation, and which environment a start gives the program."""
+import json
+
 import pytest
 
-from daemonctl.errors import UsageError
+from daemonctl.errors import Failure, UsageError
 from daemonctl.options import inherited, program_env, recordable
 from daemonctl.record import MAX_ENV_BYTES, CorruptRecord, Record, StartSpec, check_environment, encode, load
 
@@ -38,8 +40,10 @@ def test_environment_size_is_bounded(tmp_path):
         check_environment(big)
     with pytest.raises(UsageError):
         recordable(big)
+    with pytest.raises(Failure):  # never written: it would not load again
+        encode(Record("a", SPEC._replace(caller_env=big)))
     path = tmp_path / "r.json"
-    path.write_bytes(encode(Record("a", SPEC._replace(caller_env=big))))
+    path.write_text(json.dumps(Record("a", SPEC._replace(caller_env=big)).to_json()))
     with pytest.raises(CorruptRecord):
         load(str(path))
 

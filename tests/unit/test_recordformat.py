@@ -50,7 +50,7 @@ def test_older_records_without_optional_fields_load_with_the_defaults():
     ("wait", -0.1), ("wait", float("inf")), ("wait", float("nan")), ("wait", "1"), ("wait", 1_000_001),
     ("ready_timeout", 0), ("min_uptime", None), ("restart_delay", False),
     ("state", "zombie"), ("state", None), ("respawn", "sometimes"), ("format", 2), ("format", "1"), ("notify", 1),
-    ("command", []), ("command", "sleep"), ("command", [1]), ("command", ["a\0"]), ("command", ["\ud800"]),
+    ("command", []), ("command", "sleep"), ("command", [1]), ("command", ["a\0"]), ("command", ["\ud800"]), ("command", ["\udc7f"]),
     ("command", ["x" * (recordformat.MAX_ARG + 1)]),
     ("executable", "bin/sleep"), ("pidfile", ""), ("stdout", "/a\0"), ("chdir", "/" * 5000), ("stderr", None),
     ("env_file", "rel"), ("ready_file", 5),
@@ -82,6 +82,7 @@ def test_a_wrong_field_is_named_in_one_line(field, value):
     ("ready_port", "8080"), ("ready_port", "example.org:1"), ("ready_port", "[::1]:65535"), ("env", {}),
     ("command", ["/bin/x", ""]), ("boot_id", None), ("last_exit", {"code": 0, "at": "2026-11-30T20:00:00.5+00:00"}),
     ("user", "1000:1000"), ("command", ["\u00e9\U0001f600"]),
+    ("command", ["sleep", "\udcff"]), ("caller_env", {"LATIN1": "caf\udce9"}),  # non-UTF-8 bytes, as os.environ holds them
 ])
 def test_values_daemonctl_writes_are_accepted(field, value):
     data = good()
