@@ -21,7 +21,7 @@ from .spawn import Launch, SpawnError, spawn
 from .runlog import RunLogs
 from .safeopen import Rights
 from .interrupts import InterruptGuard
-from .startwatch import Launched, Pending, arm, close_checks, settle, undo_commit
+from .startwatch import Launched, Pending, arm, close_checks, settle, stop_launched, undo_commit
 from .state import StateDir, validate_name
 
 TYPE_CHECKING = False
@@ -304,7 +304,11 @@ def _spawn(
                 name, spec, env, state.record(name), state.lock(name), logs.err_fd, on_ready=commit
             )
             launched = Launched(program, supervisor, commit.sid)
-            commit.complete(launched)
+            try:
+                commit.complete(launched)
+            except BaseException:
+                stop_launched(launched, None)  # the record that would name them could not be written
+                raise
             return launched
         launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd, creds, spec.nice)
         return Launched(spawn(launch, on_ready=commit), None, commit.sid)

@@ -103,12 +103,17 @@ def watch_or_undo(pending: Pending) -> None:
 
 def undo(pending: Pending) -> list[str]:
     """Stop what this start started, put pidfile and record back; the last lines this run logged."""
-    from .respawn import end_supervisor
-
-    end_supervisor(pending.launched.supervisor)  # first, so that nothing is restarted
-    _stop_group(pending.launched.program, pending.launched.sid, pending.progress)
+    stop_launched(pending.launched, pending.progress)
     undo_commit(pending.state, pending.name, pending.spec, pending.previous)
     return pending.logs.last_lines(10) if pending.logs is not None else []
+
+
+def stop_launched(launched: Launched, progress: "Progress | None") -> None:
+    """Stop what a start launched: the supervisor first, so that nothing is restarted, then the program."""
+    from .respawn import end_supervisor
+
+    end_supervisor(launched.supervisor)
+    _stop_group(launched.program, launched.sid, progress)
 
 
 def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:

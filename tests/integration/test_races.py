@@ -153,3 +153,29 @@ def test_stop_of_more_processes_than_open_files(dctl):
     assert_ok(cp)
     assert group_members(leader) == []
     assert dctl("status", "many").returncode == 3
+
+
+def fill_inodes(directory: Path) -> None:
+    directory.mkdir()
+    try:
+        for i in range(100_000):
+            (directory / str(i)).touch()
+    except OSError:
+        pass
+
+
+def test_start_respawn_that_cannot_record_its_program_leaves_nothing(dctl, mountpoint):  # noqa: F811
+    """The state directory runs out of inodes once the supervisor runs: start fails, and stops it."""
+    if not mount("-t", "tmpfs", "-o", "size=8m,nr_inodes=64,mode=0755", "tmpfs", str(mountpoint)):
+        pytest.skip("cannot mount a tmpfs here")
+    d = dctl.with_state_dir(mountpoint / "state")
+    proc = d.popen("start", "-n", "f", "--respawn", SLEEP, "300", env=pausing(d, "start:supervisor"),
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: stopped(proc.pid) or proc.poll() is not None), "start never paused"
+    fill_inodes(mountpoint / "fill")
+    os.kill(proc.pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert_one_error(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), 1)
+    assert "No space left" in err
+    assert wait_for(lambda: d.token_pids() == []), "a start that failed left its supervisor or program"
+    assert not d.pidfile("f").exists()
