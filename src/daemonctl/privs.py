@@ -18,6 +18,8 @@ class Credentials(NamedTuple):
     user: str | None  # login name, for initgroups; None keeps no supplementary group but gid
     home: str | None = None
     shell: str | None = None
+    # The supplementary groups, once resolved (see `pinned`); None: looked up (initgroups) at the switch.
+    groups: tuple[int, ...] | None = None
 
     def environment(self) -> dict[str, str]:
         """HOME, USER, LOGNAME and SHELL as the password database has them."""
@@ -93,6 +95,24 @@ def needed(creds: Credentials | None) -> Credentials | None:
     )
 
 
+def pinned(creds: Credentials | None) -> Credentials | None:
+    """`creds` with their supplementary groups resolved now, for use long after.
+
+    The resident supervisor switches to these numbers at every restart, so removing
+    the user from the password or group database meanwhile changes nothing (as for a
+    process that already runs as that user).
+    """
+    if creds is None or creds.groups is not None:
+        return creds
+    groups: list[int] = [creds.gid]
+    if creds.user is not None:
+        try:
+            groups = os.getgrouplist(creds.user, creds.gid)
+        except OSError:
+            pass
+    return creds._replace(groups=tuple(dict.fromkeys(groups)))
+
+
 def set_nice(nice: int | None) -> None:  # pragma: no cover - runs in the grandchild
     if nice is not None:
         os.setpriority(os.PRIO_PROCESS, 0, nice)
@@ -102,7 +122,9 @@ def drop_privileges(creds: Credentials | None) -> None:  # pragma: no cover - ru
     """Groups first, then gid, then uid: after setuid nothing else may be changed."""
     if creds is None:
         return
-    if creds.user is not None:
+    if creds.groups is not None:
+        os.setgroups(list(creds.groups))
+    elif creds.user is not None:
         os.initgroups(creds.user, creds.gid)
     else:
         os.setgroups([creds.gid])

@@ -92,13 +92,11 @@ class Rights(NamedTuple):
         """The rights of the daemon's user; None when it runs as root (root's rights apply)."""
         if creds is None or creds.uid == 0:
             return None
-        groups: list[int] = [creds.gid]
-        if creds.user is not None:
-            try:
-                groups = os.getgrouplist(creds.user, creds.gid)
-            except OSError:
-                pass
-        return cls(creds.uid, creds.gid, tuple(dict.fromkeys(groups)))
+        from .privs import pinned
+
+        groups = pinned(creds).groups  # type: ignore[union-attr]
+        assert groups is not None
+        return cls(creds.uid, creds.gid, groups)
 
     def can_write(self, st: os.stat_result) -> bool:
         """Whether this user may change what a directory with stat `st` holds (owners may chmod it)."""

@@ -109,7 +109,9 @@ class Supervisor:
         with self.recorder.locked():
             try:
                 child = self.start()
-            except OSError:
+            except Exception:
+                # Whatever went wrong (the starter says what), the program does not run: a
+                # failed start for the policy, never the end of the supervision.
                 child = NoChild()
             self.restarts += 1
             if self.recorder.started(child, self.restarts):

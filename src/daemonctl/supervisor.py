@@ -21,7 +21,7 @@ from .files import atomic_write
 from .lock import locked
 from .logfiles import open_log
 from .policy import Ending, Policy
-from .privs import Credentials, for_spec
+from .privs import Credentials, for_spec, pinned
 from .procfs import Identity, read_stat
 from .safeopen import Refused, open_read
 from .spawn import Launch, SpawnError, parse_report, spawn_child
@@ -118,8 +118,18 @@ def tell(line: str) -> None:
         pass
 
 
-def spawn_program(spec: Spec, env: dict[str, str], on_ready: Callable[[int], None] | None = None) -> tuple[int, bytes]:
-    creds = for_spec(spec.user, spec.group)
+def credentials(spec: Spec) -> Credentials | None:
+    """Whom the program runs as, resolved once to numbers (uid, gid, groups) for every run.
+
+    A user removed from the password database while its daemon runs must not stop
+    the supervision: the restarts go on as the numbers it had when we started.
+    """
+    return pinned(for_spec(spec.user, spec.group))
+
+
+def spawn_program(
+    spec: Spec, env: dict[str, str], creds: Credentials | None, on_ready: Callable[[int], None] | None = None
+) -> tuple[int, bytes]:
     out, err = open_logs(spec, creds)
     try:
         launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, out, err, creds, spec.nice)
@@ -130,12 +140,26 @@ def spawn_program(spec: Spec, env: dict[str, str], on_ready: Callable[[int], Non
             os.close(err)
 
 
-def start_program(spec: Spec, env: dict[str, str]) -> ProgramChild:
-    pid, report = spawn_program(spec, env)
+def start_program(spec: Spec, env: dict[str, str], creds: Credentials | None) -> ProgramChild:
+    """One more run of the program; an OSError, told in one line on our stderr (its log), if it cannot start.
+
+    Whatever fails, the supervisor goes on: the policy counts the run as a failed start.
+    """
+    try:
+        pid, report = spawn_program(spec, env, creds)
+    except OSError:
+        raise  # open_logs told why
+    except SpawnError as err:
+        tell(f"daemonctl: supervisor: cannot start {spec.executable} ({err.stage}): {err.strerror}")
+        raise OSError(err.errno, err.strerror) from None
+    except Exception as err:
+        tell(f"daemonctl: supervisor: cannot start {spec.executable}: {err}")
+        raise OSError(errno.EINVAL, str(err)) from None
     try:
         parse_report(report)
     except SpawnError as err:
         os.waitpid(pid, 0)
+        tell(f"daemonctl: supervisor: cannot start {spec.executable} ({err.stage}): {err.strerror}")
         raise OSError(err.errno, err.strerror) from None
     return ProgramChild(pid)
 
@@ -259,6 +283,17 @@ def _read_config() -> dict[str, Any]:
     return config
 
 
+def _write_report(report: bytes) -> None:
+    """The first run's spawn report to daemonctl; then let go of the pipe (daemonctl reads until EOF)."""
+    try:
+        os.write(1, report)
+    except OSError:
+        pass  # daemonctl was killed: the record names us, so supervise all the same
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
 def main() -> int:
     config = _read_config()
     spec = Spec(config["record"])
@@ -267,24 +302,26 @@ def main() -> int:
     assert me is not None
     wake_read, wake_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     keeper = RecordKeeper(config["record_path"], config["lock_path"], me)
-    sup = Supervisor(lambda: start_program(spec, env), spec.policy, keeper, sleep=_interruptible_sleep(wake_read))
+    try:
+        creds = credentials(spec)
+    except Exception as err:  # daemonctl resolved them a moment ago: the user was removed since
+        tell(f"daemonctl: supervisor: {err}")
+        _write_report(f"P 0 0\nE {errno.EINVAL} user\n".encode())
+        return 127
+    sup = Supervisor(lambda: start_program(spec, env, creds), spec.policy, keeper, sleep=_interruptible_sleep(wake_read))
     _install_signals(sup, wake_write)
     try:
         # Recorded before it may exec (and before daemonctl hears of it), so that a
         # daemonctl killed now, or a stop that kills us, still finds the program in the
         # record. Without the lock: daemonctl holds it while it waits for this report,
         # and writes nothing until it has read it.
-        pid, report = spawn_program(spec, env, on_ready=lambda pid: keeper.started(ProgramChild(pid), 0))
+        pid, report = spawn_program(spec, env, creds, on_ready=lambda pid: keeper.started(ProgramChild(pid), 0))
     except OSError as err:
         pid, report = 0, f"P 0 0\nE {err.errno or 0} stdio\n".encode()
+    except SpawnError as err:
+        pid, report = 0, f"P 0 0\nE {err.errno} {err.stage}\n".encode()
     crash_point("supervisor:spawned")
-    try:
-        os.write(1, report)
-    except OSError:
-        pass  # daemonctl was killed: the record names us, so supervise all the same
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # daemonctl reads until EOF: let go of the pipe now
-    os.close(devnull)
+    _write_report(report)
     try:
         parse_report(report)
     except SpawnError:

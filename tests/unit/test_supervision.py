@@ -173,6 +173,25 @@ def test_a_restart_that_cannot_exec_counts_as_a_quick_failure(fp):
     assert NoChild().wait() == Ending(code=127)
 
 
+def test_a_restart_that_raises_anything_else_is_a_failed_start_too(fp):
+    """No exception of a starter ends the supervision (a user gone from the password database, say)."""
+    fp.register(PROG, returncode=1)
+    clock = Clock()
+    calls = []
+
+    def start():
+        calls.append(1)
+        if len(calls) == 1:
+            return PopenChild(subprocess.Popen(PROG), clock, 0.1)
+        raise KeyError("getpwnam(): name not found")
+
+    recorder = Recorder()
+    sup = Supervisor(start, Policy("on-failure", delay=1, max_restarts=2), recorder, clock=clock, sleep=clock.sleep)
+    assert sup.run(start()) == "failed"
+    assert len(calls) == 3 and clock.slept == [1, 2]
+    assert recorder.events[-1] == ("failed", Ending(code=127))
+
+
 def test_a_record_that_is_no_longer_ours_ends_the_supervisor(fp):
     fp.register(PROG, returncode=1)
     fp.register(PROG, callback=never_ends, signal_callback=ends_on_signal)

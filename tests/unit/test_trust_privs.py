@@ -45,6 +45,16 @@ def test_root_account_environment():
     assert creds.environment()["USER"] == "root" and "HOME" in creds.environment()
 
 
+def test_pinned_credentials_keep_numbers_only(monkeypatch):
+    """Resolved once: nothing in them is looked up by name again."""
+    monkeypatch.setattr(os, "getgrouplist", lambda user, gid: [gid, 20, gid, 30])
+    creds = privs.pinned(privs.Credentials(1000, 1000, "someone"))
+    assert creds is not None and creds.groups == (1000, 20, 30)
+    assert privs.pinned(creds) is creds
+    assert privs.pinned(privs.Credentials(4000123, 7, None)).groups == (7,)  # type: ignore[union-attr]
+    assert privs.pinned(None) is None
+
+
 def test_non_root_cannot_become_another(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(os, "getegid", lambda: 1000)
