@@ -140,13 +140,15 @@ def spawn_program(
             os.close(err)
 
 
-def start_program(spec: Spec, env: dict[str, str], creds: Credentials | None) -> ProgramChild:
+def start_program(
+    spec: Spec, env: dict[str, str], creds: Credentials | None, on_ready: Callable[[int], None] | None = None
+) -> ProgramChild:
     """One more run of the program; an OSError, told in one line on our stderr (its log), if it cannot start.
 
     Whatever fails, the supervisor goes on: the policy counts the run as a failed start.
     """
     try:
-        pid, report = spawn_program(spec, env, creds)
+        pid, report = spawn_program(spec, env, creds, on_ready)
     except OSError:
         raise  # open_logs told why
     except SpawnError as err:
@@ -155,6 +157,7 @@ def start_program(spec: Spec, env: dict[str, str], creds: Credentials | None) ->
     except Exception as err:
         tell(f"daemonctl: supervisor: cannot start {spec.executable}: {err}")
         raise OSError(errno.EINVAL, str(err)) from None
+    crash_point("supervisor:restarted")
     try:
         parse_report(report)
     except SpawnError as err:
@@ -308,7 +311,14 @@ def main() -> int:
         tell(f"daemonctl: supervisor: {err}")
         _write_report(f"P 0 0\nE {errno.EINVAL} user\n".encode())
         return 127
-    sup = Supervisor(lambda: start_program(spec, env, creds), spec.policy, keeper, sleep=_interruptible_sleep(wake_read))
+
+    def record_restart(pid: int) -> None:
+        # A restart is recorded before it may exec, as the first run is (the lock is held):
+        # a supervisor killed right after must not leave a program no record names.
+        if not keeper.started(ProgramChild(pid), sup.restarts + 1):
+            raise OSError(errno.ESTALE, "the record is no longer this supervisor's")
+
+    sup = Supervisor(lambda: start_program(spec, env, creds, record_restart), spec.policy, keeper, sleep=_interruptible_sleep(wake_read))
     _install_signals(sup, wake_write)
     try:
         # Recorded before it may exec (and before daemonctl hears of it), so that a

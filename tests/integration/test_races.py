@@ -179,3 +179,20 @@ def test_start_respawn_that_cannot_record_its_program_leaves_nothing(dctl, mount
     assert "No space left" in err
     assert wait_for(lambda: d.token_pids() == []), "a start that failed left its supervisor or program"
     assert not d.pidfile("f").exists()
+
+
+def test_supervisor_killed_right_after_a_restart_leaves_nothing_unnamed(dctl):
+    """A restart is recorded before its exec: a supervisor killed just after leaves it named."""
+    env = pausing(dctl, "supervisor:restarted")
+    cp = dctl("start", "-n", "r", "--respawn", "--restart-delay", "0.05", SLEEP, "300", env=env)
+    assert_ok(cp)
+    sup = dctl.track(dctl.record("r")["supervisor_pid"])
+    first = dctl.record("r")["pid"]
+    os.kill(first, signal.SIGKILL)
+    assert wait_for(lambda: stopped(sup)), "the supervisor never restarted the program"
+    os.kill(sup, signal.SIGKILL)
+    assert wait_gone(sup)
+    second = dctl.record("r")["pid"]
+    assert second != first and alive(second), "the restarted program is not in the record"
+    assert_ok(dctl("stop", "-t", "5", "r"))
+    assert wait_for(lambda: dctl.token_pids() == []), "stop left the restarted program running"
