@@ -132,3 +132,12 @@ def test_what_is_approximated_is_said():
     text, notes = render("systemd", Record("web", spec(pidfile="/run/web.pid")), parse_schedule("TERM/5"),
                          default_pidfile="/s/web.pid")
     assert notes == ["-p /run/web.pid: systemd writes no pidfile"] and "# not exported: -p /run/web.pid" in text
+
+
+def test_the_callers_recorded_environment_is_not_exported():
+    caller = {"HOME": "/root", "SECRET_TOKEN": "s3cret", "PATH": "/usr/bin"}
+    record = Record("web", spec(caller_env=caller))
+    for kind in ("systemd", "supervisor"):
+        text, _ = render(kind, record, parse_schedule("TERM/5"))
+        assert "s3cret" not in text and "SECRET_TOKEN" not in text and "HOME=" not in text
+        assert "MODE=prod 1" in text or 'MODE="prod 1"' in text
