@@ -385,17 +385,6 @@ def _cleanup(tmp_path):
 
 # --------------------------------------------------------------------------- as nobody
 
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-
-
-def require_nobody(exe: str) -> None:
-    """Skip unless this test can run daemonctl as user nobody.
-
-    Needs root and setpriv, and a checkout that nobody may enter: a clone under a
-    0700 directory (mktemp -d, say) is not one.
-    """
-    if os.geteuid() != 0 or not shutil.which("setpriv"):
-        pytest.skip("needs root and setpriv to run daemonctl as another user")
-    probe = subprocess.run(NOBODY + [exe, "--version"], capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0:
-        pytest.skip(f"daemonctl cannot run as nobody here: {probe.stderr.strip()[-120:]}")
+# NOBODY: the prefix that runs a command as user nobody; nobody_daemonctl: a fixture, the
+# path of a daemonctl that nobody can run from any checkout (see asnobody.py).
+from .asnobody import NOBODY, nobody_daemonctl  # noqa: E402,F401

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import (NOBODY, SLEEP, alive, assert_ok, assert_one_error, error_lines, log_lines, require_nobody,
+from .conftest import (NOBODY, SLEEP, alive, assert_ok, assert_one_error, error_lines, log_lines,
                        wait_for, wait_gone)
 
 pytestmark = pytest.mark.integration
@@ -160,9 +160,8 @@ def test_remove_exit_codes(dctl):
 
 
 @pytest.fixture
-def shared(dctl):
+def shared(dctl, nobody_daemonctl):
     """A state dir that user nobody can read, plus a runner for daemonctl as nobody."""
-    require_nobody(dctl.exe)
     path = Path(tempfile.mkdtemp(prefix="dctl-itest-"))
     path.chmod(0o755)
     root = dctl.with_state_dir(path)
@@ -172,7 +171,7 @@ def shared(dctl):
             f.chmod(0o666 if f.suffix == ".lock" else 0o644)
 
     def as_nobody(*args):
-        return subprocess.run(NOBODY + root.argv(*args), capture_output=True, text=True,
+        return subprocess.run(NOBODY + [nobody_daemonctl, *root.argv(*args)[1:]], capture_output=True, text=True,
                               timeout=30, env=root.env, stdin=subprocess.DEVNULL)
 
     yield root, open_up, as_nobody

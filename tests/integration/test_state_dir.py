@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NOBODY, SLEEP, alive, assert_ok, read_pidfile, require_nobody
+from .conftest import NOBODY, SLEEP, alive, assert_ok, read_pidfile
 
 pytestmark = pytest.mark.integration
 
 
 
-def run(dctl, *args, env, prefix=()):
-    return subprocess.run([*prefix, dctl.exe, *map(str, args)], env=env, capture_output=True,
+def run(dctl, *args, env, prefix=(), exe=None):
+    return subprocess.run([*prefix, exe or dctl.exe, *map(str, args)], env=env, capture_output=True,
                           text=True, timeout=30, stdin=subprocess.DEVNULL)
 
 
@@ -46,8 +46,7 @@ def test_pidfile_holds_only_the_pid(dctl):
 
 
 @pytest.fixture
-def nobody_home(dctl):
-    require_nobody(dctl.exe)
+def nobody_home(dctl, nobody_daemonctl):
     home = Path(tempfile.mkdtemp(prefix="dctl-home-"))
     home.chmod(0o777)
     yield home
@@ -55,7 +54,7 @@ def nobody_home(dctl):
 
 
 @pytest.mark.parametrize("xdg", [True, False], ids=["XDG_STATE_HOME", "HOME"])
-def test_default_state_dir_for_non_root(dctl, nobody_home, xdg):
+def test_default_state_dir_for_non_root(dctl, nobody_home, nobody_daemonctl, xdg):
     env = {k: v for k, v in dctl.env.items() if k not in ("XDG_STATE_HOME", "HOME")}
     env["HOME"] = str(nobody_home)
     if xdg:
@@ -64,10 +63,10 @@ def test_default_state_dir_for_non_root(dctl, nobody_home, xdg):
     else:
         state = nobody_home / ".local" / "state" / "daemonctl"
     dctl.extra_state_dirs.append(state)
-    cp = run(dctl, "start", "-n", "u", SLEEP, "300", env=env, prefix=NOBODY)
+    cp = run(dctl, "start", "-n", "u", SLEEP, "300", env=env, prefix=NOBODY, exe=nobody_daemonctl)
     assert_ok(cp)
     pid = dctl.track(read_pidfile(state / "u.pid"))
     assert os.stat(f"/proc/{pid}").st_uid == 65534
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
-    assert_ok(run(dctl, "stop", "u", env=env, prefix=NOBODY))
+    assert_ok(run(dctl, "stop", "u", env=env, prefix=NOBODY, exe=nobody_daemonctl))
     assert not alive(pid)
