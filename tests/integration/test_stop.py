@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import subprocess
 
 import pytest
 
@@ -33,6 +34,48 @@ def test_stop_kills_when_term_and_hup_are_ignored(dctl):
     assert not alive(pid)
     assert log_lines(dctl.logfile("kill")) == ["ready", "TERM", "HUP"]
     assert not dctl.pidfile("kill").exists()
+
+
+# Survives TERM; prints each signal it gets with the time (CLOCK_MONOTONIC, the same in
+# every process), and exits on USR1.
+STAMPED = r"""
+import signal, sys, time
+def on(num, frame):
+    print(signal.Signals(num).name[3:], time.monotonic(), flush=True)
+    if num == signal.SIGUSR1:
+        sys.exit(0)
+signal.signal(signal.SIGTERM, on)
+signal.signal(signal.SIGUSR1, on)
+print("ready", flush=True)
+while True:
+    time.sleep(60)
+"""
+
+
+def test_stop_sends_the_next_signal_when_the_wait_runs_out(dctl):
+    """TERM/2/USR1/60: USR1 comes once the 2 s are over, not ten times later.
+
+    Measured inside the daemon, between the two signals it receives: no daemonctl start-up
+    time in it. The bound leaves a loaded machine 8 s of slack; a wait ten times too long
+    is 20 s."""
+    pid = dctl.start("late", PY, "-c", STAMPED)
+    assert wait_for(lambda: "ready" in log_lines(dctl.logfile("late")))
+    assert_ok(dctl("stop", "--schedule", "TERM/2/USR1/60", "late", timeout=90))
+    assert not alive(pid)
+    got = dict(line.split() for line in log_lines(dctl.logfile("late"))[1:])
+    assert list(got) == ["TERM", "USR1"], got
+    between = float(got["USR1"]) - float(got["TERM"])
+    assert 1.5 < between < 10, f"USR1 came {between:.2f}s after TERM, the schedule says 2s"
+
+
+@pytest.mark.parametrize("respawn", [[], ["--respawn"]], ids=["plain", "respawn"])
+def test_stop_ends_its_wait_when_the_daemon_exits(dctl, respawn):
+    """A daemon that exits on TERM: stop returns then, not when the 120 s step would end
+    (daemonctl is given 60 s before the test fails)."""
+    pid = dctl.start_logger("quick", opts=respawn)
+    assert_ok(dctl("stop", "--schedule", "TERM/120/KILL/5", "quick", timeout=60))
+    assert not alive(pid)
+    assert log_lines(dctl.logfile("quick")) == ["ready", "TERM"]
 
 
 @pytest.mark.parametrize("schedule", ["TERM/1/KILL/1", "-15/1/-9/1", "TERM/0.5/KILL/1"])
@@ -121,30 +164,58 @@ def test_stop_group_member_ignoring_term_is_killed(dctl):
     assert [m for m in members if alive(m)] == []
 
 
+# Runs argv[1:] (daemonctl start) as a child subreaper, prints its exit status, and then
+# never waits for anything: every process of the daemon that ends stays its zombie, as
+# under a container's PID 1 that does not reap.
+NON_REAPING_PARENT = r"""
+import ctypes, subprocess, sys, time
+if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+    sys.exit("prctl failed")
+print(subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL).returncode, flush=True)
+time.sleep(600)
+"""
+
+
 def test_stop_returns_0_when_a_zombie_is_left_in_the_group(dctl):
-    """A zombie only waiting to be reaped counts as gone."""
-    pid = dctl.start("zomb", SH, "-c", "/bin/true & exec sleep 300")
+    """A zombie only waiting to be reaped counts as gone: the daemon's leader and its
+    child, both left unreaped by the parent they end up with."""
+    parent = dctl.spawn(PY, "-c", NON_REAPING_PARENT,
+                        *dctl.argv("start", "-n", "zomb", SH, "-c", "/bin/true & exec sleep 300"),
+                        stdout=subprocess.PIPE, text=True)
+    assert parent.stdout.readline() == "0\n"
+    pid = dctl.track(dctl.pid("zomb"))
 
-    def zombie_in_group():
-        for p in map(int, filter(str.isdigit, os.listdir("/proc"))):
-            st = proc_stat(p)
-            if st and st["pgrp"] == pid and st["state"] == "Z":
-                return True
-        return False
+    def zombies():
+        return {p for p in map(int, filter(str.isdigit, os.listdir("/proc")))
+                if (proc_stat(p) or {}).get("pgrp") == pid and proc_stat(p)["state"] == "Z"}
 
-    assert wait_for(zombie_in_group), "setup: expected a zombie child of the daemon"
+    assert proc_stat(pid)["ppid"] == parent.pid, "setup: the daemon is the non-reaping parent's child"
+    assert wait_for(zombies), "setup: expected a zombie child of the daemon"
     assert_ok(dctl("stop", "-t", "2", "zomb"))
-    assert not alive(pid)
+    assert zombies() >= {pid}, "setup: nobody may reap the daemon here"
+    assert len(zombies()) == 2 and group_members(pid) == []
     assert dctl("status", "zomb").returncode == 3
+    assert_ok(dctl("start", "-n", "zomb"))
+    assert alive(dctl.track(dctl.pid("zomb")))
 
 
-def test_stop_pid_reuse_signals_nothing(dctl):
+@pytest.mark.parametrize("reused_in", ["pidfile", "pidfile-and-record"])
+def test_stop_pid_reuse_signals_nothing(dctl, reused_in):
+    """The daemon died and its PID went to another process (a group leader too): the
+    pidfile, and in the second case the record as well, name that process, but only
+    the start time tells it from the daemon."""
     pid = dctl.start("reuse", SLEEP, "300")
     os.kill(pid, signal.SIGKILL)
     assert wait_gone(pid)
-    canary = dctl.spawn(SLEEP, "300", start_new_session=True)  # also a group leader
+    canary = dctl.spawn(SLEEP, "300", start_new_session=True)
     dctl.pidfile("reuse").write_text(f"{canary.pid}\n")
+    if reused_in == "pidfile-and-record":
+        rec = dctl.record("reuse")
+        rec["pid"] = canary.pid
+        dctl.recordfile("reuse").write_text(json.dumps(rec))
     assert dctl("status", "reuse").returncode in (1, 3)
+    assert_one_error(dctl("signal", "reuse", "TERM"), 7)
+    assert alive(canary.pid), "signal reached a foreign process"
     cp = dctl("stop", "-t", "0.5", "reuse")
     assert_ok(cp)
     assert cp.stderr.strip(), "stop did not say that the pidfile was stale"

@@ -1,9 +1,12 @@
 import errno
 import os
+import subprocess
 
 import pytest
 
+from daemonctl import waiting
 from daemonctl.errors import Failure
+from daemonctl.procfs import Identity
 from daemonctl.waiting import open_pidfd, wait_exit
 
 
@@ -27,3 +30,40 @@ def test_a_process_that_is_gone_needs_no_waiting():
 
 def test_a_live_process_is_waited_for_until_the_timeout():
     assert not wait_exit(os.getpid(), 0.01)
+
+
+def test_identity_is_checked_again_after_the_pidfd_is_opened(monkeypatch):
+    """The PID changed hands between the identity check and pidfd_open: only a check made
+    after opening can see it; the stranger's pidfd is then closed, never returned."""
+    stranger_fd, other_end = os.pipe()  # stands for the pidfd of the process that got the PID
+    opened = []
+
+    def open_pidfd_(pid):
+        opened.append(pid)
+        return stranger_fd
+
+    # The daemon until the pidfd is opened, a stranger from then on.
+    monkeypatch.setattr(waiting, "open_pidfd", open_pidfd_)
+    monkeypatch.setattr(waiting, "is_alive", lambda identity: not opened)
+    try:
+        assert waiting.open_verified(Identity(4321, 777, "boot")) is None
+        assert opened == [4321]
+        with pytest.raises(OSError):
+            os.fstat(stranger_fd)  # closed by open_verified
+    finally:
+        os.close(other_end)
+
+
+def test_a_pidfd_is_opened_only_for_the_process_of_the_identity():
+    child = subprocess.Popen(["sleep", "300"])
+    try:
+        me = Identity.of(child.pid)
+        fd = waiting.open_verified(me)
+        assert fd is not None
+        os.close(fd)
+        assert waiting.open_verified(me._replace(starttime=me.starttime + 1)) is None
+        assert waiting.open_verified(me._replace(boot_id="another boot")) is None
+    finally:
+        child.kill()
+        child.wait()
+    assert waiting.open_verified(me) is None
