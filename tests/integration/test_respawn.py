@@ -72,6 +72,33 @@ def test_crash_loop_backs_off_and_ends_failed(dctl):
     assert "failed" in dctl("status", "loop").stdout
 
 
+def test_quick_failures_double_the_restart_delay(dctl):
+    """Each run prints when it starts (CLOCK_MONOTONIC) and fails at once: the gaps between
+    starts are at least 1, 2 and 4 s (only lower bounds: the load adds, never subtracts)."""
+    stamp = [PY, "-c", "import time; print(time.monotonic(), flush=True); raise SystemExit(3)"]
+    sup = start_quick(dctl, "dbl", *stamp, opts=["--restart-delay", "1", "--restart-delay-max", "60",
+                                                 "--min-uptime", "30", "--max-restarts", "3"])
+    assert wait_gone(sup, timeout=60)
+    assert wait_for(lambda: dctl.record("dbl")["state"] == "failed")
+    obj, code = state_of(dctl, "dbl")
+    assert code == 3 and obj["restarts"] == 3 and obj["last_exit"]["code"] == 3
+    starts = [float(line) for line in log_lines(dctl.logfile("dbl"))]
+    assert len(starts) == 4, starts
+    gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
+    assert [gap >= delay for gap, delay in zip(gaps, [1, 2, 4])] == [True] * 3, gaps
+
+
+def test_a_crashed_programs_group_is_killed_before_the_restart(dctl):
+    """The program exits leaving three children in its group: the supervisor kills them
+    before it waits out the restart delay (60 s: the next run cannot have started)."""
+    prog = [SH, "-c", "for i in 1 2 3; do sleep 300 & done; echo started; exit 3"]
+    sup = start_quick(dctl, "orph", *prog, opts=["--restart-delay", "60"])
+    assert wait_for(lambda: dctl.record("orph")["state"] == "restarting")
+    assert log_lines(dctl.logfile("orph")) == ["started"]
+    assert wait_for(lambda: dctl.token_pids() == [sup], timeout=10), \
+        f"left of the crashed run: {[(p, proc_stat(p)) for p in dctl.token_pids() if p != sup]}"
+
+
 def test_waiting_out_a_delay_is_restarting_and_exits_0(dctl):
     sup = start_quick(dctl, "slow", SH, "-c", "exit 1", opts=["--restart-delay", "60"])
     assert wait_for(lambda: dctl.record("slow")["state"] == "restarting")
