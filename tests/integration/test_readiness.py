@@ -38,6 +38,8 @@ sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 for message in sys.argv[1:]:
     if message.startswith("sleep="):
         time.sleep(float(message[6:]))
+    elif message.startswith("touch="):
+        open(message[6:], "w").close()
     else:
         sock.sendto(message.encode(), os.environ["NOTIFY_SOCKET"])
 print("notified", flush=True)
@@ -104,9 +106,13 @@ def test_ready_log_needs_a_new_line(dctl):
 
 
 def test_ready_log_on_stderr_log(dctl, tmp_path):
+    """The line comes on stderr, into its own log, after a while: start returns once it is there."""
     err = tmp_path / "err.log"
-    prog = [PY, "-c", "import sys, time; print('up', file=sys.stderr, flush=True); time.sleep(300)"]
+    prog = [PY, "-c", "import sys, time; print('starting', flush=True); time.sleep(0.5); "
+            "print('up', file=sys.stderr, flush=True); time.sleep(300)"]
     dctl.start("l", *prog, opts=["-e", err, "--ready-log", "^up$"])
+    assert log_lines(err) == ["up"]
+    assert log_lines(dctl.logfile("l")) == ["starting"]
 
 
 def test_ready_log_early_death(dctl):
@@ -115,9 +121,12 @@ def test_ready_log_early_death(dctl):
 
 
 @pytest.mark.parametrize("respawn", [[], ["--respawn"]], ids=["plain", "respawn"])
-def test_notify_ready(dctl, respawn):
-    pid = dctl.start("n", PY, "-c", NOTIFIER, "STATUS=starting", "sleep=0.3", "READY=1",
-                     opts=[*respawn, "--notify"])
+def test_notify_ready(dctl, tmp_path, respawn):
+    """Other datagrams come first: only READY=1, sent after the marker file is made, ends the wait."""
+    marker = tmp_path / "initialized"
+    pid = dctl.start("n", PY, "-c", NOTIFIER, "STATUS=starting", "sleep=0.5", "STATUS=loading", "sleep=0.3",
+                     f"touch={marker}", "READY=1", opts=[*respawn, "--notify"])
+    assert marker.exists(), "start returned before the program said READY=1"
     assert alive(pid)
 
 
