@@ -6,6 +6,7 @@ Two ways to kill it: DAEMONCTL_TEST_CRASH_AT=<step> (daemonctl SIGKILLs itself a
 named step), and a sweep of SIGKILLs after growing delays.
 (Test names avoid the words the PID-namespace re-run selects by.)
 """
+import json
 import signal
 import subprocess
 import time
@@ -33,8 +34,24 @@ def programs(dctl) -> list[int]:
     return found[0]
 
 
+def check_pidfile_known(dctl, name: str) -> None:
+    """A pidfile never names a process that no record knows of (written record first)."""
+    try:
+        text = dctl.pidfile(name).read_text()
+    except FileNotFoundError:
+        return
+    assert text.strip(), "an empty pidfile was left"
+    pid = int(text)
+    try:
+        rec = json.loads(dctl.recordfile(name).read_text())
+    except FileNotFoundError:
+        raise AssertionError(f"the pidfile names {pid}, and there is no record") from None
+    assert pid in (rec.get("pid"), rec.get("supervisor_pid")), f"the pidfile names {pid}, the record: {rec}"
+
+
 def check_consistent(dctl, name: str) -> None:
-    """The invariant, then: stop works (no stuck lock) and a fresh start works."""
+    """The invariants, then: stop works (no stuck lock) and a fresh start works."""
+    check_pidfile_known(dctl, name)
     progs = programs(dctl)
     assert len(progs) <= 1, f"two daemons for one name: {progs}"
     st = dctl("status", name, timeout=10)
