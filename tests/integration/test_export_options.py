@@ -168,7 +168,7 @@ def test_every_start_option_exports_or_is_said(dctl, tmp_path, reporter, case):
     assert dctl("stop", "x").returncode == 0
     Path(ready_file).unlink(missing_ok=True)
 
-    unit = dctl("export", "systemd", "x", *QUICK_STOP)
+    unit = dctl("export", "-q", "systemd", "x", *QUICK_STOP)  # -q does not hide what is left out
     assert_left_out(unit, "systemd", "#", [o.format(**fill) for o in systemd_out])
     for line in unit_lines:
         assert line.format(**fill) in unit.stdout.splitlines(), unit.stdout

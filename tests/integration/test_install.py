@@ -82,6 +82,11 @@ def test_make_install_gives_a_working_daemonctl_and_uninstall_removes_it(dctl, t
         assert page.stdout.strip() == str(prefix / "share/man/man1/daemonctl.1"), page.stderr
     assert_shells_find_the_completions(prefix)
 
+    if which == "system-python":  # installing again (an upgrade) replaces the venv in place
+        cp = make("install", f"PREFIX={prefix}", f"PYTHON={python}")
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert subprocess.run([exe, "--version"], capture_output=True, timeout=60).returncode == 0
+
     cp = make("uninstall", f"PREFIX={prefix}")
     assert cp.returncode == 0, cp.stdout + cp.stderr
     left = [str(p.relative_to(prefix)) for p in prefix.rglob("*") if not p.is_dir()]
