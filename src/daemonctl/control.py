@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, leftovers, named, proof, resolve, trusted
+from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, leftovers, named, pidfile_rights, proof, resolve, trusted
 from .errors import BadRecord, Failure, PrivilegeError, SignalNotRunning, StatusUnknown, UsageError
 from .faults import crash_point
 from .files import remove, sweep_temps, write_failure
@@ -145,9 +145,10 @@ def _run_group(schedule: Schedule, group: "ProcessGroup | Groups", label: str, p
 def _forget_process(daemon: Daemon) -> None:
     """Remove the pidfile (only if it still names the PID we saw) and mark the record stopped."""
     if daemon.pidfile_pid is not None:
+        rights = pidfile_rights(daemon.record.spec if daemon.record else None)
         try:
-            if pidfile_mod.read(daemon.target.pidfile).pid == daemon.pidfile_pid:
-                remove(daemon.target.pidfile)
+            if pidfile_mod.read(daemon.target.pidfile, rights).pid == daemon.pidfile_pid:
+                remove(daemon.target.pidfile, rights)
         except pidfile_mod.InvalidPidfile:
             pass
     crash_point("stop:unlinked")
@@ -234,7 +235,7 @@ def forget(state: StateDir, name: str) -> RemoveResult:
             raise Failure(f"{name} is dead but processes it started still run (pid {pids}); "
                           f"stop them first with daemonctl stop {name}")
         if daemon is None or daemon.pidfile_pid is not None:
-            remove(target.pidfile)
+            remove(target.pidfile, pidfile_rights(target.record.spec))
         remove(state.record(name))
         sweep_temps(state.record(name))
         return RemoveResult(name, target.record.spec.stdout)

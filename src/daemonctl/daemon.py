@@ -8,13 +8,14 @@ from . import pidfile as pidfile_mod
 from . import record as record_mod
 from .errors import BadRecord, DaemonctlError, PrivilegeError, RecordNotPermitted, StatusUnknown, UnreadableRecord
 from .procfs import Identity, is_alive, pid_alive
-from .record import Record
+from .record import Record, StartSpec
 from .state import StateDir, validate_name
 from .trust import Untrusted, check_pidfile, process_uid
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .ownership import GroupProof
+    from .safeopen import Rights
 
 RUNNING, DEAD, STOPPED = "running", "dead", "stopped"
 RESTARTING, EXITED, FAILED = record_mod.RESTARTING, record_mod.EXITED, record_mod.FAILED
@@ -106,10 +107,27 @@ def find_by_pidfile(state: StateDir, path: str) -> Record | None:
     return None
 
 
+def pidfile_rights(spec: StartSpec | None) -> "Rights | None":
+    """Whose rights a daemon's pidfile is read, written and removed with (see safeopen).
+
+    As root, its user's where that user can change what the path names; None: the
+    caller's own (also when the user is gone from the password database).
+    """
+    if spec is None or os.geteuid() != 0 or (spec.user is None and spec.group is None):
+        return None
+    from .privs import for_spec
+    from .safeopen import Rights
+
+    try:
+        return Rights.of(for_spec(spec.user, spec.group))
+    except DaemonctlError:
+        return None
+
+
 def inspect(target: Target) -> Daemon:
     """Reconcile record, pidfile and /proc; raises StatusUnknown for a bad pidfile, PrivilegeError for one not ours to read."""
     try:
-        contents = pidfile_mod.read(target.pidfile)
+        contents = pidfile_mod.read(target.pidfile, pidfile_rights(target.record.spec if target.record else None))
     except pidfile_mod.UnsafePidfile as err:
         if target.record is None:
             raise Untrusted(f"pidfile {target.pidfile} {err}")
@@ -118,6 +136,11 @@ def inspect(target: Target) -> Daemon:
         note = f"pidfile {target.pidfile} {err.args[0].partition(';')[0]}; left it alone"
         return _reconcile(target, None)._replace(pidfile_note=note)
     except pidfile_mod.PidfileNotPermitted as err:
+        if target.record is not None and os.geteuid() == 0:
+            # Root is refused only when reading with the daemon user's rights: that user made
+            # the path name something it may not read. The record names the daemon: as above.
+            note = f"pidfile {target.pidfile} is not readable by the daemon's user; left it alone"
+            return _reconcile(target, None)._replace(pidfile_note=note)
         raise PrivilegeError(f"pidfile {target.pidfile} {err}")
     except pidfile_mod.InvalidPidfile as err:
         raise StatusUnknown(f"pidfile {target.pidfile} {err}")

@@ -9,11 +9,14 @@ from __future__ import annotations
 import errno
 import os
 
+from .safeopen import acting_as, rights_for
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 
     from .errors import Failure
+    from .safeopen import Rights
 
 TEMP_SUFFIX = ".tmp"
 
@@ -26,14 +29,20 @@ class AtomicFile:
     anything it would have to undo (such as starting a daemon). The temporary
     name is unpredictable and created with O_EXCL | O_NOFOLLOW: nothing planted
     in the directory, file or symlink, is ever opened or renamed into place.
+
+    `rights`: the daemon's user, for a file in a place that user can change (a
+    pidfile in its directory, see safeopen): every step that goes by path is done
+    with its rights there, so root never creates, replaces or removes a file where
+    that user could not.
     """
 
-    def __init__(self, path: Path | str, mode: int = 0o644) -> None:
-        self.path = path
+    def __init__(self, path: Path | str, mode: int = 0o644, rights: Rights | None = None) -> None:
+        self.path, self.rights = path, rights
         directory, base = os.path.split(path)
         self.tmp = os.path.join(directory, f".{base}.{os.getpid()}-{os.urandom(8).hex()}{TEMP_SUFFIX}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        self.fd: int | None = os.open(self.tmp, flags, mode)
+        with acting_as(rights_for(str(path), rights)):
+            self.fd: int | None = os.open(self.tmp, flags, mode)
 
     def reserve(self, size: int) -> None:
         """Claim `size` bytes now, so a full disk fails here rather than at commit."""
@@ -56,7 +65,8 @@ class AtomicFile:
             os.fsync(self.fd)
             os.close(self.fd)
             self.fd = None
-            os.rename(self.tmp, self.path)
+            with acting_as(rights_for(str(self.path), self.rights)):
+                os.rename(self.tmp, self.path)
         except BaseException:
             self.discard()
             raise
@@ -67,13 +77,14 @@ class AtomicFile:
             os.close(self.fd)
             self.fd = None
         try:
-            os.unlink(self.tmp)
+            with acting_as(rights_for(self.tmp, self.rights)):
+                os.unlink(self.tmp)
         except OSError:
             pass
 
 
-def atomic_write(path: Path | str, data: bytes, mode: int = 0o644) -> None:
-    AtomicFile(path, mode).commit(data)
+def atomic_write(path: Path | str, data: bytes, mode: int = 0o644, rights: Rights | None = None) -> None:
+    AtomicFile(path, mode, rights).commit(data)
 
 
 def write_failure(err: OSError, what: str, path: Path | str) -> Failure:
@@ -82,24 +93,26 @@ def write_failure(err: OSError, what: str, path: Path | str) -> Failure:
     return Failure(f"cannot write {what} {path}: {err.strerror or err}")
 
 
-def sweep_temps(path: Path | str) -> None:
+def sweep_temps(path: Path | str, rights: Rights | None = None) -> None:
     """Remove temporary files for `path` left by a daemonctl that was killed mid-write.
 
     Call only under the name's lock; a temporary file of a live process is kept.
+    `rights`: as for AtomicFile.
     """
     directory, base = os.path.split(path)
     prefix = f".{base}."
-    try:
-        entries = os.listdir(directory or ".")
-    except OSError:
-        return
-    for entry in entries:
-        pid = _temp_owner(entry, prefix)
-        if pid is not None and not os.path.exists(f"/proc/{pid}"):
-            try:
-                os.unlink(os.path.join(directory, entry))
-            except OSError:
-                pass
+    with acting_as(rights_for(str(path), rights)):
+        try:
+            entries = os.listdir(directory or ".")
+        except OSError:
+            return
+        for entry in entries:
+            pid = _temp_owner(entry, prefix)
+            if pid is not None and not os.path.exists(f"/proc/{pid}"):
+                try:
+                    os.unlink(os.path.join(directory, entry))
+                except OSError:
+                    pass
 
 
 def _temp_owner(entry: str, prefix: str) -> str | None:
@@ -126,10 +139,14 @@ def fsync_dir(directory: Path | str) -> None:
         os.close(fd)
 
 
-def remove(path: Path | str) -> bool:
-    """Unlink `path`; True when it existed. A place that cannot be written is a Failure."""
+def remove(path: Path | str, rights: Rights | None = None) -> bool:
+    """Unlink `path`; True when it existed. A place that cannot be written is a Failure.
+
+    `rights`: as for AtomicFile.
+    """
     try:
-        os.unlink(path)
+        with acting_as(rights_for(str(path), rights)):
+            os.unlink(path)
     except FileNotFoundError:
         return False
     except OSError as err:

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
 from . import record as record_mod
-from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, leftovers, load_record
+from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, leftovers, load_record, pidfile_rights
 from .errors import DaemonctlError, Failure, PrivilegeError, ProgramNotFound, StatusUnknown, from_oserror
 from .faults import crash_point
 from .files import AtomicFile, remove, sweep_temps, write_failure
@@ -141,8 +141,8 @@ def start_locked(
     if running is not None:
         return StartResult(name, running, True, recorded.spec if recorded else spec)
     if recorded is not None and recorded.spec.pidfile != spec.pidfile:
-        _remove_stale_pidfile(recorded.spec.pidfile)
-    sweep_temps(spec.pidfile)
+        _remove_stale_pidfile(recorded.spec.pidfile, pidfile_rights(recorded.spec))
+    sweep_temps(spec.pidfile, Rights.of(creds))
     sweep_temps(state.record(name))
     previous = _read_bytes(state.record(name))
     checks, ready_env = arm(spec)
@@ -167,7 +167,7 @@ def _launch(
 ) -> Launched:
     """Spawn with pidfile and record committed before the exec; nothing is left behind on failure."""
     with ExitStack() as undo:
-        commit = _Commit(state, name, spec, previous)
+        commit = _Commit(state, name, spec, previous, Rights.of(creds))
         undo.callback(commit.discard)
         logs = Logs.open(spec, creds)
         undo.callback(logs.remove_created)
@@ -187,12 +187,13 @@ class _Commit:
     --respawn the identity committed is the supervisor's; the program's follows.
     """
 
-    def __init__(self, state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
+    def __init__(self, state: StateDir, name: str, spec: StartSpec, previous: bytes | None, rights: Rights | None) -> None:
         self.state, self.name, self.spec, self.previous = state, name, spec, previous
         self.done = False
         self.sid: int | None = None
         blank = Record(name, spec)
-        self.pidfile = _prepare(spec.pidfile, "pidfile", len(pidfile_mod.encode(2**22)))
+        # With the daemon user's rights where it can change the pidfile's path (see safeopen).
+        self.pidfile = _prepare(spec.pidfile, "pidfile", len(pidfile_mod.encode(2**22)), rights=rights)
         try:
             self.record = _prepare(state.record(name), "record", len(record_mod.encode(blank)) + 512, 0o600)
         except Failure:
@@ -272,9 +273,9 @@ def _stop_remains(daemon: Daemon) -> None:
     stop_locked(daemon.target, default_schedule(10.0))
 
 
-def _prepare(path: str, what: str, size: int, mode: int = 0o644) -> AtomicFile:
+def _prepare(path: str, what: str, size: int, mode: int = 0o644, rights: Rights | None = None) -> AtomicFile:
     try:
-        file = AtomicFile(path, mode)
+        file = AtomicFile(path, mode, rights)
         file.reserve(size)
         return file
     except OSError as err:
@@ -331,13 +332,13 @@ def _spawn_failure(spec: StartSpec, err: SpawnError) -> DaemonctlError:
     return Failure(f"{what}: {err.strerror}")
 
 
-def _remove_stale_pidfile(path: str) -> None:
+def _remove_stale_pidfile(path: str, rights: Rights | None) -> None:
     try:
-        pid = pidfile_mod.read(path).pid
+        pid = pidfile_mod.read(path, rights).pid
     except pidfile_mod.InvalidPidfile:
         return
     if pid is None or not pid_alive(pid):
-        remove(path)
+        remove(path, rights)
 
 
 def _read_bytes(path: str) -> bytes | None:

@@ -6,7 +6,7 @@ import os
 from typing import NamedTuple
 
 from .files import AtomicFile, atomic_write
-from .safeopen import Refused, open_read
+from .safeopen import Refused, Rights, open_read
 
 MAX_PIDFILE_BYTES = 64
 PID_LIMIT = 1 << 22  # the kernel's PID_MAX_LIMIT: pid_max can be raised to it, and PIDs stay below
@@ -51,12 +51,16 @@ def parse_pid(text: str, own_pid: int | None = None) -> int:
     return pid
 
 
-def read(path: str) -> PidfileContents:
-    """Read a pidfile; `pid` is None when there is none. Raises InvalidPidfile."""
+def read(path: str, rights: Rights | None = None) -> PidfileContents:
+    """Read a pidfile; `pid` is None when there is none. Raises InvalidPidfile.
+
+    `rights`: the daemon's user, whose rights read it where that user can change
+    what the path names (see safeopen).
+    """
     # Never through a symlink, never blocking on a FIFO (see safeopen): whoever
     # planted it would pick the PID, or hang us.
     try:
-        fd = open_read(path, "pidfile")
+        fd = open_read(path, "pidfile", rights)
     except FileNotFoundError:
         return PidfileContents(path, None)
     except OSError as err:
@@ -86,10 +90,10 @@ def encode(pid: int) -> bytes:
     return f"{pid}\n".encode("ascii")
 
 
-def write(path: str, pid: int) -> None:
-    atomic_write(path, encode(pid))
+def write(path: str, pid: int, rights: Rights | None = None) -> None:
+    atomic_write(path, encode(pid), rights=rights)
 
 
-def prepare(path: str) -> AtomicFile:
+def prepare(path: str, rights: Rights | None = None) -> AtomicFile:
     """Open the pidfile's replacement now; commit it with `encode(pid)` once the PID is known."""
-    return AtomicFile(path)
+    return AtomicFile(path, rights=rights)

@@ -118,7 +118,9 @@ def stop_launched(launched: Launched, progress: "Progress | None") -> None:
 
 def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
     """Put back the pidfile and record as they were before this start."""
-    remove(spec.pidfile)
+    from .daemon import pidfile_rights
+
+    remove(spec.pidfile, pidfile_rights(spec))
     if previous is None:
         remove(state.record(name))
         return

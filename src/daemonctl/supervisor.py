@@ -23,7 +23,7 @@ from .logfiles import open_log
 from .policy import Ending, Policy
 from .privs import Credentials, for_spec, pinned
 from .procfs import Identity, read_stat
-from .safeopen import Refused, open_read
+from .safeopen import Refused, Rights, acting_as, open_read, rights_for
 from .spawn import Launch, SpawnError, parse_report, spawn_child
 from .supervision import Child, Supervisor
 
@@ -175,8 +175,9 @@ def iso() -> str:
 class RecordKeeper:
     """Writes the supervisor's news into the record, as long as the record is still ours."""
 
-    def __init__(self, record_path: str, lock_path: str, me: Identity) -> None:
+    def __init__(self, record_path: str, lock_path: str, me: Identity, rights: Rights | None = None) -> None:
         self.record_path, self.lock_path, self.me = record_path, lock_path, me
+        self.rights = rights  # the daemon user's, for its pidfile (see safeopen)
         self.write_failed = False
 
     def locked(self) -> AbstractContextManager[object]:
@@ -232,15 +233,18 @@ class RecordKeeper:
         if data is None:
             return
         # The pidfile goes last: a record that says exited/failed already tells the truth.
-        # Never through a symlink, never blocking on a FIFO planted there (see safeopen).
+        # Never through a symlink, never blocking on a FIFO planted there, and with the
+        # daemon user's rights where it can change what the path names (see safeopen).
+        path = data["pidfile"]
         try:
-            fd = open_read(data["pidfile"], "pidfile")
+            fd = open_read(path, "pidfile", self.rights)
         except (OSError, Refused):
             return
         try:
             if os.read(fd, 64).strip() == str(self.me.pid).encode():
-                os.unlink(data["pidfile"])
-        except OSError:
+                with acting_as(rights_for(path, self.rights)):
+                    os.unlink(path)
+        except (OSError, Refused):
             pass
         finally:
             os.close(fd)
@@ -304,13 +308,13 @@ def main() -> int:
     me = Identity.of(os.getpid())
     assert me is not None
     wake_read, wake_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-    keeper = RecordKeeper(config["record_path"], config["lock_path"], me)
     try:
         creds = credentials(spec)
     except Exception as err:  # daemonctl resolved them a moment ago: the user was removed since
         tell(f"daemonctl: supervisor: {err}")
         _write_report(f"P 0 0\nE {errno.EINVAL} user\n".encode())
         return 127
+    keeper = RecordKeeper(config["record_path"], config["lock_path"], me, Rights.of(creds))
 
     def record_restart(pid: int) -> None:
         # A restart is recorded before it may exec, as the first run is (the lock is held):
