@@ -211,6 +211,7 @@ class Dctl:
         self.token = token
         self.tracked = tracked          # PIDs and Popen objects killed at teardown
         self.extra_state_dirs: list[Path] = []
+        self.nobody_exe: str | None = None  # from the nobody_daemonctl fixture, for nobody_argv
         self.env = base_env()
         self.env[TOKEN_VAR] = token
 
@@ -218,11 +219,17 @@ class Dctl:
         """Another view on daemonctl with a different state dir, cleaned up the same way."""
         other = Dctl(self.exe, Path(path), self.token, self.tracked)
         other.extra_state_dirs = self.extra_state_dirs
+        other.nobody_exe = self.nobody_exe
         self.extra_state_dirs.append(Path(path))
         return other
 
     def argv(self, *args, state_dir: Path | None = None) -> list[str]:
         return [self.exe, "--state-dir", str(state_dir or self.state_dir), *map(str, args)]
+
+    def nobody_argv(self, *args, state_dir: Path | None = None) -> list[str]:
+        """The argv that runs daemonctl as user nobody (set nobody_exe from nobody_daemonctl first)."""
+        assert self.nobody_exe, "nobody_exe is unset: use the nobody_daemonctl fixture"
+        return NOBODY + [self.nobody_exe, *self.argv(*args, state_dir=state_dir)[1:]]
 
     def __call__(self, *args, timeout: float = 30, state_dir: Path | None = None,
                  env: dict | None = None, **kw) -> subprocess.CompletedProcess:
@@ -388,3 +395,13 @@ def _cleanup(tmp_path):
 # NOBODY: the prefix that runs a command as user nobody; nobody_daemonctl: a fixture, the
 # path of a daemonctl that nobody can run from any checkout (see asnobody.py).
 from .asnobody import NOBODY, nobody_daemonctl  # noqa: E402,F401
+
+
+def require_nobody(exe: str) -> None:
+    """Skip unless user nobody can run EXE. Prefer the nobody_daemonctl fixture: it runs from
+    any checkout, where this skips (and fails in CI) for a checkout nobody cannot enter."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run daemonctl as another user")
+    probe = subprocess.run(NOBODY + [exe, "--version"], capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip(f"daemonctl cannot run as nobody here: {probe.stderr.strip()[-120:]}")

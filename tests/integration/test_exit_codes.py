@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import (NOBODY, SLEEP, alive, assert_ok, assert_one_error, error_lines, log_lines,
+from .conftest import (SLEEP, alive, assert_ok, assert_one_error, error_lines, log_lines,
                        wait_for, wait_gone)
 
 pytestmark = pytest.mark.integration
@@ -165,13 +165,14 @@ def shared(dctl, nobody_daemonctl):
     path = Path(tempfile.mkdtemp(prefix="dctl-itest-"))
     path.chmod(0o755)
     root = dctl.with_state_dir(path)
+    root.nobody_exe = nobody_daemonctl
 
     def open_up():
         for f in path.iterdir():
             f.chmod(0o666 if f.suffix == ".lock" else 0o644)
 
     def as_nobody(*args):
-        return subprocess.run(NOBODY + [nobody_daemonctl, *root.argv(*args)[1:]], capture_output=True, text=True,
+        return subprocess.run(root.nobody_argv(*args), capture_output=True, text=True,
                               timeout=30, env=root.env, stdin=subprocess.DEVNULL)
 
     yield root, open_up, as_nobody

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NOBODY, SLEEP, assert_ok, assert_one_error, require_nobody
+from .conftest import SLEEP, assert_ok, assert_one_error
 
 pytestmark = pytest.mark.integration
 
@@ -33,19 +33,19 @@ IDS = ["halt", "state", "state-json", "send", "logs", "remove", "export-systemd"
 
 
 @pytest.fixture
-def roots_dir(dctl):
+def roots_dir(dctl, nobody_daemonctl):
     """A state directory of root's, 0755 with a daemon in it: readable, not writable, by nobody."""
-    require_nobody(dctl.exe)
     path = Path(tempfile.mkdtemp(prefix="dctl-itest-"))
     path.chmod(0o755)
     root = dctl.with_state_dir(path)
+    root.nobody_exe = nobody_daemonctl
     root.start("other", SLEEP, "300")
     yield root
     shutil.rmtree(path, ignore_errors=True)
 
 
 def as_nobody(root, *args):
-    return subprocess.run(NOBODY + root.argv(*args), capture_output=True, text=True,
+    return subprocess.run(root.nobody_argv(*args), capture_output=True, text=True,
                           timeout=30, env=root.env, stdin=subprocess.DEVNULL)
 
 
