@@ -152,13 +152,21 @@ def _append(path: str) -> str:
 
 
 def _systemd_env(spec: StartSpec) -> list[str]:
-    # Only --env values: the caller's environment daemonctl may record is not the unit's business.
-    lines = [f"Environment={systemd_env(k, v)}" for k, v in spec.env.items()]
+    lines = _caller_env_comment(spec, "#")
+    lines += [f"Environment={systemd_env(k, v)}" for k, v in spec.env.items()]
     if spec.env_file:
         if spec.env:
             lines.append("# systemd lets EnvironmentFile= override Environment=; daemonctl does the opposite")
         lines.append(f"EnvironmentFile={systemd_word(spec.env_file, expand_dollar=False)}")
     return lines
+
+
+def _caller_env_comment(spec: StartSpec, mark: str) -> list[str]:
+    # Deliberate, hence no warning: a service manager gives its programs a clean environment,
+    # and the shell's that daemonctl recorded (its PATH, its secrets) should not go in a unit.
+    if not spec.caller_env:
+        return []
+    return [f"{mark} only --env and --env-file: not the environment daemonctl recorded from its caller"]
 
 
 def _systemd_identity(spec: StartSpec) -> list[str]:
@@ -263,7 +271,7 @@ def supervisor_section(record: Record, schedule: Schedule, notes: Notes | None =
 
 def _supervisor_env(spec: StartSpec) -> list[str]:
     env = dict(spec.env)
-    lines = []
+    lines = _caller_env_comment(spec, ";")
     if spec.env_file:
         from .envfile import load_env_file
         from .options import env_file_rights

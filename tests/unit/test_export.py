@@ -141,3 +141,4 @@ def test_the_callers_recorded_environment_is_not_exported():
         text, _ = render(kind, record, parse_schedule("TERM/5"))
         assert "s3cret" not in text and "SECRET_TOKEN" not in text and "HOME=" not in text
         assert "MODE=prod 1" in text or 'MODE="prod 1"' in text
+        assert "not the environment daemonctl recorded from its caller" in text
