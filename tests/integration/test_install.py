@@ -127,3 +127,46 @@ def test_prefix_defaults_to_usr_local_for_root_and_home_local_for_others(tmp_pat
             assert f'-m venv --clear "{tmp_path}/h/.local/lib/daemonctl"' in as_user.stdout, as_user.stdout
     bad = make("install", "PREFIX=relative/dir")
     assert bad.returncode != 0 and "PREFIX must be an absolute path" in bad.stderr
+
+
+@pytest.fixture
+def nobody_home():
+    """A home directory for user nobody, where nobody can reach it (pytest's tmp_path is 0700)."""
+    import tempfile
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to act as another user")
+    home = Path(tempfile.mkdtemp(prefix="dctl-home-"))
+    try:
+        os.chown(home, 65534, 65534)
+        home.chmod(0o755)
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_user_install_goes_under_home_local_without_root(nobody_home):
+    """`make install` by a user other than root: PREFIX is ~/.local, no sudo, nothing else touched."""
+    python = system_python()
+    home = nobody_home
+    as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "-i",
+               "PATH=/usr/bin:/bin", f"HOME={home}"]
+    probe = subprocess.run(as_user + ["test", "-r", str(ROOT / "Makefile")], timeout=30)
+    if probe.returncode != 0:
+        pytest.skip(f"user nobody cannot read the checkout {ROOT}")
+    cp = subprocess.run(as_user + ["make", "--no-print-directory", "-C", str(ROOT), "install", f"PYTHON={python}"],
+                        capture_output=True, text=True, timeout=600)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    exe = home / ".local/bin/daemonctl"
+    assert os.readlink(exe) == str(home / ".local/lib/daemonctl/bin/daemonctl")
+    version = subprocess.run(as_user + [str(exe), "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("daemonctl, version"), version.stderr
+    if shutil.which("man"):
+        # man-db looks beside every bin on PATH: ~/.local/bin -> ~/.local/share/man.
+        page = subprocess.run(as_user[:-2] + [f"PATH={exe.parent}:/usr/bin:/bin", f"HOME={home}", "man", "-w", "daemonctl"],
+                              capture_output=True, text=True, timeout=60)
+        assert page.stdout.strip() == str(home / ".local/share/man/man1/daemonctl.1"), page.stderr
+    cp = subprocess.run(as_user + ["make", "--no-print-directory", "-C", str(ROOT), "uninstall"],
+                        capture_output=True, text=True, timeout=120)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert not os.path.lexists(exe) and not (home / ".local/lib/daemonctl").exists()
+    assert [p for p in (home / ".local").rglob("*") if not p.is_dir()] == []
