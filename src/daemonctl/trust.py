@@ -28,6 +28,35 @@ def check_state_dir(path: str) -> None:
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         who = "everyone" if st.st_mode & stat.S_IWOTH else "its group"
         raise Untrusted(f"state directory {path} is writable by {who} (mode {_mode(st)}); refusing to use it")
+    _check_above(path)
+
+
+def _check_above(path: str) -> None:
+    """Refuse a state directory inside one that someone else may change.
+
+    Whoever may rename entries of a directory above it can swap the whole state
+    directory for one of their own: records that say what root runs, and as whom.
+    A sticky directory (/tmp) lets no one rename what is not theirs.
+    """
+    absolute = os.path.abspath(path)
+    for start in dict.fromkeys((absolute, os.path.realpath(absolute))):
+        directory = start
+        while os.path.dirname(directory) != directory:
+            directory = os.path.dirname(directory)
+            try:
+                st = os.stat(directory)
+            except OSError:
+                continue
+            if st.st_uid not in (0, os.geteuid()):
+                raise Untrusted(
+                    f"state directory {path} is inside {directory}, which belongs to uid {st.st_uid}; refusing to use it"
+                )
+            if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+                who = "everyone" if st.st_mode & stat.S_IWOTH else "its group"
+                raise Untrusted(
+                    f"state directory {path} is inside {directory}, which is writable by {who} "
+                    f"(mode {_mode(st)}); refusing to use it"
+                )
 
 
 def check_pidfile(path: str, st: os.stat_result | None, daemon_uid: int | None) -> None:

@@ -48,7 +48,8 @@ def test_pidfile_holds_only_the_pid(dctl):
 @pytest.fixture
 def nobody_home(dctl, nobody_daemonctl):
     home = Path(tempfile.mkdtemp(prefix="dctl-home-"))
-    home.chmod(0o777)
+    home.chmod(0o755)
+    os.chown(home, 65534, 65534)  # nobody's own: a state directory inside one others may write is refused
     yield home
     shutil.rmtree(home, ignore_errors=True)
 
