@@ -93,12 +93,14 @@ def test_make_install_gives_a_working_daemonctl_and_uninstall_removes_it(dctl, t
     assert left == [] and not (prefix / "lib/daemonctl").exists() and not os.path.lexists(exe)
 
 
-def assert_shells_find_the_completions(prefix: Path) -> None:
+def assert_shells_find_the_completions(prefix: Path, home: Path | None = None) -> None:
     """Each shell, told only where daemonctl is, loads the installed script and completes."""
     # bash-completion and fish look under each of XDG_DATA_DIRS (default /usr/local/share:/usr/share
     # for bash-completion, /usr/share for Debian's fish) and under ~/.local/share.
-    env = {**os.environ, "PATH": f"{prefix / 'bin'}:{os.environ['PATH']}", "HOME": str(prefix),
-           "XDG_DATA_DIRS": f"{prefix / 'share'}:/usr/share"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update(PATH=f"{prefix / 'bin'}:{os.environ['PATH']}", HOME=str(home or prefix))
+    if home is None:
+        env["XDG_DATA_DIRS"] = f"{prefix / 'share'}:/usr/share"
     loader = "/usr/share/bash-completion/bash_completion"
     if os.path.exists(loader):
         cp = subprocess.run(["bash", "--norc", "-c", f"source {loader}; __load_completion daemonctl && complete -p daemonctl"],
@@ -165,6 +167,7 @@ def test_a_user_install_goes_under_home_local_without_root(nobody_home):
         page = subprocess.run(as_user[:-2] + [f"PATH={exe.parent}:/usr/bin:/bin", f"HOME={home}", "man", "-w", "daemonctl"],
                               capture_output=True, text=True, timeout=60)
         assert page.stdout.strip() == str(home / ".local/share/man/man1/daemonctl.1"), page.stderr
+    assert_shells_find_the_completions(home / ".local", home=home)  # from HOME alone
     cp = subprocess.run(as_user + ["make", "--no-print-directory", "-C", str(ROOT), "uninstall"],
                         capture_output=True, text=True, timeout=120)
     assert cp.returncode == 0, cp.stdout + cp.stderr
