@@ -2,10 +2,24 @@
 # daemonctl itself in daemonctl's own format (see src/daemonctl/completion.py), so it works
 # whatever Click version daemonctl runs with, and new options need no new script.
 _daemonctl_completion() {
-    local IFS=$'\n' response type value help
+    local IFS=$'\n' response type value help word joined= i
+    local -a words=()
     COMPREPLY=()
-    response=$(DAEMONCTL_COMP_WORDS="${COMP_WORDS[*]:1:COMP_CWORD-1}" \
-        DAEMONCTL_COMP_INCOMPLETE="${COMP_WORDS[COMP_CWORD]}" DAEMONCTL_COMP_QUOTED=1 \
+    # bash splits --option=value at the "=" (in COMP_WORDBREAKS): daemonctl gets it whole.
+    for ((i = 1; i <= COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        if [[ $word == "=" && ${#words[@]} -gt 0 && ${words[-1]} == --* && ${words[-1]} != *=* ]]; then
+            words[-1]+="="
+            joined=1
+        elif [[ $joined ]]; then
+            words[-1]+=$word
+            joined=
+        else
+            words+=("$word")
+        fi
+    done
+    response=$(DAEMONCTL_COMP_WORDS="${words[*]:0:${#words[@]}-1}" \
+        DAEMONCTL_COMP_INCOMPLETE="${words[-1]}" DAEMONCTL_COMP_QUOTED=1 \
         _DAEMONCTL_COMPLETE=words_complete "$1" 2>/dev/null) || return 0
     while IFS=$'\t' read -r type value help; do
         case $type in

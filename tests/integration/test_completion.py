@@ -159,3 +159,11 @@ def test_every_command_and_option_of_the_cli_is_offered(dctl, shell):
     for name, options in commands.items():
         words = [name] if name else []
         assert set(offers(shell, env, *words, "--")) >= options, name
+
+
+def test_bash_completes_the_value_of_an_option_given_with_an_equals_sign(two_daemons):
+    # bash splits `--respawn=al` into `--respawn`, `=`, `al`: the script joins them back.
+    d, env = two_daemons, shell_env(two_daemons)
+    assert offers("bash", env, "start", "--respawn", "=", "") == ["always", "on-failure"]
+    assert offers("bash", env, "start", "--respawn", "=", "al") == ["always"]
+    assert offers("bash", env, "--state-dir", "=", d.state_dir, "stop", "w") == ["web", "worker"]
