@@ -55,6 +55,19 @@ def cron_command() -> str:
     return command
 
 
+def man_examples() -> list[str]:
+    """The .EX blocks of the man page, as the reader sees them (roff escapes undone)."""
+    page = (ROOT / "man" / "daemonctl.1").read_text()
+    blocks = re.findall(r"^\.EX\n(.*?)^\.EE$", page, re.S | re.M)
+    return [b.replace("\\-", "-").replace("\\e", "\\").replace("\\&", "") for b in blocks]
+
+
+def test_the_man_page_shows_the_same_init_script_and_cron_line():
+    examples = man_examples()
+    assert init_script() in examples
+    assert any(cron_command() in example for example in examples)
+
+
 class Box:
     """A mount and network namespace per command, with the system paths on test directories."""
 
