@@ -14,10 +14,11 @@ session S, no new process can get PID S, hence nobody can create a session S,
 nor a group P inside it. A process with pgid P and sid S is therefore the
 daemon's, unless every process of the daemon had ended and then someone got PID
 S, called setsid, and got PID P inside that new session: two PIDs reused in a
-given order and relation, which chance does not produce; a local user forcing
-it by cycling PIDs only reaches processes running as the daemon's user (the uid
-check), which that user could signal alone. A record not marked running, or
-from another boot, proves nothing, and leads to no signal at all.
+given order and relation, which chance does not produce. A local user forcing
+it by cycling PIDs reaches, for a daemon with --user, only processes running as
+that user (the uid check), which the user could signal alone; for a daemon run
+as root, only processes of the session that user built. A record not marked
+running, or from another boot, proves nothing, and leads to no signal at all.
 """
 
 
