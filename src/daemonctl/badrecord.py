@@ -85,7 +85,7 @@ def forget(state: StateDir, name: str) -> None:
         raw = None  # not a regular file, too large, unreadable: nothing to make out
     pid = still_running(state, name, raw)
     if pid is not None:
-        raise Failure(f"the record of {name} is corrupt, and pid {pid}, which it or {state.pidfile(name)} names, "
+        raise Failure(f"the record of {name} ({path}) is corrupt, and pid {pid}, which it or {state.pidfile(name)} names, "
                       f"still runs: end it by hand (kill {pid}) if it is {name}, then remove {name} again")
     remove(state.pidfile(name))
     _remove_any(path)

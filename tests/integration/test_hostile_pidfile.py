@@ -142,5 +142,5 @@ def test_a_record_naming_pid_0_signals_nothing(dctl, tmp_path, cmd):
                          capture_output=True, text=True, timeout=60, env=env, start_new_session=True).stdout.split()
     assert "got-TERM" not in out and "got-HUP" not in out and "canary-alive" in out, out
     assert out[0] == ("rc=4" if cmd[0] == "status" else "rc=1"), (out, err.read_text())
-    assert "is corrupt: expected a PID of 2 or more, got 0" in err.read_text()
+    assert "is corrupt: field pid must be an integer from 2 to " in err.read_text()
     assert pid not in dctl.token_pids()
