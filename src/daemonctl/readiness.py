@@ -56,11 +56,9 @@ class Check(Protocol):
 
 def parse_port(text: str) -> tuple[str, int]:
     """`[HOST:]PORT` (HOST may be `[::1]`) as (host, port); ValueError when malformed."""
-    host, sep, port_text = text.rpartition(":")
-    host = host.strip("[]") if sep else "127.0.0.1"
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536 or (sep and not host):
-        raise ValueError(f"--ready-port takes [HOST:]PORT with PORT 1-65535, not {text!r}")
-    return host, int(port_text)
+    from .recordformat import split_port  # the record's check of ready_port is the same
+
+    return split_port(text)
 
 
 class FileCheck:

@@ -6,8 +6,8 @@ import pytest
 
 from daemonctl import record, recordformat
 from daemonctl.errors import Failure
-from daemonctl.recordformat import FIELDS, Invalid, check, dump, parse
 from daemonctl.procfs import Identity
+from daemonctl.recordformat import FIELDS, Invalid, check, dump, parse
 
 SPEC = record.StartSpec(
     command=["python3", "app.py"], executable="/usr/bin/python3", pidfile="/s/web.pid",
@@ -50,8 +50,8 @@ def test_older_records_without_optional_fields_load_with_the_defaults():
     ("wait", -0.1), ("wait", float("inf")), ("wait", float("nan")), ("wait", "1"), ("wait", 1_000_001),
     ("ready_timeout", 0), ("min_uptime", None), ("restart_delay", False),
     ("state", "zombie"), ("state", None), ("respawn", "sometimes"), ("format", 2), ("format", "1"), ("notify", 1),
-    ("command", []), ("command", "sleep"), ("command", [1]), ("command", ["a\0"]), ("command", ["\ud800"]), ("command", ["\udc7f"]),
-    ("command", ["x" * (recordformat.MAX_ARG + 1)]),
+    ("command", []), ("command", "sleep"), ("command", [1]), ("command", ["a\0"]), ("command", ["\ud800"]),
+    ("command", ["\udc7f"]), ("command", ["x" * (recordformat.MAX_ARG + 1)]),
     ("executable", "bin/sleep"), ("pidfile", ""), ("stdout", "/a\0"), ("chdir", "/" * 5000), ("stderr", None),
     ("env_file", "rel"), ("ready_file", 5),
     ("env", []), ("env", {"K": 1}), ("env", {"": "v"}), ("env", {"A=B": "v"}), ("env", {"K": "\0"}),
