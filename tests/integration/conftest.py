@@ -14,10 +14,12 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -303,6 +305,33 @@ def daemonctl_exe() -> str:
     if exe is None:
         pytest.fail("the daemonctl console script is not installed (run `make venv`)")
     return exe
+
+
+@pytest.fixture
+def reserved_port() -> Iterator[int]:
+    """A TCP port of 127.0.0.1 held for the test, for a program to listen on (or not).
+
+    A port merely found free can be taken by another suite's process before the program
+    binds it, on a machine that runs several at once. This one stays bound here (never
+    listening, so connections reach only the program) with SO_REUSEPORT: no other
+    process can bind it, except one of the same user that sets SO_REUSEPORT too, as the
+    test's program does (LISTEN below).
+    """
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
+def listen_code(port: int, delay: float = 0.0) -> str:
+    """Python code that listens on reserved PORT (after DELAY seconds) and then sleeps."""
+    return ("import socket, time\n"
+            f"time.sleep({delay})\n"
+            "s = socket.socket()\n"
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n"
+            f"s.bind(('127.0.0.1', {port}))\n"
+            "s.listen()\n"
+            "time.sleep(300)\n")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ REPORTER = r"""
 import json, os, socket, sys, time
 ready_file, port = sys.argv[1], int(sys.argv[2])
 if port:
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # see reserved_port
     s.bind(("127.0.0.1", port)); s.listen()
 mask = os.umask(0); os.umask(mask)
 nice = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[16])
@@ -61,12 +60,6 @@ def reporter():
         yield where / "reporter.py"
     finally:
         shutil.rmtree(where)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def reports(path: Path) -> list[dict]:
@@ -146,13 +139,13 @@ def assert_left_out(cp: subprocess.CompletedProcess, kind: str, mark: str, expec
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_every_start_option_exports_or_is_said(dctl, tmp_path, reporter, case):
+def test_every_start_option_exports_or_is_said(dctl, tmp_path, reporter, reserved_port, case):
     opts, unit_lines, section_lines, systemd_out, supervisor_out, differs = CASES[case]
     if os.geteuid() != 0 and any(o in opts for o in ("-u", "-g", "--nice")):
         pytest.skip("--user, --group and a lower niceness need root")
     if any(o.startswith("daemon") for o in opts) and not has_user("daemon"):
         pytest.skip("no user daemon")
-    port = free_port() if case == "ready-port" else 0
+    port = reserved_port if case == "ready-port" else 0
     fill = {"tmp": tmp_path, "port": port}
     opts = [o.format(**fill) for o in opts]
     (tmp_path / "env").write_text("X_FILE=from file\n")

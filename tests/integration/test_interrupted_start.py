@@ -1,12 +1,11 @@
 """CONTRACT "start options": a start interrupted by SIGINT, SIGTERM or SIGHUP while it waits
 (readiness, --wait) undoes itself like a failed one and exits 128 + the signal (issue 11 #4)."""
 import signal
-import socket
 import subprocess
 
 import pytest
 
-from .conftest import PY, SLEEP, alive, assert_ok, cmdline, error_lines, log_lines, wait_for
+from .conftest import PY, SLEEP, alive, assert_ok, cmdline, error_lines, listen_code, log_lines, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -15,12 +14,6 @@ STUBBORN = ("import signal, time\n"
             "signal.signal(signal.SIGTERM, lambda *a: print('TERM', flush=True))\n"
             "print('ready', flush=True)\n"
             "while True: time.sleep(0.05)\n")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def running_pid(dctl, name, argv):
@@ -53,9 +46,9 @@ def assert_undone(dctl, name, err, rc, code, pid):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["INT", "TERM", "HUP"])
-def test_interrupted_readiness_wait_undoes_the_start(dctl, sig):
+def test_interrupted_readiness_wait_undoes_the_start(dctl, sig, reserved_port):
     argv = [SLEEP, "300"]
-    proc = dctl.popen("start", "-n", "web", "--ready-port", free_port(), "--ready-timeout", "120", *argv,
+    proc = dctl.popen("start", "-n", "web", "--ready-port", reserved_port, "--ready-timeout", "120", *argv,
                       stderr=subprocess.PIPE, text=True)
     pid, err = interrupt(dctl, proc, "web", argv, sig)
     assert_undone(dctl, "web", err, proc.returncode, 128 + sig, pid)
@@ -74,11 +67,9 @@ def test_interrupted_wait_puts_the_previous_record_back(dctl):
     assert dctl.recordfile("job").read_bytes() == before
 
 
-def test_interrupted_restart_start_phase(dctl):
-    port = free_port()
-    listen = [PY, "-c", "import socket, sys, time; s = socket.socket(); "
-              "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
-              f"s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(300)"]
+def test_interrupted_restart_start_phase(dctl, reserved_port):
+    port = reserved_port
+    listen = [PY, "-c", listen_code(port)]
     old = dctl.start("web", *listen, opts=["--ready-port", port, "--ready-timeout", "120"])
     argv = [SLEEP, "300"]  # never listens: restart waits for it to be ready
     proc = dctl.popen("restart", "web", "--", *argv, stderr=subprocess.PIPE, text=True)
@@ -89,9 +80,9 @@ def test_interrupted_restart_start_phase(dctl):
     assert record["state"] == "stopped" and record["command"] == listen
 
 
-def test_second_interrupt_does_not_break_off_the_undo(dctl):
+def test_second_interrupt_does_not_break_off_the_undo(dctl, reserved_port):
     argv = [PY, "-c", STUBBORN]
-    proc = dctl.popen("start", "-n", "web", "--ready-port", free_port(), "--ready-timeout", "120", *argv,
+    proc = dctl.popen("start", "-n", "web", "--ready-port", reserved_port, "--ready-timeout", "120", *argv,
                       stderr=subprocess.PIPE, text=True)
     pid = wait_for(lambda: running_pid(dctl, "web", argv))
     assert pid and wait_for(lambda: "ready" in log_lines(dctl.logfile("web")))

@@ -4,14 +4,13 @@ import fcntl
 import os
 import pty
 import re
-import socket
 import struct
 import subprocess
 import termios
 
 import pytest
 
-from .conftest import PY, SLEEP, assert_ok, log_lines, wait_for
+from .conftest import PY, SLEEP, assert_ok, listen_code, log_lines, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -71,13 +70,9 @@ def test_restart_shows_the_stop(dctl):
     assert_line_then_cleared(screen, r"waiting for web to exit: TERM sent [12] s ago, KILL in [12] s", "daemonctl: started web")
 
 
-def test_start_shows_the_readiness_it_waits_for(dctl):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    late = [PY, "-c", "import socket, time; time.sleep(2.5); s = socket.socket(); "
-            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
-            f"s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(300)"]
+def test_start_shows_the_readiness_it_waits_for(dctl, reserved_port):
+    port = reserved_port
+    late = [PY, "-c", listen_code(port, delay=2.5)]
     code, screen = on_terminal(dctl, "start", "-n", "web", "--ready-port", port, *late)
     dctl.track(dctl.pid("web"))
     assert code == 0

@@ -4,17 +4,11 @@ import socket
 
 import pytest
 
-from .conftest import PY, SLEEP, alive, assert_ok, assert_one_error, log_lines
+from .conftest import PY, SLEEP, alive, assert_ok, assert_one_error, listen_code, log_lines
 
 pytestmark = pytest.mark.integration
 
 SHORT = ["--ready-timeout", "1.5"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def touch_later(path):
@@ -22,9 +16,7 @@ def touch_later(path):
 
 
 def listen_later(port):
-    return [PY, "-c", "import socket, time; time.sleep(0.3); s = socket.socket(); "
-            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
-            f"s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(300)"]
+    return [PY, "-c", listen_code(port, delay=0.3)]
 
 
 PRINT_LATER = [PY, "-c", "import time; print('warming up', flush=True); time.sleep(0.3); "
@@ -78,14 +70,14 @@ def test_ready_file_early_death(dctl, tmp_path, respawn):
 
 
 @pytest.mark.parametrize("respawn", [[], ["--respawn"]], ids=["plain", "respawn"])
-def test_ready_port(dctl, respawn):
-    port = free_port()
+def test_ready_port(dctl, respawn, reserved_port):
+    port = reserved_port
     dctl.start("p", *listen_later(port), opts=[*respawn, "--ready-port", f"127.0.0.1:{port}"])
     socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
-def test_ready_port_timeout_and_early_death(dctl):
-    port = free_port()
+def test_ready_port_timeout_and_early_death(dctl, reserved_port):
+    port = reserved_port
     cp = dctl("start", "-n", "p", "--ready-port", str(port), *SHORT, SLEEP, "300")
     assert_nothing_left(dctl, "p", cp, f"127.0.0.1 port {port}")
     cp = dctl("start", "-n", "p", "--ready-port", str(port), *DIE)
