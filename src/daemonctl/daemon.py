@@ -221,5 +221,7 @@ def _daemon_uid(daemon: Daemon) -> int | None:
     try:
         creds = for_spec(daemon.record.spec.user, daemon.record.spec.group)
     except DaemonctlError:
-        return None  # the user is gone from the password database: trust no one but root
+        # The user is gone from the password database: the recorded process, verified by
+        # its start time and boot id, still runs as its uid; else trust no one but root.
+        return process_uid(daemon.identity.pid) if daemon.identity is not None else None
     return creds.uid if creds is not None else os.geteuid()

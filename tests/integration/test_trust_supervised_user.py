@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SH, alive, assert_ok, log_lines, proc_status, wait_for
+from .conftest import SH, SLEEP, alive, assert_ok, log_lines, proc_status, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -105,3 +105,19 @@ def test_a_later_run_that_cannot_exec_is_told_in_one_line_and_counted(dctl, top)
     assert len(told) == 2, log_lines(log)  # one per later run: the two restarts
     assert all(str(program) in line and "No such file" in line for line in told), told
     assert not any("Traceback" in line for line in log_lines(log))
+
+
+def test_user_removed_while_its_daemon_runs_can_still_be_halted(dctl, top, temp_user):
+    """Its pidfile, in its own directory, is its own: with the user gone from the password
+    database, the recorded (and verified) process still tells whose the pidfile may be."""
+    home = top / "home"
+    home.mkdir()
+    os.chown(home, temp_user.pw_uid, temp_user.pw_gid)
+    pidfile = home / "app.pid"
+    pid = dctl.start("app", SLEEP, "300", opts=["--user", temp_user.pw_name, "-o", top / "app.log"], pidfile=pidfile)
+    assert pidfile.stat().st_uid == temp_user.pw_uid
+    cp = subprocess.run(["userdel", "-f", temp_user.pw_name], capture_output=True, text=True, timeout=30)
+    assert cp.returncode == 0, cp.stderr
+    assert dctl("status", "app").returncode == 0
+    assert_ok(dctl("stop", "app"))
+    assert not alive(pid) and not pidfile.exists()
