@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .safeopen import Refused, Rights, open_append
+from .safeopen import Refused, Rights, acting_as, open_append, rights_for
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the resident supervisor imports this module: record.py stays out of it
@@ -19,20 +19,22 @@ if TYPE_CHECKING:  # the resident supervisor imports this module: record.py stay
 class Logs:
     """The program's stdout and stderr, opened for append; remembers which files it created."""
 
-    def __init__(self, out_fd: int, err_fd: int, created: list[str]) -> None:
+    def __init__(self, out_fd: int, err_fd: int, created: list[str], rights: Rights | None = None) -> None:
         self.out_fd, self.err_fd, self.created = out_fd, err_fd, created
+        self.rights = rights  # the daemon user's, to remove what was created (see remove_quietly)
 
     @classmethod
     def open(cls, spec: StartSpec, owner: Credentials | None = None) -> Logs:
         created: list[str] = []
+        rights = Rights.of(owner)
         out_fd = _open_log(spec.stdout, "stdout", created, owner)
         if spec.stderr == spec.stdout:
-            return cls(out_fd, out_fd, created)
+            return cls(out_fd, out_fd, created, rights)
         try:
-            return cls(out_fd, _open_log(spec.stderr, "stderr", created, owner), created)
+            return cls(out_fd, _open_log(spec.stderr, "stderr", created, owner), created, rights)
         except BaseException:
             os.close(out_fd)
-            remove_quietly(created)
+            remove_quietly(created, rights)
             raise
 
     def close(self) -> None:
@@ -42,7 +44,7 @@ class Logs:
 
     def remove_created(self) -> None:
         """Undo a start that never ran the program: a log it created stays empty, so goes."""
-        remove_quietly(self.created)
+        remove_quietly(self.created, self.rights)
 
 
 def _open_log(path: str, what: str, created: list[str], owner: Credentials | None) -> int:
@@ -66,9 +68,13 @@ def open_log(path: str, what: str, owner: Credentials | None) -> tuple[int, bool
     )
 
 
-def remove_quietly(paths: list[str]) -> None:
+def remove_quietly(paths: list[str], rights: Rights | None = None) -> None:
+    """Unlink each path, by the rule it was created by: with the daemon user's rights where
+    that user can change what the path names (it may have swapped a directory on the way
+    for a link to one of root's since)."""
     for path in paths:
         try:
-            os.unlink(path)
-        except OSError:
+            with acting_as(rights_for(path, rights)):
+                os.unlink(path)
+        except (OSError, Refused):
             pass
