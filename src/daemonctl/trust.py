@@ -22,7 +22,8 @@ def check_state_dir(path: str) -> None:
     try:
         st = os.stat(path)
     except OSError:
-        return  # not there (yet): creating it is the caller's business
+        _check_above(path)  # not there (yet): nor is it created where someone else could swap it
+        return
     if st.st_uid not in (0, os.geteuid()):
         raise Untrusted(f"state directory {path} belongs to uid {st.st_uid}, not to root or you; refusing to use it")
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):

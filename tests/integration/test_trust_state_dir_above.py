@@ -48,6 +48,16 @@ def test_state_dir_inside_a_directory_others_may_change_is_refused(dctl, top, ho
     assert os.listdir(state) == []
 
 
+def test_state_dir_is_not_created_inside_a_directory_others_may_change(dctl, top):
+    above = top / "home"
+    above.mkdir()
+    os.chown(above, NOBODY, NOBODY)
+    cp = dctl("start", "-n", "t", SLEEP, "300", state_dir=above / "state")
+    assert_one_error(cp, 4)
+    assert "refusing" in cp.stderr and str(above) in cp.stderr
+    assert os.listdir(above) == []
+
+
 def test_state_dir_through_a_link_in_a_users_directory_is_refused(dctl, top):
     """The path goes through the user's directory, though the directory it names is root's."""
     real = top / "real"
