@@ -199,7 +199,7 @@ NAME_OR_SIGNAL = _completer("name_or_signal")  # signal's first argument: SIGNAL
 
 
 timeout_option = click.option(
-    "-t", "--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+    "-t", "--timeout", type=SECONDS, default=None, metavar="SECONDS",
     help="Seconds to wait after each of TERM, HUP, KILL (default 10).",
 )
 schedule_option = click.option(

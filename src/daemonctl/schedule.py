@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 
 from typing import NamedTuple
 
+from .limits import MAX_SECONDS
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .progress import Progress
@@ -66,8 +68,8 @@ def parse_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise ScheduleError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value < 0:
-        raise ScheduleError(f"{text!r} is not a number of seconds >= 0")
+    if not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
+        raise ScheduleError(f"{text!r} is not a number of seconds from 0 to {MAX_SECONDS}")
     return value
 
 

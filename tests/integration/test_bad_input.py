@@ -96,6 +96,14 @@ def test_bad_usage_other_commands(dctl, args, code):
     assert alive(pid) and dctl.pid("x") == pid, "bad usage touched the daemon"
 
 
+@pytest.mark.parametrize("args", [("-t", "1e300"), ("-t", "inf"), ("--schedule", "TERM/99999999999/KILL/1")])
+def test_stop_timeout_beyond_what_a_wait_can_take_is_bad_usage(dctl, args):
+    # Once took a traceback (OverflowError in the wait) from a daemon that outlived TERM.
+    pid = dctl.start("x", SH, "-c", "trap '' TERM HUP; while :; do sleep 1; done")
+    assert_one_error(dctl("stop", *args, "x"), 2, only_line=True)
+    assert alive(pid) and dctl.pid("x") == pid, "bad usage touched the daemon"
+
+
 def test_unknown_signal_leaves_daemon_alone(dctl):
     pid = dctl.start("x", SLEEP, "300")
     assert_one_error(dctl("signal", "x", "NOPE"), 2, only_line=True)
