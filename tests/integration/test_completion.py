@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SLEEP
+from .helpers import SLEEP
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from .conftest import PY, SLEEP, alive, assert_ok, assert_one_error, error_lines, wait_gone
+from .helpers import PY, SLEEP, alive, assert_ok, assert_one_error, error_lines, wait_gone
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ OTHERS = [
 @pytest.fixture(scope="module")
 def real_record(tmp_path_factory, daemonctl_exe):
     """A record daemonctl wrote for a real daemon with most options set, then stopped; and a healthy one."""
-    from .conftest import base_env
+    from .helpers import base_env
 
     state = tmp_path_factory.mktemp("template")
     env = base_env()

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from .conftest import SLEEP, assert_ok, cmdline, wait_for
+from .helpers import SLEEP, assert_ok, cmdline, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import SLEEP, assert_one_error, assert_ok, environ
+from .helpers import SLEEP, assert_one_error, assert_ok, environ
 
 pytestmark = pytest.mark.integration
 

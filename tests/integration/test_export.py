@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PY, assert_one_error, assert_ok, wait_for
+from .helpers import PY, assert_one_error, assert_ok, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,7 @@
 also when stdout and stderr are two files, and when the log is rotated meanwhile."""
 import pytest
 
-from .conftest import PY, assert_one_error
+from .helpers import PY, assert_one_error
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import (CLK_TCK, PY, SIGNAL_LOGGER, SLEEP, alive, assert_ok, assert_one_error, cmdline, log_lines,
+from .helpers import (CLK_TCK, PY, SIGNAL_LOGGER, SLEEP, alive, assert_ok, assert_one_error, cmdline, log_lines,
                        proc_stat, wait_for)
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ERR_PREFIX, NOBODY, SLEEP
+from .helpers import ERR_PREFIX, NOBODY, SLEEP
 
 pytestmark = pytest.mark.integration
 

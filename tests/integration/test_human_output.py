@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from .conftest import SH, SLEEP, assert_ok
+from .helpers import SH, SLEEP, assert_ok
 
 pytestmark = pytest.mark.integration
 

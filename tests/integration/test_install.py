@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SLEEP, Dctl, assert_ok, wait_gone
+from .helpers import SLEEP, Dctl, assert_ok, wait_gone
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from .conftest import PY, SLEEP, alive, assert_ok, cmdline, error_lines, listen_code, log_lines, wait_for
+from .helpers import PY, SLEEP, alive, assert_ok, cmdline, error_lines, listen_code, log_lines, wait_for
 
 pytestmark = pytest.mark.integration
 

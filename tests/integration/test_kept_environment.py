@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from .conftest import SLEEP, TOKEN_VAR, assert_ok, environ
+from .helpers import SLEEP, TOKEN_VAR, assert_ok, environ
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from .conftest import PY, assert_ok, log_lines, wait_for
+from .helpers import PY, assert_ok, log_lines, wait_for
 
 pytestmark = pytest.mark.integration
 

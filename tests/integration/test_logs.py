@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PY, SH, assert_ok, assert_one_error, log_lines, wait_for
+from .helpers import PY, SH, assert_ok, assert_one_error, log_lines, wait_for
 
 pytestmark = pytest.mark.integration
 

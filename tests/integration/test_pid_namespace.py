@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import IN_PIDNS_VAR, SLEEP, alive, assert_ok, proc_stat
+from .helpers import IN_PIDNS_VAR, SLEEP, alive, assert_ok, proc_stat
 
 pytestmark = pytest.mark.integration
 

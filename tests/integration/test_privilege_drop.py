@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NOBODY, SLEEP, assert_ok, environ, proc_status
+from .helpers import NOBODY, SLEEP, assert_ok, environ, proc_status
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import termios
 
 import pytest
 
-from .conftest import PY, SLEEP, assert_ok, listen_code, log_lines, wait_for
+from .helpers import PY, SLEEP, assert_ok, listen_code, log_lines, wait_for
 
 pytestmark = pytest.mark.integration
 

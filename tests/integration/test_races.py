@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import (SH, SLEEP, alive, assert_ok, assert_one_error, environ, group_members, log_lines,
+from .helpers import (SH, SLEEP, alive, assert_ok, assert_one_error, environ, group_members, log_lines,
                        proc_stat, wait_for, wait_gone)
 from .test_full_disk import mount, mountpoint  # noqa: F401 (a fixture)
 

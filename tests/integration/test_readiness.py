@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from .conftest import PY, SLEEP, alive, assert_ok, assert_one_error, listen_code, log_lines
+from .helpers import PY, SLEEP, alive, assert_ok, assert_one_error, listen_code, log_lines
 
 pytestmark = pytest.mark.integration
 

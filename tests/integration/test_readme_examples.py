@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SLEEP, TOKEN_VAR, alive, assert_ok, read_pidfile, wait_for, wait_gone
+from .helpers import SLEEP, TOKEN_VAR, alive, assert_ok, read_pidfile, wait_for, wait_gone
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from .conftest import (PY, SH, SIGNAL_LOGGER, SLEEP, alive, assert_ok, environ, log_lines, proc_stat,
+from .helpers import (PY, SH, SIGNAL_LOGGER, SLEEP, alive, assert_ok, environ, log_lines, proc_stat,
                        proc_status, wait_for, wait_gone)
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from .conftest import SLEEP, alive, assert_ok, cmdline, wait_gone
+from .helpers import SLEEP, alive, assert_ok, cmdline, wait_gone
 
 pytestmark = pytest.mark.integration
 

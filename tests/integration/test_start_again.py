@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from .conftest import PY, SLEEP, alive, assert_ok, assert_one_error, cmdline, error_lines
+from .helpers import PY, SLEEP, alive, assert_ok, assert_one_error, cmdline, error_lines
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NOBODY, SLEEP, alive, assert_ok, read_pidfile
+from .helpers import NOBODY, SLEEP, alive, assert_ok, read_pidfile
 
 pytestmark = pytest.mark.integration
 

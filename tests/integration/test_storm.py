@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from .conftest import SH, SLEEP, alive, cmdline, proc_stat, wait_for
+from .helpers import SH, SLEEP, alive, cmdline, proc_stat, wait_for
 
 pytestmark = pytest.mark.integration
 

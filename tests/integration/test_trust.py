@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SLEEP, alive, assert_one_error, assert_ok
+from .helpers import SLEEP, alive, assert_one_error, assert_ok
 
 pytestmark = pytest.mark.integration
 

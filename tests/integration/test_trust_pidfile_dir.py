@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SH, SLEEP, alive, assert_ok, assert_one_error, read_pidfile, wait_for
+from .helpers import SH, SLEEP, alive, assert_ok, assert_one_error, read_pidfile, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SH, assert_ok, assert_one_error
+from .helpers import SH, assert_ok, assert_one_error
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SH, SLEEP, alive, assert_ok, log_lines, proc_status, wait_for
+from .helpers import SH, SLEEP, alive, assert_ok, log_lines, proc_status, wait_for
 
 pytestmark = pytest.mark.integration
 

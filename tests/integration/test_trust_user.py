@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SH, SLEEP, alive, assert_ok, assert_one_error, environ, log_lines, wait_for, wait_gone
+from .helpers import SH, SLEEP, alive, assert_ok, assert_one_error, environ, log_lines, wait_for, wait_gone
 
 pytestmark = pytest.mark.integration
 
