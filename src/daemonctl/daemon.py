@@ -7,7 +7,7 @@ from typing import NamedTuple
 from . import pidfile as pidfile_mod
 from . import record as record_mod
 from .errors import BadRecord, DaemonctlError, PrivilegeError, RecordNotPermitted, StatusUnknown, UnreadableRecord
-from .procfs import Identity, is_alive, pid_alive
+from .procfs import PROC, Identity, is_alive, pid_alive
 from .record import Record, StartSpec
 from .state import StateDir, validate_name
 from .trust import Untrusted, check_pidfile, process_uid
@@ -124,8 +124,11 @@ def pidfile_rights(spec: StartSpec | None) -> "Rights | None":
         return None
 
 
-def inspect(target: Target) -> Daemon:
-    """Reconcile record, pidfile and /proc; raises StatusUnknown for a bad pidfile, PrivilegeError for one not ours to read."""
+def inspect(target: Target, *, proc: str = PROC) -> Daemon:
+    """Reconcile record, pidfile and /proc; raises StatusUnknown for a bad pidfile, PrivilegeError for one not ours to read.
+
+    `proc`: where /proc is (tests give a tree of their own).
+    """
     try:
         contents = pidfile_mod.read(target.pidfile, pidfile_rights(target.record.spec if target.record else None))
     except pidfile_mod.UnsafePidfile as err:
@@ -134,49 +137,49 @@ def inspect(target: Target) -> Daemon:
         # A symlink or FIFO at the pidfile (its user may plant one) is never read, but the
         # record names the daemon by its identity: act on that, and leave the pidfile alone.
         note = f"pidfile {target.pidfile} {err.args[0].partition(';')[0]}; left it alone"
-        return _reconcile(target, None)._replace(pidfile_note=note)
+        return _reconcile(target, None, proc)._replace(pidfile_note=note)
     except pidfile_mod.PidfileNotPermitted as err:
         if target.record is not None and os.geteuid() == 0:
             # Root is refused only when reading with the daemon user's rights: that user made
             # the path name something it may not read. The record names the daemon: as above.
             note = f"pidfile {target.pidfile} is not readable by the daemon's user; left it alone"
-            return _reconcile(target, None)._replace(pidfile_note=note)
+            return _reconcile(target, None, proc)._replace(pidfile_note=note)
         raise PrivilegeError(f"pidfile {target.pidfile} {err}")
     except pidfile_mod.InvalidPidfile as err:
         raise StatusUnknown(f"pidfile {target.pidfile} {err}")
-    return _reconcile(target, contents.pid)._replace(pidfile_stat=contents.stat)
+    return _reconcile(target, contents.pid, proc)._replace(pidfile_stat=contents.stat)
 
 
-def _reconcile(target: Target, pid_in_file: int | None) -> Daemon:
+def _reconcile(target: Target, pid_in_file: int | None, proc: str = PROC) -> Daemon:
     rec = target.record
     if rec is not None and rec.supervisor is not None:
-        return _inspect_supervised(target, rec, pid_in_file)
+        return _inspect_supervised(target, rec, pid_in_file, proc)
     ident = rec.identity if rec is not None and rec.state == record_mod.RUNNING else None
-    if ident is not None and is_alive(ident):
+    if ident is not None and is_alive(ident, proc):
         # The record's process lives: it is the daemon, whatever the pidfile says.
         return Daemon(target, RUNNING, ident.pid, pid_in_file, ident)
     if pid_in_file is None:
         return Daemon(target, STOPPED, None, None, None)
     if rec is None:
         # A pidfile written by another tool: all we can go by is the PID.
-        if pid_alive(pid_in_file):
-            return Daemon(target, RUNNING, pid_in_file, pid_in_file, Identity.of(pid_in_file))
+        if pid_alive(pid_in_file, proc):
+            return Daemon(target, RUNNING, pid_in_file, pid_in_file, Identity.of(pid_in_file, proc))
         return Daemon(target, DEAD, pid_in_file, pid_in_file, None)
-    stale = pid_alive(pid_in_file)  # alive, but not the process daemonctl started
+    stale = pid_alive(pid_in_file, proc)  # alive, but not the process daemonctl started
     return Daemon(target, DEAD, pid_in_file, pid_in_file, None, stale=stale)
 
 
-def _inspect_supervised(target: Target, rec: Record, pid_in_file: int | None) -> Daemon:
+def _inspect_supervised(target: Target, rec: Record, pid_in_file: int | None, proc: str = PROC) -> Daemon:
     """With --respawn the pidfile names the supervisor, the record the program."""
-    prog = rec.identity if rec.identity is not None and is_alive(rec.identity) else None
+    prog = rec.identity if rec.identity is not None and is_alive(rec.identity, proc) else None
     sup = rec.supervisor
-    if rec.state in (record_mod.RUNNING, RESTARTING) and sup is not None and is_alive(sup):
+    if rec.state in (record_mod.RUNNING, RESTARTING) and sup is not None and is_alive(sup, proc):
         if prog is not None:
             return Daemon(target, RUNNING, prog.pid, pid_in_file, prog, supervisor=sup)
         return Daemon(target, RESTARTING, None, pid_in_file, None, supervisor=sup)
     if rec.state in (record_mod.RUNNING, RESTARTING):
         # The supervisor was killed: dead, though its program may still run.
-        stale = pid_in_file is not None and pid_alive(pid_in_file)  # the supervisor's PID, reused
+        stale = pid_in_file is not None and pid_alive(pid_in_file, proc)  # the supervisor's PID, reused
         pid = prog.pid if prog is not None else pid_in_file
         return Daemon(target, DEAD, pid, pid_in_file, prog, stale=stale)
     return Daemon(target, rec.state if rec.state in (EXITED, FAILED) else STOPPED, None, pid_in_file, None)
