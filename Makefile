@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test unit integration demo bench install uninstall python3-venv clean lint-man tools
+.PHONY: test unit integration demo bench install uninstall python3-venv clean lint lint-man tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ tools:
 lint-man: tools
 	mandoc -Tlint man/daemonctl.1
 	groff -man -ww -z man/daemonctl.1
+
+# Types (mypy, strict on the package) and style (ruff); both configured in pyproject.toml.
+lint: $(STAMP) lint-man
+	$(BIN)/mypy src
+	$(BIN)/ruff check src tests
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
@@ -121,4 +126,4 @@ uninstall:
 	@for f in $(SHARED_FILES); do echo "rm -f $(SHARE)/$${f#*:}"; rm -f "$(SHARE)/$${f#*:}"; done
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

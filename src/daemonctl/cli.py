@@ -12,9 +12,25 @@ from typing import Any
 
 import click
 
-from .cliparse import (COUNT, NAME_OR_SIGNAL, NAMES, PASSTHROUGH, POSITIVE_SECONDS, QUIET, RESPAWN_MODES, SECONDS, SIGNALS,
-                       START_EPILOG, FastGroup, StartCommand, quiet_option, schedule_option, timeout_option,
-                       update_env_option, version_option)
+from .cliparse import (
+    COUNT,
+    NAME_OR_SIGNAL,
+    NAMES,
+    PASSTHROUGH,
+    POSITIVE_SECONDS,
+    QUIET,
+    RESPAWN_MODES,
+    SECONDS,
+    SIGNALS,
+    START_EPILOG,
+    FastGroup,
+    StartCommand,
+    quiet_option,
+    schedule_option,
+    timeout_option,
+    update_env_option,
+    version_option,
+)
 from .errors import DaemonctlError, ExitStatus, UsageError
 from .limits import NICE
 
@@ -40,11 +56,15 @@ def _progress(label: str) -> Any:
     return progress_line(label, sys.stderr, ctx is None or not ctx.meta.get(QUIET))
 
 
-def _one_target(name: str | None, pidfile: str | None) -> None:
+def _one_target(name: str | None, pidfile: str | None) -> str:
+    """The one of NAME and -p PIDFILE that was given (the daemon's label)."""
     if name is not None and pidfile is not None:
         raise UsageError("give either NAME or -p PIDFILE, not both")
-    if name is None and pidfile is None:
-        raise UsageError("give the NAME of a daemon, or -p PIDFILE")
+    if name is not None:
+        return name
+    if pidfile is not None:
+        return pidfile
+    raise UsageError("give the NAME of a daemon, or -p PIDFILE")
 
 
 def _schedule(timeout: float | None, schedule: str | None) -> Any:
@@ -104,7 +124,7 @@ def cli(ctx: click.Context, state_dir: str | None) -> None:
 @click.option("--nice", type=click.IntRange(*NICE), metavar="N", help="Niceness of the program (-20..19).")
 @click.argument("program", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def start(ctx: click.Context, program: tuple[str, ...], umask: str | None, env: tuple[str, ...], **opts: Any) -> int:
+def start(ctx: click.Context, /, program: tuple[str, ...], umask: str | None, env: tuple[str, ...], **opts: Any) -> int:
     """Start PROGRAM [ARG]... as a daemon (or NAME again from its record)."""
     from .launcher import start as do_start
     from .options import StartOptions, parse_env, parse_umask
@@ -146,9 +166,9 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
     from .control import STALE, STOPPED, UNKNOWN
     from .control import stop as do_stop
 
-    _one_target(name, pidfile)
+    label = _one_target(name, pidfile)
     state = _state(ctx)
-    with _progress(name or pidfile) as progress:
+    with _progress(label) as progress:
         result = do_stop(state, name, pidfile, _schedule(timeout, schedule).told(progress))
     if result.note:
         click.echo(f"daemonctl: warning: {result.note}", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -120,7 +121,8 @@ def spell_long(args: list[str], params: list[click.Parameter], ctx: click.Contex
     for name in ctx.help_option_names:
         if not name.startswith("--"):
             longs.setdefault(name, "--help")
-    out, i = [], 0
+    out: list[str] = []
+    i = 0
     while i < len(args):
         arg = longs.get(args[i], args[i])
         if arg == "--":
@@ -184,13 +186,14 @@ quiet_option = click.option(
 )
 
 
-def _completer(which: str) -> Any:
+def _completer(which: str) -> Callable[[click.Context, click.Parameter, str], list[str]]:
     """A shell_complete callback that imports daemonctl.completion only when completing."""
 
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
         from . import completion
 
-        return getattr(completion, which)(ctx, incomplete)
+        words: Callable[[click.Context, str], list[str]] = getattr(completion, which)
+        return words(ctx, incomplete)
     return complete
 
 

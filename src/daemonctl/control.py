@@ -1,10 +1,9 @@
 """stop, signal and remove: acting on a daemon that was started, after checking it is ours."""
 
-import os
-from contextlib import ExitStack
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
 import _signal as signal
-
+import os
+from contextlib import ExitStack
 from typing import NamedTuple
 
 from . import pidfile as pidfile_mod

@@ -1,7 +1,6 @@
 """What is known of one daemon: its record, its pidfile and its live process, reconciled."""
 
 import os
-
 from typing import NamedTuple
 
 from . import pidfile as pidfile_mod
@@ -76,7 +75,8 @@ def resolve(state: StateDir, name: str | None, pidfile: str | None) -> Target:
     if name is not None:
         validate_name(name)
         return named(state, name)
-    path = os.path.abspath(pidfile)  # type: ignore[arg-type]
+    assert pidfile is not None, "the CLI gives NAME or -p PIDFILE"
+    path = os.path.abspath(pidfile)
     owner = find_by_pidfile(state, path)
     if owner is None:
         return Target(None, path, None)
@@ -133,7 +133,7 @@ def inspect(target: Target, *, proc: str = PROC) -> Daemon:
         contents = pidfile_mod.read(target.pidfile, pidfile_rights(target.record.spec if target.record else None))
     except pidfile_mod.UnsafePidfile as err:
         if target.record is None:
-            raise Untrusted(f"pidfile {target.pidfile} {err}")
+            raise Untrusted(f"pidfile {target.pidfile} {err}") from None
         # A symlink or FIFO at the pidfile (its user may plant one) is never read, but the
         # record names the daemon by its identity: act on that, and leave the pidfile alone.
         note = f"pidfile {target.pidfile} {err.args[0].partition(';')[0]}; left it alone"
@@ -144,9 +144,9 @@ def inspect(target: Target, *, proc: str = PROC) -> Daemon:
             # the path name something it may not read. The record names the daemon: as above.
             note = f"pidfile {target.pidfile} is not readable by the daemon's user; left it alone"
             return _reconcile(target, None, proc)._replace(pidfile_note=note)
-        raise PrivilegeError(f"pidfile {target.pidfile} {err}")
+        raise PrivilegeError(f"pidfile {target.pidfile} {err}") from None
     except pidfile_mod.InvalidPidfile as err:
-        raise StatusUnknown(f"pidfile {target.pidfile} {err}")
+        raise StatusUnknown(f"pidfile {target.pidfile} {err}") from None
     return _reconcile(target, contents.pid, proc)._replace(pidfile_stat=contents.stat)
 
 

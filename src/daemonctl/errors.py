@@ -57,7 +57,8 @@ class StartInterrupted(DaemonctlError):
 
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
-        self.exit_code = 128 + signum  # type: ignore[assignment]
+        # Click declares exit_code a ClassVar; this one error's code depends on the signal.
+        self.exit_code = 128 + signum  # type: ignore[misc,assignment]
 
 
 class PrivilegeError(DaemonctlError):

@@ -39,7 +39,7 @@ class Respawn:
 
     def give_up_window(self) -> float:
         """Seconds in which max_restarts+1 quick failures fit, delays included."""
-        delays = sum(min(self.delay * 2**i, self.delay_max) for i in range(self.max_restarts))
+        delays: float = sum(min(self.delay * 2**i, self.delay_max) for i in range(self.max_restarts))
         return (self.max_restarts + 1) * self.min_uptime + delays
 
 

@@ -23,7 +23,9 @@ IN_CLOEXEC = os.O_CLOEXEC
 
 # The directory's watch reports writes to, truncation of, and renames and creations of
 # its entries; the file's own watch still reports writes once the file was moved elsewhere.
-DIR_EVENTS = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF
+DIR_EVENTS = (
+    IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF
+)
 FILE_EVENTS = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVE_SELF | IN_DELETE_SELF | IN_DONT_FOLLOW
 
 POLL_INTERVAL = 0.1  # where inotify is unavailable
@@ -40,7 +42,7 @@ class Waiter:
         libc = _libc()
         if libc is None:
             return
-        fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        fd: int = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
             return
         if libc.inotify_add_watch(fd, os.fsencode(directory), DIR_EVENTS) < 0:
@@ -58,7 +60,7 @@ class Waiter:
             return
         if self.file_wd is not None:
             self.libc.inotify_rm_watch(self.fd, self.file_wd)  # fails harmlessly if already gone
-        wd = self.libc.inotify_add_watch(self.fd, os.fsencode(path), FILE_EVENTS)
+        wd: int = self.libc.inotify_add_watch(self.fd, os.fsencode(path), FILE_EVENTS)
         self.file_wd = wd if wd >= 0 else None
 
     def pending(self) -> bool:
@@ -92,7 +94,7 @@ class Waiter:
             self.fd = None
 
 
-def _libc():  # type: ignore[no-untyped-def]
+def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)  # the symbols of the running process, libc's among them
         libc.inotify_init1.argtypes = [ctypes.c_int]

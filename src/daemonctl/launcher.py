@@ -11,16 +11,16 @@ from .daemon import RESTARTING, RUNNING, Daemon, Target, inspect, leftovers, loa
 from .errors import DaemonctlError, Failure, PrivilegeError, ProgramNotFound, StatusUnknown, from_oserror
 from .faults import crash_point
 from .files import AtomicFile, remove, sweep_temps, write_failure
+from .interrupts import InterruptGuard
 from .lock import locked
 from .logfiles import Logs
 from .options import StartOptions, build_spec, inherited, program_env, with_command
 from .privs import Credentials, for_spec, needed
 from .procfs import Identity, exe_of, pid_alive, read_stat
 from .record import Record, StartSpec
-from .spawn import Launch, SpawnError, spawn
 from .runlog import RunLogs
 from .safeopen import Rights
-from .interrupts import InterruptGuard
+from .spawn import Launch, SpawnError, spawn
 from .startwatch import Launched, Pending, arm, close_checks, settle, stop_launched, undo_commit
 from .state import StateDir, validate_name
 

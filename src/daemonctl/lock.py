@@ -35,7 +35,7 @@ def locked(path: Path | str) -> Iterator[None]:
     except OSError as err:
         from .errors import from_oserror
 
-        raise from_oserror(err, f"cannot open lock file {path}")
+        raise from_oserror(err, f"cannot open lock file {path}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-
 from typing import Any
 
 from .errors import NoProgram, ProgramNotFound, UsageError
@@ -206,7 +205,9 @@ def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
         if given:
             raise UsageError(f"--{given[0].replace('_', '-')} needs --respawn")
     if spec.restart_delay_max < spec.restart_delay:
-        raise UsageError(f"--restart-delay-max ({spec.restart_delay_max:g}) is less than --restart-delay ({spec.restart_delay:g})")
+        raise UsageError(
+            f"--restart-delay-max ({spec.restart_delay_max:g}) is less than --restart-delay ({spec.restart_delay:g})"
+        )
     if spec.ready_port is not None or spec.ready_log is not None:
         import re
 

@@ -2,7 +2,6 @@
 
 import errno
 import os
-
 from typing import NamedTuple
 
 from .files import AtomicFile, atomic_write

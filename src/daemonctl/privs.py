@@ -11,7 +11,6 @@ import pwd
 from typing import NamedTuple
 
 
-
 class Credentials(NamedTuple):
     uid: int
     gid: int

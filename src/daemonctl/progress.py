@@ -6,7 +6,7 @@ of terminals or words. Without a callback they wait as before, in one piece.
 """
 
 from collections.abc import Callable
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 TICK = 0.25  # seconds between two events of one wait
 
@@ -35,5 +35,5 @@ class Watching(NamedTuple):
     total: float
 
 
-Event = Union[Stopping, Readying, Watching]
+Event = Stopping | Readying | Watching
 Progress = Callable[[Event], None]

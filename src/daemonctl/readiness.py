@@ -200,7 +200,7 @@ def wait_ready(
     timeout: float,
     ended: Callable[[float], str | None],
     clock: Callable[[], float] = time.monotonic,
-    progress: "Progress | None" = None,
+    progress: Progress | None = None,
 ) -> None:
     """Return once every check passes; NotReady if the program ends or time runs out first.
 

@@ -26,12 +26,13 @@ def become_subreaper() -> bool:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        result: int = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        return result == 0
     except (OSError, AttributeError):
         return False
 
 
-def watch(pid: int, seconds: float, progress: "Progress | None" = None) -> int | None:
+def watch(pid: int, seconds: float, progress: Progress | None = None) -> int | None:
     """The wait status if PID ends within `seconds`; None if it is still running.
 
     -1 stands for "ended, status unknown" (not our child to reap). `progress`
@@ -46,7 +47,7 @@ def watch(pid: int, seconds: float, progress: "Progress | None" = None) -> int |
         return -1
 
 
-def _wait_exit(pid: int, seconds: float, progress: "Progress | None") -> bool:
+def _wait_exit(pid: int, seconds: float, progress: Progress | None) -> bool:
     if progress is None:
         return wait_exit(pid, seconds)
     from .progress import TICK, Watching

@@ -1,12 +1,19 @@
 """The record: how a daemon was started and which process it is, as JSON in the state dir."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from . import recordformat
 from .files import atomic_write, remove
 from .procfs import Identity
-from .recordformat import EXITED, FAILED, FORMAT, RESTARTING, RUNNING, STOPPED  # noqa: F401 - re-exported
+
+# FORMAT, and the states re-exported ("X as X") for the modules that read them with the record.
+from .recordformat import EXITED as EXITED
+from .recordformat import FAILED as FAILED
+from .recordformat import FORMAT
+from .recordformat import RESTARTING as RESTARTING
+from .recordformat import RUNNING as RUNNING
+from .recordformat import STOPPED as STOPPED
 
 
 class CorruptRecord(Exception):
@@ -137,7 +144,7 @@ def check_environment(env: object) -> None:
 
 
 def iso(now: datetime | None = None) -> str:
-    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
+    return (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
 
 def load(path: str, name: str | None = None) -> Record | None:

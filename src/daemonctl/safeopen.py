@@ -35,12 +35,11 @@ Errors carry no content of the file: only its path, its kind and the errno.
 This module imports neither Click nor errors.py at import time.
 """
 
+# The C module: signal.py builds IntEnum classes at import, milliseconds for every command.
+import _signal as signal
 import errno
 import os
 import stat
-
-# The C module: signal.py builds IntEnum classes at import, milliseconds for every command.
-import _signal as signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple

@@ -4,12 +4,11 @@ A schedule is a list of steps: send a signal, or wait up to N seconds for the
 processes to be gone. `forever` repeats the steps after it until they are.
 """
 
-import math
-import time
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
 import _signal as signal
+import math
+import time
 from collections.abc import Callable, Iterator
-
 from typing import NamedTuple
 
 from .limits import MAX_SECONDS

@@ -14,12 +14,12 @@ the two run side by side, and a setup that fails after that is undone by the
 caller like any failed exec.
 """
 
-import errno as errno_mod
-import fcntl
-import os
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
 import _signal as signal
 import _socket
+import errno as errno_mod
+import fcntl
+import os
 import sys
 from collections.abc import Callable
 from typing import NamedTuple
@@ -97,7 +97,7 @@ def spawn(
 
 
 def spawn_child(
-    launch: Launch, fork: Callable[[], int] = os.fork, on_ready: Callable[[int], None] | None = None
+    launch: Launch, fork: Callable[[], int] = os.fork, on_ready: Callable[[int], object] | None = None
 ) -> tuple[int, bytes]:
     """Start `launch` as our own child, with the daemon's hygiene but no new session.
 
@@ -156,7 +156,7 @@ def _read_until_ready(fd: int, on_pid: Callable[[bytes], None] | None = None) ->
     while True:
         lines = report[: report.rfind(b"\n") + 1]
         if pending is not None and (lines.startswith(b"P ") or b"\nP " in lines):
-            pending, call = None, pending
+            call, pending = pending, None
             call(lines)
         if pending is None and _has_line(lines, b"R"):
             return report

@@ -2,7 +2,6 @@
 
 import os
 import re
-
 from typing import NamedTuple
 
 from .errors import Failure, PrivilegeError, UsageError
@@ -48,9 +47,9 @@ class StateDir(NamedTuple):
         try:
             os.makedirs(self.path, mode=mode, exist_ok=True)
         except PermissionError as err:
-            raise PrivilegeError(f"cannot create state directory {self.path}: {err.strerror}")
+            raise PrivilegeError(f"cannot create state directory {self.path}: {err.strerror}") from None
         except OSError as err:
-            raise Failure(f"cannot create state directory {self.path}: {err.strerror}")
+            raise Failure(f"cannot create state directory {self.path}: {err.strerror}") from None
         if not os.path.isdir(self.path):
             raise Failure(f"state directory {self.path} is not a directory")
         check_state_dir(self.path)
@@ -74,6 +73,6 @@ class StateDir(NamedTuple):
         except FileNotFoundError:
             return []
         except OSError as err:
-            raise Failure(f"cannot read state directory {self.path}: {err.strerror}")
+            raise Failure(f"cannot read state directory {self.path}: {err.strerror}") from None
         names = [e[: -len(RECORD_SUFFIX)] for e in entries if e.endswith(RECORD_SUFFIX)]
         return sorted(n for n in names if NAME_RE.fullmatch(n))

@@ -1,6 +1,6 @@
 """status: what state a daemon is in, as a report the CLI renders as a line or JSON."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from .daemon import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Daemon, inspect, resolve, trusted
@@ -48,7 +48,7 @@ class Report(NamedTuple):
 
     def to_json(self) -> dict[str, Any]:
         sup = self.supervision
-        data = {
+        data: dict[str, Any] = {
             "name": self.name,
             "state": self.state,
             "pid": sup.program_pid if sup else (self.pid if self.state == RUNNING else None),
@@ -99,7 +99,7 @@ def _from_proc(daemon: Daemon) -> tuple[list[str], str | None]:
     argv, started = cmdline(ident.pid), start_time(ident)
     if argv is None or not is_alive(ident):
         return [], None  # gone meanwhile, or its PID reused: what was read may be another's
-    when = None if started is None else datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds")
+    when = None if started is None else datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds")
     return argv, when
 
 
@@ -146,7 +146,7 @@ def uptime(started_at: str | None, now: datetime | None = None) -> str:
         started = datetime.fromisoformat(started_at)
     except ValueError:
         return "-"
-    return duration(((now or datetime.now(timezone.utc)) - started).total_seconds())
+    return duration(((now or datetime.now(UTC)) - started).total_seconds())
 
 
 def duration(seconds: float) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import errno
-import os
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
 import _signal as signal
+import errno
+import os
 import time
 from collections.abc import Callable
 
@@ -82,7 +82,7 @@ class ProcessGroup:
         except ProcessLookupError:
             pass
         except PermissionError:
-            raise PrivilegeError(f"not allowed to send {_name(sig)} to the daemon's processes")
+            raise PrivilegeError(f"not allowed to send {_name(sig)} to the daemon's processes") from None
 
     def _anchored(self, leader_running: bool) -> bool:
         """True when a live process, held by a pidfd, shows that group pgid is the daemon's now."""
@@ -93,14 +93,14 @@ class ProcessGroup:
             if not wait_any([fd], 0) and still_owned(self.proof, pid):
                 return True
         for pid in self.members():
-            fd = _try_pidfd(pid)
-            if fd is None:
+            member_fd = _try_pidfd(pid)
+            if member_fd is None:
                 continue
             try:
                 if still_owned(self.proof, pid):
                     return True
             finally:
-                os.close(fd)
+                os.close(member_fd)
         return False
 
     def wait_gone(self, timeout: float) -> bool:

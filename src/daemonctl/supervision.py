@@ -6,7 +6,6 @@ without real processes or delays; `daemonctl.supervisor` wires in the real ones.
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from collections.abc import Callable

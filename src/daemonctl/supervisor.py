@@ -128,7 +128,7 @@ def credentials(spec: Spec) -> Credentials | None:
 
 
 def spawn_program(
-    spec: Spec, env: dict[str, str], creds: Credentials | None, on_ready: Callable[[int], None] | None = None
+    spec: Spec, env: dict[str, str], creds: Credentials | None, on_ready: Callable[[int], object] | None = None
 ) -> tuple[int, bytes]:
     out, err = open_logs(spec, creds)
     try:
@@ -322,7 +322,9 @@ def main() -> int:
         if not keeper.started(ProgramChild(pid), sup.restarts + 1):
             raise OSError(errno.ESTALE, "the record is no longer this supervisor's")
 
-    sup = Supervisor(lambda: start_program(spec, env, creds, record_restart), spec.policy, keeper, sleep=_interruptible_sleep(wake_read))
+    sup = Supervisor(
+        lambda: start_program(spec, env, creds, record_restart), spec.policy, keeper, sleep=_interruptible_sleep(wake_read)
+    )
     _install_signals(sup, wake_write)
     try:
         # Recorded before it may exec (and before daemonctl hears of it), so that a
