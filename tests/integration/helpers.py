@@ -211,7 +211,7 @@ class Dctl:
         self.env = base_env()
         self.env[TOKEN_VAR] = token
 
-    def with_state_dir(self, path: Path) -> "Dctl":
+    def with_state_dir(self, path: Path) -> Dctl:
         """Another view on daemonctl with a different state dir, cleaned up the same way."""
         other = Dctl(self.exe, Path(path), self.token, self.tracked)
         other.extra_state_dirs = self.extra_state_dirs

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from .helpers import (PY, SH, SLEEP, alive, assert_ok, assert_one_error, read_pidfile)
+from .helpers import PY, SH, SLEEP, alive, assert_ok, assert_one_error, read_pidfile
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import (PY, SH, SLEEP, ancestors, assert_ok, cmdline, environ, group_members,
-                       proc_stat, proc_status, read_pidfile, wait_for)
+from .helpers import (
+    PY,
+    SH,
+    SLEEP,
+    ancestors,
+    assert_ok,
+    cmdline,
+    environ,
+    group_members,
+    proc_stat,
+    proc_status,
+    read_pidfile,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import SLEEP, assert_one_error, assert_ok, environ
+from .helpers import SLEEP, assert_ok, assert_one_error, environ
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import (SLEEP, alive, assert_ok, assert_one_error, error_lines, log_lines,
-                       wait_for, wait_gone)
+from .helpers import SLEEP, alive, assert_ok, assert_one_error, error_lines, log_lines, wait_for, wait_gone
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import PY, assert_one_error, assert_ok, wait_for
+from .helpers import PY, assert_ok, assert_one_error, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -149,8 +150,8 @@ def test_every_start_option_exports_or_is_said(dctl, tmp_path, reporter, reserve
     fill = {"tmp": tmp_path, "port": port}
     opts = [o.format(**fill) for o in opts]
     (tmp_path / "env").write_text("X_FILE=from file\n")
-    out = next((Path(o) for o, prev in zip(opts[1:], opts) if prev == "-o" and o != "/dev/null"), None)
-    err = next((Path(o) for o, prev in zip(opts[1:], opts) if prev == "-e"), None)
+    out = next((Path(o) for prev, o in pairwise(opts) if prev == "-o" and o != "/dev/null"), None)
+    err = next((Path(o) for prev, o in pairwise(opts) if prev == "-e"), None)
     log = out or err or dctl.logfile("x")
     ready_file = str(tmp_path / "ready") if case == "ready-file" else "-"
     pidfile = Path(opts[opts.index("-p") + 1]) if "-p" in opts else None

@@ -2,13 +2,24 @@
 import json
 import os
 import signal
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from .helpers import (CLK_TCK, PY, SIGNAL_LOGGER, SLEEP, alive, assert_ok, assert_one_error, cmdline, log_lines,
-                       proc_stat, wait_for)
+from .helpers import (
+    CLK_TCK,
+    PY,
+    SIGNAL_LOGGER,
+    SLEEP,
+    alive,
+    assert_ok,
+    assert_one_error,
+    cmdline,
+    log_lines,
+    proc_stat,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 

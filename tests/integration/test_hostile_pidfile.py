@@ -8,7 +8,6 @@ the rest of the machine (-1, 1, other negative numbers) daemonctl and the canary
 user nobody (needs root and setpriv; those cases are skipped otherwise).
 """
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -127,7 +126,9 @@ kill "$canary"
 """
 
 
-@pytest.mark.parametrize("cmd", [["stop", "-t", "0.5", "h"], ["restart", "-t", "0.5", "h"], ["signal", "h", "TERM"], ["status", "h"]])
+@pytest.mark.parametrize(
+    "cmd", [["stop", "-t", "0.5", "h"], ["restart", "-t", "0.5", "h"], ["signal", "h", "TERM"], ["status", "h"]]
+)
 def test_a_record_naming_pid_0_signals_nothing(dctl, tmp_path, cmd):
     """A record (not a pidfile) with pid 0: killpg(0) would hit the caller's own group.
     The wrapping shell and a canary share daemonctl's group, in a session of their own."""

@@ -61,7 +61,7 @@ def _rotated(dctl, tmp_path, name, mode, program, *args):
     follower = dctl.popen("logs", "-n", "1000000", "-f", name, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = Lines(follower)
     for k in range(1, ROTATIONS + 1):
-        assert wait_for(lambda: len(lines.numbers()) >= k * count // (ROTATIONS + 1), timeout=60), lines.got[-5:]
+        assert wait_for(lambda k=k: len(lines.numbers()) >= k * count // (ROTATIONS + 1), timeout=60), lines.got[-5:]
         cp = subprocess.run([LOGROTATE, "-f", "-s", str(tmp_path / "logrotate.state"), str(conf)],
                             capture_output=True, text=True, timeout=60)
         assert_ok(cp)

@@ -64,7 +64,7 @@ class Follower:
             while line not in self.seen:
                 self.seen.append(self.lines.get(timeout=timeout))
         except queue.Empty:
-            raise AssertionError(f"follower never printed {line!r}; got {self.seen!r}")
+            raise AssertionError(f"follower never printed {line!r}; got {self.seen!r}") from None
 
 
 def test_logs_follow_across_rotation(twelve):
@@ -109,7 +109,8 @@ def test_logs_follow_ends_with_128_plus_the_number(twelve, sig):
 
 
 def test_logs_of_output_without_newlines_shows_its_last_64_kib(dctl):
-    dctl.start("nl", PY, "-c", "import sys, time; sys.stdout.write('y' * 100 + 'x' * 300000); sys.stdout.flush(); time.sleep(300)")
+    program = "import sys, time; sys.stdout.write('y' * 100 + 'x' * 300000); sys.stdout.flush(); time.sleep(300)"
+    dctl.start("nl", PY, "-c", program)
     assert wait_for(lambda: dctl.logfile("nl").stat().st_size == 300100)
     cp = dctl("logs", "-n", "3", "nl")
     assert_ok(cp)

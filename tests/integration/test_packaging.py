@@ -41,8 +41,8 @@ def test_wheel_holds_the_man_page_and_completions(wheel):
 def test_installed_under_a_prefix_man_finds_the_page(wheel, tmp_path):
     # --ignore-installed: never uninstall the daemonctl the other tests run.
     prefix = tmp_path / "prefix"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--ignore-installed", "--no-deps", "--no-index", "-q", "--prefix", str(prefix),
-                    str(wheel)], check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--ignore-installed", "--no-deps", "--no-index", "-q",
+                    "--prefix", str(prefix), str(wheel)], check=True, capture_output=True, timeout=300)
     for target in DATA:
         assert (prefix / target).is_file(), target
     assert (prefix / "bin" / "daemonctl").is_file()

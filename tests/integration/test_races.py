@@ -7,13 +7,23 @@ import os
 import resource
 import signal
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from .helpers import (SH, SLEEP, alive, assert_ok, assert_one_error, environ, group_members, log_lines,
-                       proc_stat, wait_for, wait_gone)
+from .helpers import (
+    SH,
+    SLEEP,
+    alive,
+    assert_ok,
+    assert_one_error,
+    environ,
+    group_members,
+    log_lines,
+    proc_stat,
+    wait_for,
+    wait_gone,
+)
 from .test_full_disk import mount, mountpoint  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.integration
@@ -126,7 +136,7 @@ def test_supervisor_survives_a_state_dir_out_of_inodes(dctl, mountpoint, tmp_pat
     for runs in (2, 3):  # two program exits with the state directory full
         with open(fifo, "w") as f:
             f.write("bye\n")
-        assert wait_for(lambda: log_lines(d.logfile("s")).count("run") == runs), log_lines(d.logfile("s"))
+        assert wait_for(lambda runs=runs: log_lines(d.logfile("s")).count("run") == runs), log_lines(d.logfile("s"))
     assert alive(sup), f"the supervisor died: {log_lines(d.logfile('s'))}"
     said = [ln for ln in log_lines(d.logfile("s")) if ln.startswith("daemonctl:")]
     assert len(said) == 1 and "record" in said[0] and "No space left" in said[0], said

@@ -3,11 +3,24 @@ a killed supervisor, restart, and the program's hygiene under the supervisor."""
 import json
 import os
 import signal
+from itertools import pairwise
 
 import pytest
 
-from .helpers import (PY, SH, SIGNAL_LOGGER, SLEEP, alive, assert_ok, environ, log_lines, proc_stat,
-                       proc_status, wait_for, wait_gone)
+from .helpers import (
+    PY,
+    SH,
+    SIGNAL_LOGGER,
+    SLEEP,
+    alive,
+    assert_ok,
+    environ,
+    log_lines,
+    proc_stat,
+    proc_status,
+    wait_for,
+    wait_gone,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -84,8 +97,8 @@ def test_quick_failures_double_the_restart_delay(dctl):
     assert code == 3 and obj["restarts"] == 3 and obj["last_exit"]["code"] == 3
     starts = [float(line) for line in log_lines(dctl.logfile("dbl"))]
     assert len(starts) == 4, starts
-    gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
-    assert [gap >= delay for gap, delay in zip(gaps, [1, 2, 4])] == [True] * 3, gaps
+    gaps = [later - earlier for earlier, later in pairwise(starts)]
+    assert [gap >= delay for gap, delay in zip(gaps, [1, 2, 4], strict=True)] == [True] * 3, gaps
 
 
 def test_a_crashed_programs_group_is_killed_before_the_restart(dctl):

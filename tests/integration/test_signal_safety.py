@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import (NOBODY, SH, SLEEP, alive, assert_ok, assert_one_error, group_members, proc_stat,
-                       wait_for, wait_gone)
+from .helpers import NOBODY, SH, SLEEP, alive, assert_ok, assert_one_error, group_members, proc_stat, wait_for, wait_gone
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from .helpers import (PY, SLEEP, alive, assert_ok, cmdline, log_lines, proc_stat, wait_for)
+from .helpers import PY, SLEEP, alive, assert_ok, cmdline, log_lines, proc_stat, wait_for
 
 pytestmark = pytest.mark.integration
 

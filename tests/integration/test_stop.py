@@ -6,8 +6,7 @@ import subprocess
 
 import pytest
 
-from .helpers import (PY, SH, SLEEP, alive, assert_ok, assert_one_error, group_members, log_lines,
-                       proc_stat, wait_for, wait_gone)
+from .helpers import PY, SH, SLEEP, alive, assert_ok, assert_one_error, group_members, log_lines, proc_stat, wait_for, wait_gone
 
 pytestmark = pytest.mark.integration
 

@@ -91,7 +91,7 @@ def test_storm_of_parallel_commands_on_one_name(dctl, respawn):
     for _ in range(12):
         batch = [rng.choice(commands(respawn)) for _ in range(6)] + [start_args(respawn)]
         procs = [dctl.popen(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for args in batch]
-        for args, proc in zip(batch, procs):
+        for args, proc in zip(batch, procs, strict=True):
             out, err = proc.communicate(timeout=60)
             outputs.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
         check_invariants(dctl, outputs)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import SLEEP, alive, assert_one_error, assert_ok
+from .helpers import SLEEP, alive, assert_ok, assert_one_error
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,6 @@ a restart).
 import json
 import os
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 

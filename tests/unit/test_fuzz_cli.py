@@ -79,7 +79,8 @@ def record_bytes(draw):
         # "@/" stands for the example's state directory (written in when the record is).
         "pidfile": draw(st.sampled_from(["@/a.pid", "a.pid", "/", "", None, 5])),
         "stdout": draw(st.sampled_from(["@/a.log", "a.log", "/dev/null", 5])),
-        "stderr": draw(st.sampled_from(["@/a.log", "a.log"])), "chdir": "/", "umask": draw(st.sampled_from(["022", "9", 18, None])),
+        "stderr": draw(st.sampled_from(["@/a.log", "a.log"])), "chdir": "/",
+        "umask": draw(st.sampled_from(["022", "9", 18, None])),
         "env": draw(st.sampled_from([{}, {"K": 1}, []])), "user": draw(st.sampled_from([None, "nobody", "no-such", 3])),
         "nice": draw(st.sampled_from([None, 5, "x"])),
     }

@@ -70,7 +70,10 @@ def test_backward_reader_agrees_with_the_obvious_way(data, lines, block, max_lin
 @pytest.mark.parametrize("block", [1, 2, 3, 4, 5, 8, 64])
 def test_backward_reader_at_block_boundaries(block):
     data = b"ab\ncd\nef\n"  # newlines at 2, 5, 8: on, before and after block edges for these sizes
-    read_at = lambda offset, size: data[offset:offset + size]
+
+    def read_at(offset: int, size: int) -> bytes:
+        return data[offset:offset + size]
+
     for lines, start in [(1, 6), (2, 3), (3, 0), (4, 0)]:
         assert start_of_last_lines(read_at, len(data), lines, block=block) == start
     assert start_of_last_lines(read_at, 8, 1, block=block) == 6  # no final newline
@@ -175,11 +178,13 @@ def test_follower_keeps_reading_the_renamed_file_until_the_new_one_has_content(t
     log.write_text("")
     f = Follower(str(log))
     writer = open(log, "a")
-    writer.write("one\n"); writer.flush()
+    writer.write("one\n")
+    writer.flush()
     log.rename(tmp_path / "x.log.1")
     log.write_text("")  # logrotate's `create`: the writer has not reopened yet
     assert f.read() == b"one\n"
-    writer.write("two\n"); writer.flush()
+    writer.write("two\n")
+    writer.flush()
     assert f.read() == b"two\n"
     writer.close()
     _append(log, "three\n")  # the writer reopened

@@ -26,7 +26,7 @@ def plain(roff: str) -> str:
 
 def sections(text: str, macro: str) -> dict[str, str]:
     parts = re.split(rf"^\.{macro} (.+)$", text, flags=re.M)
-    return {title.strip('"'): body for title, body in zip(parts[1::2], parts[2::2])}
+    return {title.strip('"'): body for title, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 TEXT = plain(PAGE.read_text())

@@ -7,8 +7,17 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from daemonctl.quoting import (Unquotable, printable, shell_join, shell_word, supervisor_env, supervisor_word,
-                               systemd_env, systemd_exec, systemd_word)
+from daemonctl.quoting import (
+    Unquotable,
+    printable,
+    shell_join,
+    shell_word,
+    supervisor_env,
+    supervisor_word,
+    systemd_env,
+    systemd_exec,
+    systemd_word,
+)
 
 
 @pytest.mark.parametrize("word,quoted", [

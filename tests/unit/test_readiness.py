@@ -6,8 +6,7 @@ import stat
 
 import pytest
 
-from daemonctl.readiness import (Deadline, FileCheck, LogCheck, NotifyCheck, NotReady, apply_notify,
-                                 parse_port, wait_ready)
+from daemonctl.readiness import Deadline, FileCheck, LogCheck, NotifyCheck, NotReady, apply_notify, parse_port, wait_ready
 
 
 class Clock:

@@ -48,8 +48,8 @@ def test_forever_repeats_the_rest():
     assert s.total_wait == math.inf
 
 
-@pytest.mark.parametrize("text", ["", "bogus", "TERM//5", "5/5", "TERM/-99", "TERM/1/forever", "forever/TERM/1/forever/1", "TERM/nan",
-                                  "TERM/99999999999", "TERM/1000000.5/KILL/1", "99999999999"])
+@pytest.mark.parametrize("text", ["", "bogus", "TERM//5", "5/5", "TERM/-99", "TERM/1/forever", "forever/TERM/1/forever/1",
+                                  "TERM/nan", "TERM/99999999999", "TERM/1000000.5/KILL/1", "99999999999"])
 def test_bad_schedules_are_rejected(text):
     with pytest.raises(ScheduleError):
         parse_schedule(text)

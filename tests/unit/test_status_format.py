@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +11,7 @@ def test_duration(seconds, text):
 
 
 def test_uptime_from_iso():
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert uptime("2026-01-01T11:58:30+00:00", now) == "1m30s"
     assert uptime(None) == "-" and uptime("garbage") == "-"
 
