@@ -84,7 +84,7 @@ def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[st
     programs = end_supervisor(rec.supervisor)
     # The supervisor records its program before letting it exec: now that it is gone,
     # the record names every program that may run (a start killed meanwhile included).
-    daemon = _reread(daemon)
+    daemon = _reread(daemon, rec)
     if daemon.identity is not None and daemon.identity not in programs:
         programs.append(daemon.identity)
     if programs:
@@ -103,8 +103,8 @@ def _proof_of(daemon: Daemon, program: Identity) -> GroupProof | None:
     return GroupProof(program.pid, p.sid if p else None, program.starttime, p.uid if p else None)
 
 
-def _reread(daemon: Daemon) -> Daemon:
-    """`daemon` with its record as it is on disk now (the program's identity checked anew)."""
+def _reread(daemon: Daemon, known: record_mod.Record) -> Daemon:
+    """`daemon` with its record as it is on disk now, if it changed since `known` (the program's identity checked anew)."""
     path = daemon.target.record_path
     if path is None:
         return daemon
@@ -112,7 +112,7 @@ def _reread(daemon: Daemon) -> Daemon:
         rec = record_mod.load(path)
     except (record_mod.CorruptRecord, OSError):
         return daemon
-    if rec is None or rec.identity == daemon.record.identity:  # type: ignore[union-attr]
+    if rec is None or rec.identity == known.identity:
         return daemon
     ident = rec.identity if rec.identity is not None and is_alive(rec.identity) else None
     return daemon._replace(target=daemon.target._replace(record=rec), identity=ident, pid=ident.pid if ident else daemon.pid)

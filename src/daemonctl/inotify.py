@@ -78,12 +78,12 @@ class Waiter:
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
         if poller.poll(SAFETY_INTERVAL * 1000):
-            self._drain()
+            self._drain(self.fd)
 
-    def _drain(self) -> None:
+    def _drain(self, fd: int) -> None:
         while True:
             try:
-                if not os.read(self.fd, 65536):  # type: ignore[arg-type]
+                if not os.read(fd, 65536):
                     return
             except BlockingIOError:
                 return

@@ -168,7 +168,7 @@ def recordable(environ: dict[str, str]) -> dict[str, str]:
 
 def override(spec: StartSpec, opts: StartOptions, cwd: str) -> StartSpec:
     """The recorded spec with every option given on this command line applied over it."""
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}  # StartSpec's fields by name, many read with getattr
     for key in ("pidfile", "stdout", "stderr", "chdir"):
         value = getattr(opts, key)
         if value is not None:
@@ -188,7 +188,7 @@ def override(spec: StartSpec, opts: StartOptions, cwd: str) -> StartSpec:
         changes["env"] = {**spec.env, **opts.env}
     if opts.env_file is not None:
         changes["env_file"] = _env_file(opts.env_file, cwd)
-    return spec._replace(**changes)  # type: ignore[arg-type]
+    return spec._replace(**changes)
 
 
 def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:

@@ -8,7 +8,7 @@ pidfile are opened by the caller (root) in places the caller controls.
 import grp
 import os
 import pwd
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 
 class Credentials(NamedTuple):
@@ -42,11 +42,9 @@ def split_user(text: str) -> tuple[str, str | None]:
 
 def resolve(user: str | None, group: str | None) -> Credentials | None:
     """The credentials asked for (names or numbers); None when neither was given."""
-    if user is None and group is None:
-        return None
-    gid = None if group is None else _group_id(group)
     if user is None:
-        return Credentials(os.geteuid(), gid, None)  # type: ignore[arg-type]
+        return None if group is None else Credentials(os.geteuid(), _group_id(group), None)
+    gid = None if group is None else _group_id(group)
     entry = _passwd(user)
     if entry is None:
         if gid is None:
@@ -92,6 +90,14 @@ def needed(creds: Credentials | None) -> Credentials | None:
         f"only root can run a program as another user or group (asked for uid {creds.uid}, "
         f"gid {creds.gid}; running as uid {os.geteuid()}, gid {os.getegid()})"
     )
+
+
+@overload
+def pinned(creds: Credentials) -> Credentials: ...
+
+
+@overload
+def pinned(creds: None) -> None: ...
 
 
 def pinned(creds: Credentials | None) -> Credentials | None:

@@ -93,7 +93,7 @@ class Rights(NamedTuple):
             return None
         from .privs import pinned
 
-        groups = pinned(creds).groups  # type: ignore[union-attr]
+        groups = pinned(creds).groups
         assert groups is not None
         return cls(creds.uid, creds.gid, groups)
 

@@ -39,7 +39,7 @@ class ProcessGroup:
     ) -> None:
         self.clock, self.max_held = clock, max_held
         self.leader_fd = open_verified(leader) if leader else None
-        self.leader_pid = leader.pid if self.leader_fd is not None else None  # type: ignore[union-attr]
+        self.leader_pid = leader.pid if leader is not None and self.leader_fd is not None else None
         st = read_stat(self.leader_pid) if self.leader_pid else None
         if proof is not None and st is not None and st.pgid == proof.pgid:
             # The live leader proves its session: the one its members share (it may have
@@ -74,11 +74,11 @@ class ProcessGroup:
         Needs no file descriptor per process: a thousand children are signalled as one.
         """
         try:
-            leader_running = self._leader_running()
-            if self.proof is not None and self._anchored(leader_running):
+            leader_fd = self._live_leader_fd()
+            if self.proof is not None and self._anchored(leader_fd is not None):
                 os.killpg(self.proof.pgid, sig)
-            if leader_running and not self._leader_in_group():
-                signal.pidfd_send_signal(self.leader_fd, sig)  # type: ignore[arg-type]
+            if leader_fd is not None and not self._leader_in_group():
+                signal.pidfd_send_signal(leader_fd, sig)
         except ProcessLookupError:
             pass
         except PermissionError:
@@ -119,14 +119,15 @@ class ProcessGroup:
             for fd in wait_any(fds, remaining):
                 self._forget(fd)
 
-    def _leader_running(self) -> bool:
+    def _live_leader_fd(self) -> int | None:
+        """The leader's pidfd while it runs; None once it has exited (its pidfd closed then)."""
         if self.leader_fd is None:
-            return False
+            return None
         if wait_any([self.leader_fd], 0):
             os.close(self.leader_fd)
             self.leader_fd = None
-            return False
-        return True
+            return None
+        return self.leader_fd
 
     def _leader_in_group(self) -> bool:
         if self.proof is None:
@@ -156,8 +157,9 @@ class ProcessGroup:
                 else:
                     os.close(fd)
         fds = list(self.fds.values())
-        if self._leader_running():
-            fds.append(self.leader_fd)  # type: ignore[arg-type]
+        leader_fd = self._live_leader_fd()
+        if leader_fd is not None:
+            fds.append(leader_fd)
         return None if unheld and not self.fds else fds
 
     def _forget(self, fd: int) -> None:

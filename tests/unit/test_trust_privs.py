@@ -51,7 +51,7 @@ def test_pinned_credentials_keep_numbers_only(monkeypatch):
     creds = privs.pinned(privs.Credentials(1000, 1000, "someone"))
     assert creds is not None and creds.groups == (1000, 20, 30)
     assert privs.pinned(creds) is creds
-    assert privs.pinned(privs.Credentials(4000123, 7, None)).groups == (7,)  # type: ignore[union-attr]
+    assert privs.pinned(privs.Credentials(4000123, 7, None)).groups == (7,)
     assert privs.pinned(None) is None
 
 
