@@ -34,8 +34,17 @@ from .cliparse import (
 from .errors import DaemonctlError, ExitStatus, UsageError
 from .limits import NICE
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
-def _state(ctx: click.Context) -> Any:
+    from .launcher import StartResult
+    from .progress import Progress
+    from .schedule import Schedule
+    from .state import StateDir
+
+
+def _state(ctx: click.Context) -> StateDir:
     from .state import StateDir
 
     return StateDir.resolve(ctx.obj)
@@ -48,7 +57,7 @@ def _say(message: str) -> None:
         click.echo(f"daemonctl: {message}", err=True)
 
 
-def _progress(label: str) -> Any:
+def _progress(label: str) -> AbstractContextManager[Progress | None]:
     """A line on stderr showing what a long wait awaits, when stderr is a terminal and not -q."""
     from .cliprogress import progress_line
 
@@ -67,7 +76,7 @@ def _one_target(name: str | None, pidfile: str | None) -> str:
     raise UsageError("give the NAME of a daemon, or -p PIDFILE")
 
 
-def _schedule(timeout: float | None, schedule: str | None) -> Any:
+def _schedule(timeout: float | None, schedule: str | None) -> Schedule:
     from .schedule import from_options
 
     return from_options(timeout, schedule)
@@ -143,7 +152,7 @@ def start(ctx: click.Context, /, program: tuple[str, ...], umask: str | None, en
     return ExitStatus.OK
 
 
-def _render_start(result: Any) -> None:
+def _render_start(result: StartResult) -> None:
     if result.already_running:
         _say(f"{result.name} is already running (pid {result.pid}); restart it with daemonctl restart {result.name}")
     elif getattr(result, "supervisor_pid", None) is not None:

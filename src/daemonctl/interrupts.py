@@ -11,9 +11,13 @@ from __future__ import annotations
 
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
 import _signal as signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
 
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -32,7 +36,7 @@ class InterruptGuard:
     def __init__(self) -> None:
         self.received: int | None = None
         self.armed = False
-        self.saved: dict[int, Any] = {}
+        self.saved: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
 
     def __enter__(self) -> InterruptGuard:
         try:

@@ -1,6 +1,6 @@
 """After the exec: watching a just-started daemon (--wait, readiness), and undoing a failed start."""
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .errors import Failure, StartInterrupted
 from .files import atomic_write, remove, write_failure
@@ -13,6 +13,7 @@ from .state import StateDir
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .progress import Progress
+    from .readiness import Check
 
 
 class Launched(NamedTuple):
@@ -31,7 +32,7 @@ class Launched(NamedTuple):
         return rec._replace(supervisor_pid=self.supervisor.pid, supervisor_starttime=self.supervisor.starttime)
 
 
-def arm(spec: StartSpec) -> tuple[list[Any], dict[str, str]]:
+def arm(spec: StartSpec) -> "tuple[list[Check], dict[str, str]]":
     """Readiness checks set up before the program starts (so nothing it says is missed)."""
     if not spec.readiness:
         return [], {}
@@ -40,7 +41,7 @@ def arm(spec: StartSpec) -> tuple[list[Any], dict[str, str]]:
     return arm_checks(spec)
 
 
-def close_checks(checks: list[Any]) -> None:
+def close_checks(checks: "list[Check]") -> None:
     for check in checks:
         check.close()
 
@@ -58,7 +59,7 @@ class Pending(NamedTuple):
     progress: "Progress | None" = None  # told what the waits wait for
 
 
-def settle(pending: Pending, checks: list[Any], action: str = "start") -> None:
+def settle(pending: Pending, checks: "list[Check]", action: str = "start") -> None:
     """Readiness and --wait; SIGINT, SIGTERM or SIGHUP meanwhile (or before) undo the start."""
     try:
         if checks:
@@ -76,7 +77,7 @@ def settle(pending: Pending, checks: list[Any], action: str = "start") -> None:
         ) from None
 
 
-def await_ready(pending: Pending, checks: list[Any]) -> None:
+def await_ready(pending: Pending, checks: "list[Check]") -> None:
     from .readiness import NotReady, ProcessWatch, wait_ready
 
     launched = pending.launched

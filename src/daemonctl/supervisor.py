@@ -269,7 +269,7 @@ def _install_signals(sup: Supervisor, wake: int) -> None:
         signal.signal(sig, on_forward)
 
 
-def _interruptible_sleep(wake_read: int) -> Any:
+def _interruptible_sleep(wake_read: int) -> Callable[[float], None]:
     def sleep(seconds: float) -> None:
         select.select([wake_read], [], [], max(seconds, 0.0))
 
