@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 import pytest
@@ -54,12 +55,12 @@ def _limit(item: pytest.Item) -> float:
     return float(marker.args[0]) if marker and marker.args else DEFAULT_LIMIT
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+@contextmanager
+def _time_limited(item: pytest.Item, phase: str) -> Iterator[None]:
     limit = _limit(item)
 
     def expired(signum: int, frame: FrameType | None) -> None:
-        raise TestTimeout(f"{item.nodeid} ran longer than its limit of {limit:g}s")
+        raise TestTimeout(f"{item.nodeid} ran longer than its limit of {limit:g}s ({phase})")
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, limit)
@@ -68,6 +69,25 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# Each phase has the limit: a fixture can hang as well as a test (waiting on a process).
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _time_limited(item, "setup"):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _time_limited(item, "call"):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    with _time_limited(item, "teardown"):
+        yield
 
 
 @pytest.hookimpl(hookwrapper=True)
