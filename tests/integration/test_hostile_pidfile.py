@@ -76,7 +76,7 @@ CONTENTS = {
 @pytest.fixture
 def run_wrapper(dctl, tmp_path, request):
     outdir = Path(tempfile.mkdtemp(prefix="dctl-hostile-"))
-    outdir.chmod(0o777)
+    outdir.chmod(0o1777)  # sticky: a state directory inside one anyone may rename in is refused
 
     def run(content: str, mode: str) -> dict:
         dangerous = content in DANGEROUS
