@@ -106,7 +106,7 @@ def run_cases(dctl, cases) -> None:
         view.good_record = dctl.good_record
         try:
             run_case(view, *case[1:], index=i)
-        except BaseException as err:  # noqa: BLE001 - every case reports, not only the first
+        except BaseException as err:  # every case reports, not only the first
             return f"{case[0]}: {err}"
         return None
 
