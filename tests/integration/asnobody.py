@@ -82,6 +82,28 @@ def build(python: str, where: Path) -> Path:
     return script
 
 
+# What a copy of the checkout leaves out: built or private things, none of them sources.
+NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache",
+                                     ".ruff_cache", "build", "dist", "*.egg-info")
+
+
+@pytest.fixture(scope="session")
+def nobody_checkout() -> Iterator[Path]:
+    """A copy of the checkout (its sources) that user nobody can read, whatever the checkout's location."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give user nobody a copy of the checkout")
+    top = Path(tempfile.mkdtemp(prefix="dctl-checkout-", dir="/tmp"))
+    try:
+        top.chmod(0o755)
+        shutil.copytree(Path(__file__).resolve().parents[2], top / "checkout", symlinks=True, ignore=NOT_SOURCES)
+        for path in [top, *top.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+        yield top / "checkout"
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def nobody_daemonctl() -> Iterator[str]:
     """The path of a daemonctl that user nobody can run, whatever the checkout's location."""

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 # nobody_daemonctl: a fixture, the path of a daemonctl that user nobody can run from any
-# checkout (see asnobody.py).
-from .asnobody import nobody_daemonctl  # noqa: F401
+# checkout; nobody_checkout: a copy of the checkout that nobody can read (see asnobody.py).
+from .asnobody import nobody_checkout, nobody_daemonctl  # noqa: F401
 from .helpers import CLK_TCK, Dctl, ancestors, daemonctl_path, now_ticks, pids_from_state, proc_stat, wait_gone
 
 

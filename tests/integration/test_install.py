@@ -146,16 +146,16 @@ def nobody_home():
         shutil.rmtree(home, ignore_errors=True)
 
 
-def test_a_user_install_goes_under_home_local_without_root(nobody_home):
-    """`make install` by a user other than root: PREFIX is ~/.local, no sudo, nothing else touched."""
+def test_a_user_install_goes_under_home_local_without_root(nobody_home, nobody_checkout):
+    """`make install` by a user other than root: PREFIX is ~/.local, no sudo, nothing else touched.
+
+    From a copy of the checkout: nobody may not be able to read the checkout itself (a clone
+    under `mktemp -d` is mode 0700)."""
     python = system_python()
     home = nobody_home
     as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "-i",
                "PATH=/usr/bin:/bin", f"HOME={home}"]
-    probe = subprocess.run(as_user + ["test", "-r", str(ROOT / "Makefile")], timeout=30)
-    if probe.returncode != 0:
-        pytest.skip(f"user nobody cannot read the checkout {ROOT}")
-    cp = subprocess.run(as_user + ["make", "--no-print-directory", "-C", str(ROOT), "install", f"PYTHON={python}"],
+    cp = subprocess.run(as_user + ["make", "--no-print-directory", "-C", str(nobody_checkout), "install", f"PYTHON={python}"],
                         capture_output=True, text=True, timeout=600)
     assert cp.returncode == 0, cp.stdout + cp.stderr
     exe = home / ".local/bin/daemonctl"
@@ -168,7 +168,7 @@ def test_a_user_install_goes_under_home_local_without_root(nobody_home):
                               capture_output=True, text=True, timeout=60)
         assert page.stdout.strip() == str(home / ".local/share/man/man1/daemonctl.1"), page.stderr
     assert_shells_find_the_completions(home / ".local", home=home)  # from HOME alone
-    cp = subprocess.run(as_user + ["make", "--no-print-directory", "-C", str(ROOT), "uninstall"],
+    cp = subprocess.run(as_user + ["make", "--no-print-directory", "-C", str(nobody_checkout), "uninstall"],
                         capture_output=True, text=True, timeout=120)
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert not os.path.lexists(exe) and not (home / ".local/lib/daemonctl").exists()
