@@ -1,0 +1,116 @@
+"""lock.locked: one holder per name across processes, a lock file that stays, no state dir made."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from daemonctl.errors import DaemonctlError
+from daemonctl.lock import locked
+
+
+def blocked_on(path: Path, pid: int) -> bool:
+    """True when PID waits for a flock on PATH's inode (a `->` line of /proc/locks)."""
+    st = os.stat(path)
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "->" in fields and str(pid) in fields and inode in fields:
+            return True
+    return False
+
+
+def readable(fd: int, timeout: float) -> bool:
+    return bool(select.select([fd], [], [], timeout)[0])
+
+
+def fork_locker(path: Path) -> tuple[int, int]:
+    """A child that takes the lock, writes "got" to the returned pipe, and exits; (pid, read end)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            # Only the pipe: a copy of the parent's lock descriptor would hold the parent's lock.
+            os.closerange(3, w)
+            os.closerange(w + 1, os.sysconf("SC_OPEN_MAX"))
+            with locked(path):
+                os.write(w, b"got")
+        finally:
+            os._exit(0)
+    os.close(w)
+    return pid, r
+
+
+def test_a_second_process_waits_until_the_first_releases(tmp_path):
+    path = tmp_path / "d.lock"
+    with locked(path):
+        pid, r = fork_locker(path)
+        try:
+            deadline = time.monotonic() + 30
+            # The event: the child is queued on our lock (or, if the lock excludes nothing, it got it).
+            while not blocked_on(path, pid) and not readable(r, 0.01):
+                assert time.monotonic() < deadline, "the child neither took the lock nor waited for it"
+            assert not readable(r, 0), "the child took the lock while this process held it"
+        except BaseException:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise
+    assert readable(r, 30) and os.read(r, 3) == b"got"  # released: the child got it
+    os.close(r)
+    assert os.waitpid(pid, 0)[1] == 0
+
+
+def test_the_lock_file_stays_and_is_the_same_file_next_time(tmp_path):
+    path = tmp_path / "d.lock"
+    with locked(path):
+        inode = os.stat(path).st_ino
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert path.exists()  # unlinked, the next locker would lock a new inode beside a waiter on the old
+    pid, r = fork_locker(path)
+    assert readable(r, 30) and os.read(r, 3) == b"got"
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert os.stat(path).st_ino == inode
+
+
+def test_the_lock_is_released_when_the_block_raises(tmp_path):
+    path = tmp_path / "d.lock"
+    with pytest.raises(RuntimeError):
+        with locked(path):
+            raise RuntimeError("boom")
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if it were still held
+    finally:
+        os.close(fd)
+
+
+def test_the_lock_is_not_inherited_by_programs_started_under_it(tmp_path):
+    path = tmp_path / "d.lock"
+    with locked(path):
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")
+               if os.path.realpath(f"/proc/self/fd/{fd}") == str(path)]
+        assert len(fds) == 1
+        assert fcntl.fcntl(fds[0], fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+
+
+def test_without_a_state_directory_nothing_is_created(tmp_path):
+    state = tmp_path / "state"
+    with locked(state / "d.lock"):
+        pass
+    assert not state.exists()
+
+
+def test_a_symlink_at_the_lock_path_is_refused(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    (tmp_path / "d.lock").symlink_to(target)
+    with pytest.raises(DaemonctlError, match="cannot open lock file"):
+        with locked(tmp_path / "d.lock"):
+            pytest.fail("locked through a symlink")
