@@ -2,6 +2,7 @@
 
 import errno
 import os
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import NamedTuple
 
@@ -134,7 +135,10 @@ def start_locked(
     recorded: Record | None,
     action: str = "start",
     progress: "Progress | None" = None,
+    *,
+    spawner: Callable[..., Identity] = spawn,
 ) -> StartResult:
+    """Start NAME (the lock held) unless it runs; `spawner`: spawn.spawn, or a test's stand-in."""
     crash_point("start:locked")
     creds = needed(for_spec(spec.user, spec.group))
     running = _running_pid(state, name, spec, recorded)
@@ -151,7 +155,7 @@ def start_locked(
         with InterruptGuard() as interrupts:
             if checks or spec.wait > 0:
                 logs = RunLogs([spec.stdout, spec.stderr], Rights.of(creds))
-            launched = _launch(state, name, spec, creds, ready_env, previous)
+            launched = _launch(state, name, spec, creds, ready_env, previous, spawner)
             crash_point("start:spawned")
             settle(Pending(state, name, spec, launched, previous, logs, interrupts, progress), checks, action)
     finally:
@@ -163,7 +167,13 @@ def start_locked(
 
 
 def _launch(
-    state: StateDir, name: str, spec: StartSpec, creds: Credentials | None, extra_env: dict[str, str], previous: bytes | None
+    state: StateDir,
+    name: str,
+    spec: StartSpec,
+    creds: Credentials | None,
+    extra_env: dict[str, str],
+    previous: bytes | None,
+    spawner: Callable[..., Identity] = spawn,
 ) -> Launched:
     """Spawn with pidfile and record committed before the exec; nothing is left behind on failure."""
     with ExitStack() as undo:
@@ -172,7 +182,7 @@ def _launch(
         logs = Logs.open(spec, creds)
         undo.callback(logs.remove_created)
         try:
-            launched = _spawn(state, name, spec, logs, creds, extra_env, commit)
+            launched = _spawn(state, name, spec, logs, creds, extra_env, commit, spawner)
         finally:
             logs.close()
         undo.pop_all()
@@ -290,7 +300,14 @@ def _commit(file: AtomicFile, data: bytes, what: str) -> None:
 
 
 def _spawn(
-    state: StateDir, name: str, spec: StartSpec, logs: Logs, creds: Credentials | None, extra_env: dict[str, str], commit: _Commit
+    state: StateDir,
+    name: str,
+    spec: StartSpec,
+    logs: Logs,
+    creds: Credentials | None,
+    extra_env: dict[str, str],
+    commit: _Commit,
+    spawner: Callable[..., Identity] = spawn,
 ) -> Launched:
     env = {**program_env(spec, dict(os.environ), creds.environment() if creds else None), **extra_env}
     if spec.wait > 0 or spec.readiness:
@@ -312,7 +329,7 @@ def _spawn(
                 raise
             return launched
         launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd, creds, spec.nice)
-        return Launched(spawn(launch, on_ready=commit), None, commit.sid)
+        return Launched(spawner(launch, on_ready=commit), None, commit.sid)
     except SpawnError as err:
         commit.undo()
         raise _spawn_failure(spec, err) from None
