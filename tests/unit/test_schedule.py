@@ -100,3 +100,29 @@ def test_from_options_defaults_to_ten_seconds_and_takes_either_option():
 def test_from_options_refuses_both_and_bad_schedules(timeout, text, message):
     with pytest.raises(UsageError, match=message):
         from_options(timeout, text)
+
+
+def test_forever_repeats_until_the_processes_are_gone():
+    d = FakeDaemon(set())
+    kills = []
+
+    def send(sig: int) -> None:
+        d.send(sig)
+        kills.append(sig)
+        if len(kills) == 4:
+            d.dies_at = d.now  # the fourth KILL is the one that works (a process in D state, say)
+
+    assert run(parse_schedule("TERM/1/forever/KILL/2"), send, d.wait_gone)
+    assert d.sent == [(0.0, TERM), (1.0, KILL), (3.0, KILL), (5.0, KILL)]
+
+
+def test_each_wait_is_told_with_the_signal_sent_and_the_next_one_due():
+    d = FakeDaemon({KILL}, delay=0.1)
+    events = []
+    assert run(parse_schedule("TERM/1/KILL/1").told(events.append), d.send, d.wait_gone, clock=lambda: d.now)
+    assert d.sent == [(0.0, TERM), (1.0, KILL)]
+    assert [(e.signal, e.sent_ago, e.next_signal, e.next_in) for e in events] == [
+        (TERM, 0.0, KILL, 1.0), (TERM, 0.25, KILL, 0.75), (TERM, 0.5, KILL, 0.5), (TERM, 0.75, KILL, 0.25),
+        (KILL, 0.0, None, 1.0),  # the last wait: nothing follows it
+    ]
+    assert d.now == pytest.approx(1.1)
