@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemonctl import cli
+from daemonctl import cli, launcher
 from daemonctl.procfs import Identity, boot_id
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
@@ -136,7 +136,8 @@ def guard():
         mp.setattr(os, "kill", g.kill)
         mp.setattr(os, "killpg", g.killpg)
         mp.setattr(signal, "pidfd_send_signal", g.pidfd_send_signal)
-        mp.setattr("daemonctl.launcher.spawn", g.spawn)
+        # start_locked's spawner= default was bound when launcher was imported: replace it there.
+        mp.setitem(launcher.start_locked.__kwdefaults__, "spawner", g.spawn)
         mp.setattr("daemonctl.reaper.become_subreaper", lambda: False)
         mp.setattr("daemonctl.logs.follow", lambda path, write: None)
         mp.delenv("DAEMONCTL_STATE_DIR", raising=False)
@@ -167,6 +168,7 @@ def test_cli_survives_random_input(guard, command, data, pidfile, record, runnin
         os.chdir(state)
         if running:
             assert run_cli(["--state-dir", state, "start", "-n", "b", SLEEP, "60"])[0] == 0
+            assert guard.children, "start ran a real program, not the guard's sleeper"
         if pidfile is not None:
             with open(os.path.join(state, "a.pid"), "wb") as f:
                 f.write(pidfile)
