@@ -12,7 +12,7 @@ def main() -> None:
     # long as the process: collecting while they are made only finds them all alive
     # (about 8 M instructions). Collect afterwards, among what the command makes.
     gc.disable()
-    from .cli import main as run
+    from daemonctl.cli.commands import main as run
 
     gc.freeze()
     gc.enable()

@@ -20,8 +20,8 @@ import os
 import re
 import time
 
-from .procfs import Identity, is_alive, read_stat
-from .state import StateDir
+from daemonctl.proc.procfs import Identity, is_alive, read_stat
+from daemonctl.store.statedir import StateDir
 
 # "key": value pairs as daemonctl writes them; in a damaged record nothing else can be relied on.
 _NUMBER = re.compile(rb'"(pid|starttime|supervisor_pid|supervisor_starttime)"\s*:\s*(\d{1,19})\b')
@@ -53,7 +53,7 @@ def still_running(state: StateDir, name: str, raw: bytes | None) -> int | None:
 
 
 def _pidfile_process(path: str) -> int | None:
-    from . import pidfile as pidfile_mod
+    from daemonctl.store import pidfile as pidfile_mod
 
     try:
         contents = pidfile_mod.read(path)
@@ -74,14 +74,14 @@ def _boot_wall_time() -> float:
 
 def forget(state: StateDir, name: str) -> None:
     """Remove NAME's corrupt record (under NAME's lock) and its default pidfile; Failure if it may still run."""
-    from . import recordformat
-    from .errors import Failure
-    from .files import remove, sweep_temps
+    from daemonctl.errors import Failure
+    from daemonctl.store import schema
+    from daemonctl.store.atomic import remove, sweep_temps
 
     path = state.record(name)
     try:
-        raw = recordformat.read(path)
-    except (recordformat.Invalid, OSError):
+        raw = schema.read(path)
+    except (schema.Invalid, OSError):
         raw = None  # not a regular file, too large, unreadable: nothing to make out
     pid = still_running(state, name, raw)
     if pid is not None:
@@ -94,8 +94,8 @@ def forget(state: StateDir, name: str) -> None:
 
 def _remove_any(path: str) -> None:
     """Unlink the record, whatever it is (a symlink goes, not its target); an empty directory is removed."""
-    from .errors import Failure
-    from .files import remove
+    from daemonctl.errors import Failure
+    from daemonctl.store.atomic import remove
 
     if os.path.isdir(path) and not os.path.islink(path):
         try:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import NoProgram, ProgramNotFound, UsageError
-from .record import Record, StartSpec
-from .state import StateDir, validate_name
+from daemonctl.errors import NoProgram, ProgramNotFound, UsageError
+from daemonctl.store.record import Record, StartSpec
+from daemonctl.store.statedir import StateDir, validate_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .safeopen import Rights
+    from daemonctl.store.safeopen import Rights
 
 
 class StartOptions:
@@ -157,7 +157,7 @@ def inherited(spec: StartSpec, environ: dict[str, str], update: bool) -> StartSp
 
 def recordable(environ: dict[str, str]) -> dict[str, str]:
     """The caller's environment, if it is not too large to be recorded."""
-    from .record import MAX_ENV_BYTES, check_environment
+    from daemonctl.store.record import MAX_ENV_BYTES, check_environment
 
     try:
         check_environment(environ)
@@ -197,7 +197,7 @@ def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
     An env file given now must be readable and parse now.
     """
     if opts.env_file is not None and spec.env_file is not None:
-        from .envfile import load_env_file
+        from daemonctl.store.envfile import load_env_file
 
         load_env_file(spec.env_file, env_file_rights(spec))
     if spec.respawn is None:
@@ -211,7 +211,7 @@ def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
     if spec.ready_port is not None or spec.ready_log is not None:
         import re
 
-        from .readiness import parse_port
+        from daemonctl.readiness import parse_port
 
         try:
             if spec.ready_port is not None:
@@ -242,8 +242,8 @@ def _env_file(path: str | None, cwd: str) -> str | None:
 
 def env_file_rights(spec: StartSpec) -> Rights | None:
     """Whose rights the env file is read with, where its user can write (see safeopen)."""
-    from .privs import for_spec
-    from .safeopen import Rights
+    from daemonctl.proc.privileges import for_spec
+    from daemonctl.store.safeopen import Rights
 
     return Rights.of(for_spec(spec.user, spec.group))
 
@@ -251,7 +251,7 @@ def env_file_rights(spec: StartSpec) -> Rights | None:
 def program_env(spec: StartSpec, environ: dict[str, str], account: dict[str, str] | None = None) -> dict[str, str]:
     """The program's environment: the recorded one (else the caller's `environ`), then
     the account's (HOME, USER... of --user), then the env file's, read now, then --env's."""
-    from .envfile import load_env_file
+    from daemonctl.store.envfile import load_env_file
 
     base = spec.caller_env if spec.caller_env is not None else environ
     file_env = load_env_file(spec.env_file, env_file_rights(spec)) if spec.env_file else {}

@@ -19,16 +19,16 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from .logs import Follower
-from .procfs import Identity
-from .reaper import describe
-from .record import StartSpec
-from .safeopen import Refused, Rights, acting_as, open_read, rights_for
-from .waiting import open_verified
+from daemonctl.proc.pidfd import open_verified
+from daemonctl.proc.procfs import Identity
+from daemonctl.proc.subreaper import describe
+from daemonctl.store.logread import Follower
+from daemonctl.store.record import StartSpec
+from daemonctl.store.safeopen import Refused, Rights, acting_as, open_read, rights_for
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .progress import Progress
+    from daemonctl.progress import Progress
 
 POLL_INTERVAL = 0.05  # between checks of the file, the port and the logs
 CONNECT_TIMEOUT = 0.5
@@ -56,7 +56,7 @@ class Check(Protocol):
 
 def parse_port(text: str) -> tuple[str, int]:
     """`[HOST:]PORT` (HOST may be `[::1]`) as (host, port); ValueError when malformed."""
-    from .recordformat import split_port  # the record's check of ready_port is the same
+    from daemonctl.store.schema import split_port  # the record's check of ready_port is the same
 
     return split_port(text)
 
@@ -216,7 +216,7 @@ def wait_ready(
         if not pending:
             return
         if progress is not None:
-            from .progress import Readying
+            from daemonctl.progress import Readying
 
             progress(Readying(tuple(c.what for c in pending), now - began, deadline.at - began))
         why = ended(0)
@@ -257,14 +257,14 @@ def arm(spec: StartSpec) -> tuple[list[Check], dict[str, str]]:
 
 def _rights(spec: StartSpec) -> Rights | None:
     """The daemon user's rights, for what its user may change (see safeopen); None: ours."""
-    from .privs import for_spec
+    from daemonctl.proc.privileges import for_spec
 
     return Rights.of(for_spec(spec.user, spec.group))
 
 
 def _notify_owner(spec: StartSpec) -> tuple[int, int] | None:
     """The uid and gid the program sends its notifications as, when that is not us."""
-    from .privs import for_spec
+    from daemonctl.proc.privileges import for_spec
 
     creds = for_spec(spec.user, spec.group)
     if creds is None or os.geteuid() != 0 or creds.uid == 0:

@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
-from .limits import MAX_SECONDS
+from daemonctl.limits import MAX_SECONDS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .progress import Progress
+    from daemonctl.progress import Progress
 
 
 class ScheduleError(ValueError):
@@ -111,7 +111,7 @@ def _parse_item_signal(item: str) -> int:
     if not name:
         raise ScheduleError("empty item in schedule")
     try:
-        from .signals import parse_signal
+        from daemonctl.signals import parse_signal
 
         return parse_signal(name)
     except ValueError as err:
@@ -159,7 +159,7 @@ def _wait_telling(
     next_signal: int | None,
     clock: Callable[[], float],
 ) -> bool:
-    from .progress import TICK, Stopping
+    from daemonctl.progress import TICK, Stopping
 
     deadline = clock() + seconds
     while True:
@@ -173,7 +173,7 @@ def _wait_telling(
 
 def from_options(timeout: float | None, text: str | None) -> Schedule:
     """The schedule that -t/--timeout or --schedule asks for (10 s by default); UsageError if both."""
-    from .errors import UsageError
+    from daemonctl.errors import UsageError
 
     if timeout is not None and text is not None:
         raise UsageError("give either -t/--timeout or --schedule, not both")

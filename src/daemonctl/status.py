@@ -3,9 +3,9 @@
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from .daemon import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Daemon, inspect, resolve, trusted
-from .errors import DaemonctlError, ExitStatus, NotRunning, StatusUnknown, UnreadableRecord
-from .state import StateDir
+from daemonctl.errors import DaemonctlError, ExitStatus, NotRunning, StatusUnknown, UnreadableRecord
+from daemonctl.reconcile import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Daemon, inspect, resolve, trusted
+from daemonctl.store.statedir import StateDir
 
 EXIT_BY_STATE = {
     RUNNING: ExitStatus.OK,
@@ -91,7 +91,7 @@ def report(daemon: Daemon) -> Report:
 
 def _from_proc(daemon: Daemon) -> tuple[list[str], str | None]:
     """A process with no record (a pidfile of another tool): its argv and start time, from /proc."""
-    from .procfs import cmdline, is_alive, start_time
+    from daemonctl.proc.procfs import cmdline, is_alive, start_time
 
     ident = daemon.identity
     if ident is None:
@@ -165,7 +165,7 @@ def describe_exit(last_exit: dict[str, Any] | None) -> str:
     if not last_exit:
         return "none yet"
     if last_exit.get("signal") is not None:
-        from .signals import signal_name
+        from daemonctl.signals import signal_name
 
         how = f"killed by {signal_name(last_exit['signal'])}"
     else:

@@ -8,7 +8,7 @@ fresh 0755 directory under /tmp, holding a copy of the package under test and of
 its dependencies, and a `daemonctl` console script. The venv is built on an
 interpreter nobody can run whole (the one running the tests if nobody can reach
 its prefix, else the system's python3 of the same minor version: the dependencies
-may have compiled parts). `python -m daemonctl.supervisor`, which daemonctl runs
+may have compiled parts). `python -m daemonctl.supervise.resident`, which daemonctl runs
 with its own interpreter, finds the copy too.
 
 The fixture `nobody_daemonctl` gives the script's path; it skips (a failure in CI,

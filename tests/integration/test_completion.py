@@ -1,6 +1,6 @@
 """The shipped completion scripts: what TAB offers in a real bash, zsh and fish.
 
-The scripts are the project's own and speak daemonctl's own format (daemonctl.completion), so
+The scripts are the project's own and speak daemonctl's own format (daemonctl.cli.completion), so
 they work whatever the Click version, and every option of the CLI is offered without a new script.
 """
 from __future__ import annotations
@@ -141,7 +141,7 @@ def test_the_scripts_do_not_depend_on_clicks_own_formats(dctl, tmp_path, shell):
 
 def cli_options() -> dict[str, set[str]]:
     """Every command of the installed daemonctl, with every option it takes."""
-    from daemonctl.cli import cli
+    from daemonctl.cli.commands import cli
 
     commands = {"": {opt for p in cli.params for opt in getattr(p, "opts", []) if opt.startswith("--")}}
     for name, command in cli.commands.items():

@@ -33,7 +33,7 @@ def commands(respawn: bool) -> list[list[str]]:
 
 
 def is_supervisor(pid: int) -> bool:
-    return "daemonctl.supervisor" in cmdline(pid)
+    return "daemonctl.supervise.resident" in cmdline(pid)
 
 
 def settled_pids(dctl) -> list[int]:

@@ -3,9 +3,10 @@ import os
 import subprocess
 import time
 
-from daemonctl import badrecord, record
-from daemonctl.procfs import Identity
-from daemonctl.state import StateDir
+from daemonctl import badrecord
+from daemonctl.proc.procfs import Identity
+from daemonctl.store import record
+from daemonctl.store.statedir import StateDir
 
 SPEC = record.StartSpec(["sleep", "1"], "/bin/sleep", "/s/a.pid", "/s/a.log", "/s/a.log")
 BOOT = "704887bf-b1e8-4106-80af-e3e7f11664ed"

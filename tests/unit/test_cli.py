@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from daemonctl import cli
+from daemonctl.cli import commands
 from daemonctl.errors import ExitStatus, Failure
 
 
@@ -20,13 +20,13 @@ def captured(monkeypatch):
         calls["stop"] = (name, pidfile, schedule)
         return SimpleNamespace(label=name, pid=42, outcome="stopped", note=None)
 
-    monkeypatch.setattr("daemonctl.launcher.start", fake_start)
-    monkeypatch.setattr("daemonctl.control.stop", fake_stop)
+    monkeypatch.setattr("daemonctl.start.start", fake_start)
+    monkeypatch.setattr("daemonctl.stop.stop", fake_stop)
     return calls
 
 
 def run(argv, capsys):
-    code = cli.main(argv)
+    code = commands.main(argv)
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -65,7 +65,7 @@ def test_core_errors_map_to_their_exit_code(monkeypatch, capsys):
     def failing(state, options, progress=None):
         raise Failure("it broke", log_tail=["last words"])
 
-    monkeypatch.setattr("daemonctl.launcher.start", failing)
+    monkeypatch.setattr("daemonctl.start.start", failing)
     code, _, err = run(["start", "sleep", "1"], capsys)
     assert code == ExitStatus.FAILURE
     assert err.splitlines()[0] == "daemonctl: error: it broke" and "last words" in err
@@ -88,10 +88,10 @@ def test_importing_the_cli_does_not_import_psutil_or_the_core():
     import subprocess
     import sys
 
-    code = "import sys, daemonctl.cli; print(sorted(m for m in sys.modules if m == 'psutil' or m.startswith('daemonctl.')))"
+    code = "import sys, daemonctl.cli.commands; print(sorted(m for m in sys.modules if m == 'psutil' or m.startswith('daemonctl.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "psutil" not in out
-    assert eval(out) == ["daemonctl.cli", "daemonctl.cliparse", "daemonctl.errors", "daemonctl.limits"]
+    assert eval(out) == ["daemonctl.cli.commands", "daemonctl.cli.params", "daemonctl.errors", "daemonctl.limits"]
 
 
 @pytest.mark.parametrize("argv", [["-q", "stop", "web"], ["stop", "-q", "web"], ["stop", "--quiet", "web"]])
@@ -102,7 +102,7 @@ def test_quiet_silences_messages_not_errors(captured, capsys, argv):
 
 
 def test_every_command_takes_quiet():
-    for name, command in cli.cli.commands.items():
+    for name, command in commands.cli.commands.items():
         assert any("--quiet" in p.opts for p in command.params), name
 
 
@@ -120,9 +120,9 @@ def test_export_bad_usage(capsys, argv, tmp_path):
 def _spelled(command_name, args):
     import click
 
-    from daemonctl.cliparse import spell_long
+    from daemonctl.cli.params import spell_long
 
-    command = cli.cli.commands[command_name] if command_name else cli.cli
+    command = commands.cli.commands[command_name] if command_name else commands.cli
     ctx = click.Context(command, info_name=command_name or "daemonctl", help_option_names=["-h", "--help"])
     passthrough = command_name is None or not command.context_settings.get("allow_interspersed_args", True)
     return spell_long(args, command.params, ctx, passthrough)
@@ -156,11 +156,11 @@ def test_the_console_script_collects_garbage_while_the_command_runs():
     import sys
 
     code = (
-        "import gc, sys, daemonctl.__main__ as m, daemonctl.cli as cli\n"
+        "import gc, sys, daemonctl.__main__ as m, daemonctl.cli.commands as cli\n"
         "def probe():\n"
         "    print(gc.isenabled(), gc.get_freeze_count() > 1000, flush=True)\n"
         "    return 0\n"
-        "cli.main = probe\n"
+        "commands.main = probe\n"
         "m.main()\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -1,9 +1,9 @@
-"""The wire format between the shipped completion scripts and daemonctl (daemonctl.completion)."""
+"""The wire format between the shipped completion scripts and daemonctl (daemonctl.cli.completion)."""
 
 import pytest
 
-from daemonctl.cli import cli
-from daemonctl.completion import WordsComplete, unquote
+from daemonctl.cli.commands import cli
+from daemonctl.cli.completion import WordsComplete, unquote
 
 
 def answer(monkeypatch, words, incomplete, quoted=False):

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from daemonctl import daemon as daemon_mod
-from daemonctl.daemon import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Target, inspect
+from daemonctl import reconcile as daemon_mod
 from daemonctl.errors import StatusUnknown
-from daemonctl.procfs import Identity, boot_id
-from daemonctl.record import Record, StartSpec
-from daemonctl.trust import Untrusted
+from daemonctl.proc.procfs import Identity, boot_id
+from daemonctl.reconcile import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Target, inspect
+from daemonctl.store.record import Record, StartSpec
+from daemonctl.store.trust import Untrusted
 
 PROGRAM, SUPERVISOR, OTHER = 4242, 4240, 5151
 T0 = 1000  # start time (ticks since boot) of the processes the record names

@@ -1,7 +1,7 @@
 import pytest
 
-from daemonctl.envfile import EnvFileError, load_env_file, parse
 from daemonctl.errors import UsageError
+from daemonctl.store.envfile import EnvFileError, load_env_file, parse
 
 
 def test_plain_lines_comments_and_blanks():

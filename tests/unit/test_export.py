@@ -4,8 +4,8 @@ import pytest
 
 from daemonctl.errors import Failure
 from daemonctl.export import render, supervisor_section, systemd_unit
-from daemonctl.record import Record, StartSpec
 from daemonctl.schedule import default_schedule, parse_schedule
+from daemonctl.store.record import Record, StartSpec
 
 SUPERVISED = dict(respawn="on-failure", restart_delay=2.0, restart_delay_max=60.0, min_uptime=10.0, max_restarts=3)
 

@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemonctl import cli, launcher
-from daemonctl.procfs import Identity, boot_id
+from daemonctl import start
+from daemonctl.cli import commands
+from daemonctl.proc.procfs import Identity, boot_id
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 ALLOWED = {
@@ -137,9 +138,9 @@ def guard():
         mp.setattr(os, "killpg", g.killpg)
         mp.setattr(signal, "pidfd_send_signal", g.pidfd_send_signal)
         # start_locked's spawner= default was bound when launcher was imported: replace it there.
-        mp.setitem(launcher.start_locked.__kwdefaults__, "spawner", g.spawn)
-        mp.setattr("daemonctl.reaper.become_subreaper", lambda: False)
-        mp.setattr("daemonctl.logs.follow", lambda path, write: None)
+        mp.setitem(start.start_locked.__kwdefaults__, "spawner", g.spawn)
+        mp.setattr("daemonctl.proc.subreaper.become_subreaper", lambda: False)
+        mp.setattr("daemonctl.store.logread.follow", lambda path, write: None)
         mp.delenv("DAEMONCTL_STATE_DIR", raising=False)
         yield g
 
@@ -147,7 +148,7 @@ def guard():
 def run_cli(argv: list[str]) -> tuple[int, str]:
     out, err = io.TextIOWrapper(io.BytesIO()), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(argv)
+        code = commands.main(argv)
     return code, err.getvalue()
 
 

@@ -1,7 +1,7 @@
 import os
 
-from daemonctl import inotify
-from daemonctl.inotify import Waiter
+from daemonctl.store import inotify
+from daemonctl.store.inotify import Waiter
 
 
 def _append(path, data):

@@ -1,6 +1,6 @@
 import io
 
-from daemonctl.listing import render, use_colour
+from daemonctl.cli.table import render, use_colour
 from daemonctl.status import Report
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from daemonctl.logfiles import Logs
-from daemonctl.privs import Credentials
-from daemonctl.record import StartSpec
+from daemonctl.proc.privileges import Credentials
+from daemonctl.store.logfiles import Logs
+from daemonctl.store.record import StartSpec
 
 NOBODY = 65534
 

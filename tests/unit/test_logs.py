@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daemonctl.errors import Failure, PrivilegeError
-from daemonctl.lastlines import start_of_last_lines
-from daemonctl.logs import Follower, Source, follow, open_log, show, strict_opener
+from daemonctl.store.lastlines import start_of_last_lines
+from daemonctl.store.logread import Follower, Source, follow, open_log, show, strict_opener
 
 
 def tail(path, lines):

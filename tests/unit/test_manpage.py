@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pytest
 
-from daemonctl.cli import cli
+from daemonctl.cli.commands import cli
 
 PAGE = Path(__file__).resolve().parents[2] / "man" / "daemonctl.1"
 SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "COMMANDS", "EXIT STATUS",

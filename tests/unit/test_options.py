@@ -4,8 +4,8 @@ import pytest
 
 from daemonctl.errors import ExitStatus, NoProgram, ProgramNotFound, UsageError
 from daemonctl.options import StartOptions, build_spec, find_program, override, parse_env, parse_umask
-from daemonctl.record import Record
-from daemonctl.state import StateDir
+from daemonctl.store.record import Record
+from daemonctl.store.statedir import StateDir
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from daemonctl import ownership
-from daemonctl.ownership import GroupProof, proof_for
-from daemonctl.procfs import parse_stat
-from daemonctl.record import RESTARTING, RUNNING, STOPPED, Record, StartSpec
+from daemonctl.proc import ownership
+from daemonctl.proc.ownership import GroupProof, proof_for
+from daemonctl.proc.procfs import parse_stat
+from daemonctl.store.record import RESTARTING, RUNNING, STOPPED, Record, StartSpec
 
 BOOT = "this-boot"
 LEADER, SESSION, START = 4000, 3999, 5000

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from daemonctl import pidfile
+from daemonctl.store import pidfile
 
 
 @pytest.mark.parametrize("text,pid", [("1234\n", 1234), ("1234", 1234), (" 42 \n", 42), ("4194303\n", 4194303)])

@@ -2,7 +2,7 @@
 
 import signal
 
-from daemonctl.policy import ALWAYS, EXITED, FAILED, ON_FAILURE, RESTART, Backoff, Ending, Policy, decide
+from daemonctl.supervise.policy import ALWAYS, EXITED, FAILED, ON_FAILURE, RESTART, Backoff, Ending, Policy, decide
 
 FAIL, OK, KILLED = Ending(code=1), Ending(code=0), Ending(signal=signal.SIGKILL)
 QUICK, LONG = 0.5, 100.0

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from daemonctl import procfs
+from daemonctl.proc import procfs
 
 STAT = "1234 (my (odd) prog) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100"
 

@@ -3,7 +3,7 @@ import io
 import math
 import signal
 
-from daemonctl.cliprogress import CLEAR, ProgressLine, describe
+from daemonctl.cli.progress import CLEAR, ProgressLine, describe
 from daemonctl.progress import Readying, Stopping, Watching
 from daemonctl.schedule import parse_schedule, run
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from daemonctl import record
-from daemonctl.procfs import Identity
+from daemonctl.proc.procfs import Identity
+from daemonctl.store import record
 
 
 def make_record() -> record.Record:

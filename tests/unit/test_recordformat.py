@@ -1,13 +1,13 @@
-"""The record's schema (daemonctl.recordformat): one declaration, checked whole on every load."""
+"""The record's schema (daemonctl.store.schema): one declaration, checked whole on every load."""
 import json
 import os
 
 import pytest
 
-from daemonctl import record, recordformat
 from daemonctl.errors import Failure
-from daemonctl.procfs import Identity
-from daemonctl.recordformat import FIELDS, Invalid, check, dump, parse
+from daemonctl.proc.procfs import Identity
+from daemonctl.store import record, schema
+from daemonctl.store.schema import FIELDS, Invalid, check, dump, parse
 
 SPEC = record.StartSpec(
     command=["python3", "app.py"], executable="/usr/bin/python3", pidfile="/s/web.pid",
@@ -26,9 +26,9 @@ def good() -> dict:
 def test_every_field_of_record_and_start_spec_is_declared_once():
     """Adding a field to Record or StartSpec without declaring it here fails this test (and every load)."""
     written = set(good())
-    assert written == set(FIELDS), f"declare {sorted(written - set(FIELDS))} in recordformat.FIELDS; " \
+    assert written == set(FIELDS), f"declare {sorted(written - set(FIELDS))} in schema.FIELDS; " \
                                    f"or remove {sorted(set(FIELDS) - written)}"
-    assert set(recordformat.REQUIRED) <= set(FIELDS)
+    assert set(schema.REQUIRED) <= set(FIELDS)
 
 
 def test_a_full_record_round_trips():
@@ -38,7 +38,7 @@ def test_a_full_record_round_trips():
 
 
 def test_older_records_without_optional_fields_load_with_the_defaults():
-    minimal = {k: good()[k] for k in recordformat.REQUIRED}
+    minimal = {k: good()[k] for k in schema.REQUIRED}
     rec = record.Record.from_json(check(minimal))
     assert rec.state == record.STOPPED and rec.spec.umask == 0o022 and rec.spec.ready_timeout == 30.0
 
@@ -51,7 +51,7 @@ def test_older_records_without_optional_fields_load_with_the_defaults():
     ("ready_timeout", 0), ("min_uptime", None), ("restart_delay", False),
     ("state", "zombie"), ("state", None), ("respawn", "sometimes"), ("format", 2), ("format", "1"), ("notify", 1),
     ("command", []), ("command", "sleep"), ("command", [1]), ("command", ["a\0"]), ("command", ["\ud800"]),
-    ("command", ["\udc7f"]), ("command", ["x" * (recordformat.MAX_ARG + 1)]),
+    ("command", ["\udc7f"]), ("command", ["x" * (schema.MAX_ARG + 1)]),
     ("executable", "bin/sleep"), ("pidfile", ""), ("stdout", "/a\0"), ("chdir", "/" * 5000), ("stderr", None),
     ("env_file", "rel"), ("ready_file", 5),
     ("env", []), ("env", {"K": 1}), ("env", {"": "v"}), ("env", {"A=B": "v"}), ("env", {"K": "\0"}),
@@ -112,7 +112,7 @@ def test_an_unknown_field_is_refused_and_quoted_safely():
     (b'{"wait": NaN}', "not valid JSON"), (b'{"wait": -Infinity}', "not valid JSON"),
     (b'{"pid": ' + b"9" * 5000 + b"}", "not valid JSON"),
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"), (b'{"a": ' * 100_000, "nested too deeply"),
-    (b" " * (recordformat.MAX_BYTES + 1), "larger than"),
+    (b" " * (schema.MAX_BYTES + 1), "larger than"),
     (b'{"x": 1} {"y": 2}', "not valid JSON"),
 ])
 def test_what_is_not_json_or_not_an_object_is_refused(raw, problem):
@@ -143,12 +143,12 @@ def test_read_refuses_what_is_not_a_regular_file(tmp_path):
     link = tmp_path / "link.json"
     link.symlink_to("/dev/zero")
     with pytest.raises(Invalid, match="FIFO"):
-        recordformat.read(str(fifo))
+        schema.read(str(fifo))
     with pytest.raises(Invalid, match="symbolic link"):
-        recordformat.read(str(link))
+        schema.read(str(link))
     with pytest.raises(Invalid, match="directory"):
-        recordformat.read(str(tmp_path))
-    assert recordformat.read(str(tmp_path / "none.json")) is None
+        schema.read(str(tmp_path))
+    assert schema.read(str(tmp_path / "none.json")) is None
 
 
 def test_load_refuses_a_record_of_another_name(tmp_path):

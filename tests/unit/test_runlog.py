@@ -1,7 +1,7 @@
 """runlog: only what a run appended to its logs since the mark."""
 import os
 
-from daemonctl.runlog import TAIL_BYTES, RunLogs
+from daemonctl.store.runlog import TAIL_BYTES, RunLogs
 
 
 def test_only_lines_after_the_mark(tmp_path):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from daemonctl import safeopen
-from daemonctl.privs import Credentials
-from daemonctl.safeopen import Refused, Rights
+from daemonctl.proc.privileges import Credentials
+from daemonctl.store import safeopen
+from daemonctl.store.safeopen import Refused, Rights
 
 NOBODY = 65534
 NOBODY_RIGHTS = Rights(NOBODY, NOBODY, (NOBODY,))
@@ -196,7 +196,7 @@ def test_no_signal_handler_runs_with_borrowed_rights(root):
     """Signals are held while the rights are borrowed, and delivered after."""
     probe = r"""
 import os, signal
-from daemonctl.safeopen import Rights, acting_as
+from daemonctl.store.safeopen import Rights, acting_as
 seen = []
 signal.signal(signal.SIGUSR1, lambda *a: seen.append(os.geteuid()))
 with acting_as(Rights(65534, 65534, (65534,))):
@@ -210,7 +210,7 @@ print(seen)
 
 def test_imports_stay_lean():
     out = subprocess.run(
-        [sys.executable, "-c", "import sys, daemonctl.safeopen; print(' '.join(sys.modules))"],
+        [sys.executable, "-c", "import sys, daemonctl.store.safeopen; print(' '.join(sys.modules))"],
         capture_output=True, text=True, check=True,
     ).stdout.split()
     assert not {"click", "daemonctl.errors", "socket", "json"} & set(out)

@@ -4,7 +4,7 @@ import pytest
 
 from daemonctl.errors import ExitStatus, UsageError
 from daemonctl.signals import parse_signal, signal_name
-from daemonctl.state import StateDir, default_state_dir, validate_name
+from daemonctl.store.statedir import StateDir, default_state_dir, validate_name
 
 
 @pytest.mark.parametrize("text,number", [("HUP", 1), ("SIGHUP", 1), ("hup", 1), ("9", 9), ("USR1", signal.SIGUSR1)])

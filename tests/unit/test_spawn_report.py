@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from daemonctl.spawn import SpawnError, _read_until_ready, parse_report
+from daemonctl.proc.spawn import SpawnError, _read_until_ready, parse_report
 
 
 def test_success_report_gives_identity():
@@ -30,7 +30,7 @@ def test_nothing_reported_means_the_fork_failed():
 
 
 def test_ignored_signals_from_proc_status(tmp_path):
-    from daemonctl.sigreset import ignored_signals
+    from daemonctl.proc.sigreset import ignored_signals
 
     status = tmp_path / "status"
     status.write_text("Name:\tx\nSigBlk:\t0000000000000001\nSigIgn:\t0000000180001000\n")
@@ -90,7 +90,7 @@ def test_end_of_report_without_ready_returns_what_came():
 
 def test_a_report_socket_reset_by_a_killed_grandchild_is_a_failed_start():
     """Defect 7 (issue 10): "go" unread when the grandchild died resets the socket."""
-    from daemonctl import spawn as spawn_mod
+    from daemonctl.proc import spawn as spawn_mod
 
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     theirs.sendall(b"P 4242 99\nR\n")

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from daemonctl.ownership import GroupProof
-from daemonctl.procfs import Identity, read_stat
-from daemonctl import stopper
+from daemonctl.proc import groupstop
+from daemonctl.proc.groupstop import Groups, ProcessGroup
+from daemonctl.proc.ownership import GroupProof
+from daemonctl.proc.procfs import Identity, read_stat
 from daemonctl.schedule import parse_schedule, run
-from daemonctl.stopper import Groups, ProcessGroup
 
 CHILDREN = 12
 # A group leader in a session of its own, with CHILDREN children in its group; says "ready".
@@ -117,7 +117,7 @@ def test_with_no_descriptor_left_the_group_is_watched_through_proc(group, monkey
         opened.append(pid)
         raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
 
-    monkeypatch.setattr(stopper, "open_pidfd", no_descriptor_left)
+    monkeypatch.setattr(groupstop, "open_pidfd", no_descriptor_left)
     with ProcessGroup(None, p) as pg:
         assert len(pg.members()) == CHILDREN
         assert not pg.wait_gone(0.1)  # they run, though none could be held
@@ -132,11 +132,11 @@ def test_a_descriptor_limit_means_unheld_other_errors_propagate(monkeypatch, err
     def fail(pid: int) -> int:
         raise OSError(err, os.strerror(err))
 
-    monkeypatch.setattr(stopper, "open_pidfd", fail)
-    assert stopper._try_pidfd(os.getpid()) is None
-    monkeypatch.setattr(stopper, "open_pidfd", lambda pid: (_ for _ in ()).throw(OSError(errno.EPERM, "no")))
+    monkeypatch.setattr(groupstop, "open_pidfd", fail)
+    assert groupstop._try_pidfd(os.getpid()) is None
+    monkeypatch.setattr(groupstop, "open_pidfd", lambda pid: (_ for _ in ()).throw(OSError(errno.EPERM, "no")))
     with pytest.raises(PermissionError):
-        stopper._try_pidfd(os.getpid())
+        groupstop._try_pidfd(os.getpid())
 
 
 # A leader that carries on after TERM (printing it) and exits 0 on HUP; its children ignore

@@ -8,8 +8,8 @@ import subprocess
 import threading
 from contextlib import nullcontext
 
-from daemonctl.policy import Ending, Policy
-from daemonctl.supervision import LOST, NoChild, Supervisor
+from daemonctl.supervise.loop import LOST, NoChild, Supervisor
+from daemonctl.supervise.policy import Ending, Policy
 
 PROG = ["prog"]
 

@@ -6,9 +6,9 @@ import sys
 # Runs what the supervisor runs at every start: credentials, logs (opened the safe way), the spawn of a child.
 PROBE = r"""
 import os, sys
-import daemonctl.supervisor as sup
-from daemonctl.privs import for_spec
-from daemonctl.spawn import Launch, parse_report, spawn_child
+import daemonctl.supervise.resident as sup
+from daemonctl.proc.privileges import for_spec
+from daemonctl.proc.spawn import Launch, parse_report, spawn_child
 for_spec(None, None)
 for_spec("root", None)
 out, _ = sup.open_log(os.devnull, "stdout", None)
@@ -19,11 +19,11 @@ print(" ".join(sorted(sys.modules)))
 """
 
 # The json package is allowed: the supervisor checks the record it rewrites (recordformat).
-HEAVY = ("click", "psutil", "dataclasses", "pathlib", "socket", "datetime", "daemonctl.errors", "daemonctl.record")
+HEAVY = ("click", "psutil", "dataclasses", "pathlib", "socket", "datetime", "daemonctl.errors", "daemonctl.store.record")
 
 
 def test_supervisor_start_path_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-P", "-c", PROBE], capture_output=True, text=True, check=True).stdout
     loaded = set(out.split())
-    assert "daemonctl.supervisor" in loaded and "daemonctl.spawn" in loaded
+    assert "daemonctl.supervise.resident" in loaded and "daemonctl.proc.spawn" in loaded
     assert sorted(loaded & set(HEAVY)) == []

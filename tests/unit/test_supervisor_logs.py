@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from daemonctl.supervisor import Spec, open_logs
+from daemonctl.supervise.resident import Spec, open_logs
 
 
 def spec(stdout: str, stderr: str) -> Spec:

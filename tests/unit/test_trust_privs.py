@@ -1,4 +1,4 @@
-"""trust.py, privs.py and files.py rules, without processes."""
+"""trust.py, privileges.py and atomic.py rules, without processes."""
 
 import os
 import stat
@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from daemonctl import files, privs, trust
 from daemonctl.errors import PrivilegeError, UsageError
+from daemonctl.proc import privileges
+from daemonctl.store import atomic, trust
 
 
 def fake_stat(mode: int, uid: int = 0) -> SimpleNamespace:
@@ -21,26 +22,26 @@ def as_root(monkeypatch):
 
 
 def test_split_user():
-    assert privs.split_user("www") == ("www", None)
-    assert privs.split_user("www:adm") == ("www", "adm")
+    assert privileges.split_user("www") == ("www", None)
+    assert privileges.split_user("www:adm") == ("www", "adm")
     for bad in ("", ":adm", "www:"):
         with pytest.raises(UsageError):
-            privs.split_user(bad)
+            privileges.split_user(bad)
 
 
 def test_group_given_twice_is_usage():
     with pytest.raises(UsageError):
-        privs.for_spec("0:0", "0")
+        privileges.for_spec("0:0", "0")
 
 
 def test_numeric_user_without_passwd_entry_needs_a_group():
-    assert privs.for_spec("4000123:7", None) == privs.Credentials(4000123, 7, None)
+    assert privileges.for_spec("4000123:7", None) == privileges.Credentials(4000123, 7, None)
     with pytest.raises(UsageError):
-        privs.for_spec("4000123", None)
+        privileges.for_spec("4000123", None)
 
 
 def test_root_account_environment():
-    creds = privs.for_spec("root", None)
+    creds = privileges.for_spec("root", None)
     assert creds is not None and creds.uid == 0
     assert creds.environment()["USER"] == "root" and "HOME" in creds.environment()
 
@@ -48,19 +49,19 @@ def test_root_account_environment():
 def test_pinned_credentials_keep_numbers_only(monkeypatch):
     """Resolved once: nothing in them is looked up by name again."""
     monkeypatch.setattr(os, "getgrouplist", lambda user, gid: [gid, 20, gid, 30])
-    creds = privs.pinned(privs.Credentials(1000, 1000, "someone"))
+    creds = privileges.pinned(privileges.Credentials(1000, 1000, "someone"))
     assert creds is not None and creds.groups == (1000, 20, 30)
-    assert privs.pinned(creds) is creds
-    assert privs.pinned(privs.Credentials(4000123, 7, None)).groups == (7,)
-    assert privs.pinned(None) is None
+    assert privileges.pinned(creds) is creds
+    assert privileges.pinned(privileges.Credentials(4000123, 7, None)).groups == (7,)
+    assert privileges.pinned(None) is None
 
 
 def test_non_root_cannot_become_another(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(os, "getegid", lambda: 1000)
-    assert privs.needed(privs.Credentials(1000, 1000, "me")) is None
+    assert privileges.needed(privileges.Credentials(1000, 1000, "me")) is None
     with pytest.raises(PrivilegeError):
-        privs.needed(privs.Credentials(0, 0, "root"))
+        privileges.needed(privileges.Credentials(0, 0, "root"))
 
 
 def test_pidfile_rules(as_root, tmp_path):
@@ -92,7 +93,7 @@ def test_atomic_file_never_reuses_a_planted_file(tmp_path):
     victim = tmp_path / "victim"
     victim.write_text("keep")
     target.symlink_to(victim)
-    files.atomic_write(target, b"123\n")
+    atomic.atomic_write(target, b"123\n")
     assert victim.read_text() == "keep" and not target.is_symlink()
     assert target.read_text() == "123\n"
 
@@ -104,7 +105,7 @@ def test_sweep_removes_only_dead_writers_temps(tmp_path):
     other = tmp_path / f".a.json.x.{2**22 + 9}-{'0' * 16}.tmp"
     for p in (dead, alive, other):
         p.write_text("")
-    files.sweep_temps(target)
+    atomic.sweep_temps(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name])
 
 
@@ -114,5 +115,5 @@ def test_remove_in_read_only_place_is_a_failure(monkeypatch):
 
     monkeypatch.setattr(os, "unlink", refuse)
     with pytest.raises(Exception, match="Read-only file system") as err:
-        files.remove(Path("/x"))
+        atomic.remove(Path("/x"))
     assert err.value.exit_code == 1

@@ -4,10 +4,10 @@ import subprocess
 
 import pytest
 
-from daemonctl import waiting
 from daemonctl.errors import Failure
-from daemonctl.procfs import Identity
-from daemonctl.waiting import open_pidfd, wait_exit
+from daemonctl.proc import pidfd
+from daemonctl.proc.pidfd import open_pidfd, wait_exit
+from daemonctl.proc.procfs import Identity
 
 
 def test_kernel_without_pidfd_is_a_clear_failure(monkeypatch):
@@ -43,10 +43,10 @@ def test_identity_is_checked_again_after_the_pidfd_is_opened(monkeypatch):
         return stranger_fd
 
     # The daemon until the pidfd is opened, a stranger from then on.
-    monkeypatch.setattr(waiting, "open_pidfd", open_pidfd_)
-    monkeypatch.setattr(waiting, "is_alive", lambda identity: not opened)
+    monkeypatch.setattr(pidfd, "open_pidfd", open_pidfd_)
+    monkeypatch.setattr(pidfd, "is_alive", lambda identity: not opened)
     try:
-        assert waiting.open_verified(Identity(4321, 777, "boot")) is None
+        assert pidfd.open_verified(Identity(4321, 777, "boot")) is None
         assert opened == [4321]
         with pytest.raises(OSError):
             os.fstat(stranger_fd)  # closed by open_verified
@@ -58,12 +58,12 @@ def test_a_pidfd_is_opened_only_for_the_process_of_the_identity():
     child = subprocess.Popen(["sleep", "300"])
     try:
         me = Identity.of(child.pid)
-        fd = waiting.open_verified(me)
+        fd = pidfd.open_verified(me)
         assert fd is not None
         os.close(fd)
-        assert waiting.open_verified(me._replace(starttime=me.starttime + 1)) is None
-        assert waiting.open_verified(me._replace(boot_id="another boot")) is None
+        assert pidfd.open_verified(me._replace(starttime=me.starttime + 1)) is None
+        assert pidfd.open_verified(me._replace(boot_id="another boot")) is None
     finally:
         child.kill()
         child.wait()
-    assert waiting.open_verified(me) is None
+    assert pidfd.open_verified(me) is None

@@ -1,0 +1,1 @@
+"""The command line: Click commands, option declarations, every human text. The only package that knows Click."""

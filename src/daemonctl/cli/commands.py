@@ -1,0 +1,366 @@
+"""The command line: parse, call the core, render, map errors to exit codes. Nothing else.
+
+Core modules are imported inside the commands that need them, so `status`
+or `--help` pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from daemonctl.cli.params import (
+    COUNT,
+    NAME_OR_SIGNAL,
+    NAMES,
+    PASSTHROUGH,
+    POSITIVE_SECONDS,
+    QUIET,
+    RESPAWN_MODES,
+    SECONDS,
+    SIGNALS,
+    START_EPILOG,
+    FastGroup,
+    StartCommand,
+    quiet_option,
+    schedule_option,
+    timeout_option,
+    update_env_option,
+    version_option,
+)
+from daemonctl.errors import DaemonctlError, ExitStatus, UsageError
+from daemonctl.limits import NICE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from daemonctl.progress import Progress
+    from daemonctl.schedule import Schedule
+    from daemonctl.start import StartResult
+    from daemonctl.store.statedir import StateDir
+
+
+def _state(ctx: click.Context) -> StateDir:
+    from daemonctl.store.statedir import StateDir
+
+    return StateDir.resolve(ctx.obj)
+
+
+def _say(message: str) -> None:
+    """An informational message, which -q/--quiet silences."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not ctx.meta.get(QUIET):
+        click.echo(f"daemonctl: {message}", err=True)
+
+
+def _progress(label: str) -> AbstractContextManager[Progress | None]:
+    """A line on stderr showing what a long wait awaits, when stderr is a terminal and not -q."""
+    from daemonctl.cli.progress import progress_line
+
+    ctx = click.get_current_context(silent=True)
+    return progress_line(label, sys.stderr, ctx is None or not ctx.meta.get(QUIET))
+
+
+def _one_target(name: str | None, pidfile: str | None) -> str:
+    """The one of NAME and -p PIDFILE that was given (the daemon's label)."""
+    if name is not None and pidfile is not None:
+        raise UsageError("give either NAME or -p PIDFILE, not both")
+    if name is not None:
+        return name
+    if pidfile is not None:
+        return pidfile
+    raise UsageError("give the NAME of a daemon, or -p PIDFILE")
+
+
+def _schedule(timeout: float | None, schedule: str | None) -> Schedule:
+    from daemonctl.schedule import from_options
+
+    return from_options(timeout, schedule)
+
+
+def _echo_json(value: Any) -> None:
+    import json  # only here: the package compiles regular expressions at import
+
+    click.echo(json.dumps(value, indent=2))
+
+
+@click.group(cls=FastGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--state-dir", metavar="DIR", help="Where pidfiles, records and logs live.")
+@quiet_option
+@version_option
+@click.pass_context
+def cli(ctx: click.Context, state_dir: str | None) -> None:
+    """Run any command as a proper Unix daemon, and stop it reliably."""
+    ctx.obj = state_dir
+
+
+@cli.command(cls=StartCommand, context_settings=PASSTHROUGH, epilog=START_EPILOG)
+@quiet_option
+@click.option("-n", "--name", shell_complete=NAMES, help="Instance name (default: basename of PROGRAM).")
+@click.option("-p", "--pidfile", metavar="PATH", help="Pidfile (default STATE_DIR/NAME.pid).")
+@click.option("-o", "--stdout", metavar="PATH", help="Append stdout here (default STATE_DIR/NAME.log).")
+@click.option("-e", "--stderr", metavar="PATH", help="Append stderr here (default: same as stdout).")
+@click.option("-d", "--chdir", metavar="DIR", help="Working directory (default /).")
+@click.option("--umask", metavar="OCTAL", help="umask of the program (default 022).")
+@click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Set a variable (repeatable).")
+@click.option("--env-file", metavar="FILE",
+              help="Read KEY=VALUE lines (systemd EnvironmentFile syntax) at every start.")
+@update_env_option
+@click.option("--wait", type=SECONDS, metavar="SECONDS",
+              help="Fail if the program ends within SECONDS of starting (default 0).")
+@click.option("--respawn", type=click.Choice(RESPAWN_MODES), is_flag=False, flag_value="on-failure",
+              default=None, metavar="[=on-failure|always]",
+              help="Supervise: restart the program when it ends (bare: on-failure).")
+@click.option("--restart-delay", type=SECONDS, metavar="SECONDS",
+              help="Wait before a restart; doubles after each quick failure (default 1).")
+@click.option("--restart-delay-max", type=SECONDS, metavar="SECONDS", help="Cap of the restart delay (default 60).")
+@click.option("--min-uptime", type=SECONDS, metavar="SECONDS",
+              help="A shorter run is a quick failure; a longer one resets delay and count (default 10).")
+@click.option("--max-restarts", type=COUNT, metavar="N",
+              help="Give up when the run after the Nth quick restart in a row also fails (default 10; 0: never).")
+@click.option("--ready-file", metavar="PATH", help="Ready once PATH exists.")
+@click.option("--ready-port", metavar="[HOST:]PORT", help="Ready once a TCP connection to HOST (127.0.0.1) PORT succeeds.")
+@click.option("--ready-log", metavar="REGEX", help="Ready once a new line of the stdout or stderr log matches REGEX.")
+@click.option("--notify", is_flag=True, help="Ready once the program sends READY=1 to $NOTIFY_SOCKET (sd_notify).")
+@click.option("--ready-timeout", type=POSITIVE_SECONDS, metavar="SECONDS",
+              help="How long to wait for readiness (default 30).")
+@click.option("-u", "--user", metavar="USER[:GROUP]", help="Run as this user (root only; name or number).")
+@click.option("-g", "--group", metavar="GROUP", help="Run with this group (root only; name or number).")
+@click.option("--nice", type=click.IntRange(*NICE), metavar="N", help="Niceness of the program (-20..19).")
+@click.argument("program", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def start(ctx: click.Context, /, program: tuple[str, ...], umask: str | None, env: tuple[str, ...], **opts: Any) -> int:
+    """Start PROGRAM [ARG]... as a daemon (or NAME again from its record)."""
+    from daemonctl.options import StartOptions, parse_env, parse_umask
+    from daemonctl.start import start as do_start
+
+    if not program and opts["name"] is None:
+        raise UsageError("no PROGRAM given (or -n NAME to start a daemon again from its record)")
+    options = StartOptions(
+        program=program,
+        umask=None if umask is None else parse_umask(umask),
+        env=parse_env(env),
+        **opts,
+    )
+    with _progress(opts["name"] or program[0].rstrip("/").rpartition("/")[2]) as progress:
+        result = do_start(_state(ctx), options, progress)
+    _render_start(result)
+    return ExitStatus.OK
+
+
+def _render_start(result: StartResult) -> None:
+    if result.already_running:
+        _say(f"{result.name} is already running (pid {result.pid}); restart it with daemonctl restart {result.name}")
+    elif getattr(result, "supervisor_pid", None) is not None:
+        _say(f"started {result.name} (pid {result.pid}, supervisor pid {result.supervisor_pid}), "
+             f"logging to {result.spec.stdout}; see daemonctl status {result.name}")
+    else:
+        _say(f"started {result.name} (pid {result.pid}), logging to {result.spec.stdout}; "
+             f"see daemonctl status {result.name}")
+
+
+@cli.command()
+@quiet_option
+@timeout_option
+@schedule_option
+@click.option("-p", "--pidfile", metavar="PIDFILE", help="Act on the PID in this pidfile.")
+@click.argument("name", required=False, shell_complete=NAMES)
+@click.pass_context
+def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfile: str | None, name: str | None) -> int:
+    """Stop a daemon: TERM, then HUP, then KILL to its process group."""
+    from daemonctl.stop import STALE, STOPPED, UNKNOWN
+    from daemonctl.stop import stop as do_stop
+
+    label = _one_target(name, pidfile)
+    state = _state(ctx)
+    with _progress(label) as progress:
+        result = do_stop(state, name, pidfile, _schedule(timeout, schedule).told(progress))
+    if result.note:
+        click.echo(f"daemonctl: warning: {result.note}", err=True)
+    if result.outcome == UNKNOWN:
+        _say(f"no daemon named {name} in {state.path}; nothing to stop")
+    elif result.outcome == STOPPED:
+        again = f"; start it again with daemonctl start -n {name}" if name else ""
+        _say(f"stopped {result.label} (pid {result.pid}){again}")
+    elif result.outcome == STALE:
+        _say(f"{result.label} was not running; removed its stale pidfile (pid {result.pid} belongs to another process)")
+    else:
+        _say(f"{result.label} was not running")
+    return ExitStatus.OK
+
+
+@cli.command(context_settings=PASSTHROUGH)
+@quiet_option
+@timeout_option
+@schedule_option
+@update_env_option
+@click.argument("name", shell_complete=NAMES)
+@click.argument("program", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def restart(ctx: click.Context, timeout: float | None, schedule: str | None, update_env: bool, name: str,
+            program: tuple[str, ...]) -> int:
+    """Stop NAME if it runs, then start it again [with a new PROGRAM]."""
+    from daemonctl.start import restart as do_restart
+
+    # With interspersed arguments off, Click keeps a "--" that follows NAME: it is
+    # restart's separator, not part of the program.
+    if program[:1] == ("--",):
+        program = program[1:]
+    with _progress(name) as progress:
+        result = do_restart(_state(ctx), name, program, _schedule(timeout, schedule), update_env, progress)
+    _render_start(result)
+    return ExitStatus.OK
+
+
+@cli.command()
+@quiet_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-p", "--pidfile", metavar="PIDFILE", help="Check the PID in this pidfile.")
+@click.argument("name", required=False, shell_complete=NAMES)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | None) -> int:
+    """Is NAME running? Without NAME, list every daemon."""
+    from daemonctl import status as st
+
+    state = _state(ctx)
+    if name is None and pidfile is None:
+        reports = st.status_all(state)
+        if as_json:
+            _echo_json([r.to_json() for r in reports])
+        elif not ctx.meta.get(QUIET):
+            from daemonctl.cli.table import echo_table
+
+            echo_table(reports, f"no daemons in {state.path}; start one with daemonctl start -n NAME PROGRAM")
+        return ExitStatus.OK
+    _one_target(name, pidfile)
+    report = st.status_one(state, name, pidfile)
+    if as_json:
+        _echo_json(report.to_json())
+    elif not ctx.meta.get(QUIET):
+        click.echo(st.describe(report))
+    return report.exit_status
+
+
+@cli.command("signal")
+@quiet_option
+@click.option("-p", "--pidfile", metavar="PIDFILE", help="Act on the PID in this pidfile.")
+@click.argument("name", metavar="[NAME]", required=False, shell_complete=NAME_OR_SIGNAL)
+@click.argument("signal_name", metavar="SIGNAL", required=False, shell_complete=SIGNALS)
+@click.pass_context
+def signal_cmd(ctx: click.Context, pidfile: str | None, name: str | None, signal_name: str | None) -> int:
+    """Send SIGNAL (HUP, SIGHUP or 1) to the daemon NAME, or to the PID in PIDFILE."""
+    from daemonctl.signals import parse_signal
+    from daemonctl.signals import signal_name as name_of
+    from daemonctl.stop import send_signal
+
+    if pidfile is not None and signal_name is None:
+        name, signal_name = None, name  # `signal -p PIDFILE SIGNAL`: the one argument is SIGNAL
+    _one_target(name, pidfile)
+    if signal_name is None:
+        raise UsageError(f"no SIGNAL given: daemonctl signal {name or '-p PIDFILE'} HUP")
+    try:
+        sig = parse_signal(signal_name)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    result = send_signal(_state(ctx), name, pidfile, sig)
+    _say(f"sent {name_of(result.signal)} to {result.label} (pid {result.pid})")
+    return ExitStatus.OK
+
+
+@cli.command()
+@quiet_option
+@click.option("-n", "--lines", type=click.IntRange(min=0), default=10, show_default=True, help="How many lines.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines, across log rotation.")
+@click.argument("name", shell_complete=NAMES)
+@click.pass_context
+def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
+    """Print the last lines of the daemon's stdout log."""
+    from daemonctl.interrupts import Interrupted, InterruptGuard
+    from daemonctl.store.logread import log_source, show
+
+    source = log_source(_state(ctx), name)
+    out = sys.stdout.buffer
+
+    def write(data: bytes) -> None:
+        out.write(data)
+        if follow:
+            out.flush()
+
+    try:
+        with InterruptGuard() as guard, guard.raising():
+            show(source, lines, follow, write)
+            out.flush()
+    except Interrupted as stop:
+        return 128 + stop.signum
+    except BrokenPipeError:
+        # The reader went away (`logs -f web | head`): end as a program killed by SIGPIPE would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
+    return ExitStatus.OK
+
+
+@cli.command()
+@quiet_option
+@click.argument("name", shell_complete=NAMES)
+@click.pass_context
+def remove(ctx: click.Context, name: str) -> int:
+    """Forget a daemon that is not running (its log stays)."""
+    from daemonctl.errors import Failure, PrivilegeError
+    from daemonctl.stop import forget
+
+    try:
+        result = forget(_state(ctx), name)
+    except PrivilegeError as err:
+        raise Failure(err.format_message()) from None  # remove's exit codes have no 4
+    if result.log is None:
+        _say(f"forgot {result.name}, whose record was corrupt; its logs were kept")
+    else:
+        _say(f"forgot {result.name}; its log {result.log} was kept")
+    return ExitStatus.OK
+
+
+@cli.command("export")
+@quiet_option
+@timeout_option
+@schedule_option
+@click.argument("kind", metavar="FORMAT", type=click.Choice(["systemd", "supervisor"]))
+@click.argument("name", shell_complete=NAMES)
+@click.pass_context
+def export_cmd(ctx: click.Context, timeout: float | None, schedule: str | None, kind: str, name: str) -> int:
+    """Print NAME as a systemd unit or a supervisord [program:NAME] section."""
+    from daemonctl import export
+
+    state = _state(ctx)
+    record = export.load(state, name)
+    text, notes = export.render(kind, record, _schedule(timeout, schedule), state.pidfile(record.name))
+    click.echo(text, nl=False)
+    for note in notes:  # also comments in the text; -q does not hide what was not exported
+        click.echo(f"daemonctl: warning: {kind} export of {record.name} leaves out {note}", err=True)
+    return ExitStatus.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every error becomes one line on stderr and its exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="daemonctl", standalone_mode=False)
+    except DaemonctlError as err:
+        err.show()
+        return int(err.exit_code)
+    except getattr(click.exceptions, "NoArgsIsHelpError", ()) as err:
+        # `daemonctl` alone (Click 8.2+): the help itself, not an error line.
+        click.echo(err.format_message(), err=True)
+        return ExitStatus.USAGE
+    except click.UsageError as err:
+        hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+        click.echo(f"daemonctl: error: {err.format_message()}{hint}", err=True)
+        return ExitStatus.USAGE
+    except click.ClickException as err:
+        click.echo(f"daemonctl: error: {err.format_message()}", err=True)
+        return err.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        return 130
+    return int(code) if isinstance(code, int) else ExitStatus.OK

@@ -1,0 +1,1 @@
+"""Processes: spawning, signals, privileges, /proc, pidfds, process groups. Never imports Click."""

@@ -1,0 +1,142 @@
+"""After the exec: watching a just-started daemon (--wait, readiness), and undoing a failed start."""
+
+from typing import NamedTuple
+
+from daemonctl.errors import Failure, StartInterrupted
+from daemonctl.interrupts import Interrupted, InterruptGuard
+from daemonctl.proc.procfs import Identity
+from daemonctl.store.atomic import atomic_write, remove, write_failure
+from daemonctl.store.record import Record, StartSpec
+from daemonctl.store.runlog import RunLogs
+from daemonctl.store.statedir import StateDir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daemonctl.progress import Progress
+    from daemonctl.readiness import Check
+
+
+class Launched(NamedTuple):
+    program: Identity
+    supervisor: Identity | None  # with --respawn
+    sid: int | None = None  # the session it was started in (see ownership)
+
+    @property
+    def pidfile_pid(self) -> int:
+        return (self.supervisor or self.program).pid
+
+    def record(self, name: str, spec: StartSpec) -> Record:
+        rec = Record(name, spec).running(self.program, sid=self.sid)
+        if self.supervisor is None:
+            return rec
+        return rec._replace(supervisor_pid=self.supervisor.pid, supervisor_starttime=self.supervisor.starttime)
+
+
+def arm(spec: StartSpec) -> "tuple[list[Check], dict[str, str]]":
+    """Readiness checks set up before the program starts (so nothing it says is missed)."""
+    if not spec.readiness:
+        return [], {}
+    from daemonctl.readiness import arm as arm_checks
+
+    return arm_checks(spec)
+
+
+def close_checks(checks: "list[Check]") -> None:
+    for check in checks:
+        check.close()
+
+
+class Pending(NamedTuple):
+    """A start whose program runs but is still being checked (--wait, readiness)."""
+
+    state: StateDir
+    name: str
+    spec: StartSpec
+    launched: Launched
+    previous: bytes | None  # the record before this start
+    logs: RunLogs | None  # where this run's lines in the logs begin (when it is watched)
+    interrupts: InterruptGuard
+    progress: "Progress | None" = None  # told what the waits wait for
+
+
+def settle(pending: Pending, checks: "list[Check]", action: str = "start") -> None:
+    """Readiness and --wait; SIGINT, SIGTERM or SIGHUP meanwhile (or before) undo the start."""
+    try:
+        if checks:
+            await_ready(pending, checks)
+        if pending.spec.wait > 0:
+            watch_or_undo(pending)
+        pending.interrupts.check()
+    except Interrupted as interrupt:
+        undo(pending)  # further interrupts are held back until it is done
+        from daemonctl.signals import signal_name
+
+        raise StartInterrupted(
+            f"{action} of {pending.name} interrupted by {signal_name(interrupt.signum)}: "
+            f"stopped what it started; {pending.name} is not running", interrupt.signum
+        ) from None
+
+
+def await_ready(pending: Pending, checks: "list[Check]") -> None:
+    from daemonctl.readiness import NotReady, ProcessWatch, wait_ready
+
+    launched = pending.launched
+    watch = ProcessWatch(launched.program, launched.supervisor, checks)
+    try:
+        with pending.interrupts.raising():
+            wait_ready(checks, pending.spec.ready_timeout, watch, progress=pending.progress)
+    except NotReady as err:
+        raise Failure(f"{pending.name} {err}", log_tail=undo(pending)) from None
+    finally:
+        watch.close()
+
+
+def watch_or_undo(pending: Pending) -> None:
+    from daemonctl.proc.subreaper import describe, watch
+
+    with pending.interrupts.raising():
+        status = watch(pending.launched.program.pid, pending.spec.wait, pending.progress)
+    if status is None:
+        return
+    lines = undo(pending)
+    raise Failure(f"{pending.name} {describe(status)} within {pending.spec.wait:g}s of starting", log_tail=lines)
+
+
+def undo(pending: Pending) -> list[str]:
+    """Stop what this start started, put pidfile and record back; the last lines this run logged."""
+    stop_launched(pending.launched, pending.progress)
+    undo_commit(pending.state, pending.name, pending.spec, pending.previous)
+    return pending.logs.last_lines(10) if pending.logs is not None else []
+
+
+def stop_launched(launched: Launched, progress: "Progress | None") -> None:
+    """Stop what a start launched: the supervisor first, so that nothing is restarted, then the program."""
+    from daemonctl.supervise.client import end_supervisor
+
+    end_supervisor(launched.supervisor)
+    _stop_group(launched.program, launched.sid, progress)
+
+
+def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
+    """Put back the pidfile and record as they were before this start."""
+    from daemonctl.reconcile import pidfile_rights
+
+    remove(spec.pidfile, pidfile_rights(spec))
+    if previous is None:
+        remove(state.record(name))
+        return
+    try:
+        atomic_write(state.record(name), previous, 0o600)
+    except OSError as err:
+        raise write_failure(err, "record", state.record(name)) from None
+
+
+def _stop_group(program: Identity, sid: int | None, progress: "Progress | None") -> None:
+    """Leave nothing of a failed start behind: the program and whatever it started."""
+    from daemonctl.proc.groupstop import ProcessGroup
+    from daemonctl.proc.ownership import GroupProof
+    from daemonctl.schedule import parse_schedule, run
+
+    # TERM, and KILL what does not listen.
+    with ProcessGroup(program, GroupProof(program.pid, sid, program.starttime)) as group:
+        run(parse_schedule("TERM/5/KILL/5").told(progress), group.send, group.wait_gone)

@@ -1,0 +1,367 @@
+"""start and restart: from a spec to a running daemon with its pidfile and record."""
+
+import errno
+import os
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import NamedTuple
+
+from daemonctl.errors import DaemonctlError, Failure, PrivilegeError, ProgramNotFound, StatusUnknown, from_oserror
+from daemonctl.faults import crash_point
+from daemonctl.interrupts import InterruptGuard
+from daemonctl.options import StartOptions, build_spec, inherited, program_env, with_command
+from daemonctl.proc.privileges import Credentials, for_spec, needed
+from daemonctl.proc.procfs import Identity, exe_of, pid_alive, read_stat
+from daemonctl.proc.spawn import Launch, SpawnError, spawn
+from daemonctl.reconcile import RESTARTING, RUNNING, Daemon, Target, inspect, leftovers, load_record, pidfile_rights
+from daemonctl.settle import Launched, Pending, arm, close_checks, settle, stop_launched, undo_commit
+from daemonctl.store import pidfile as pidfile_mod
+from daemonctl.store import record as record_mod
+from daemonctl.store.atomic import AtomicFile, remove, sweep_temps, write_failure
+from daemonctl.store.lock import locked
+from daemonctl.store.logfiles import Logs
+from daemonctl.store.record import Record, StartSpec
+from daemonctl.store.runlog import RunLogs
+from daemonctl.store.safeopen import Rights
+from daemonctl.store.statedir import StateDir, validate_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daemonctl.progress import Progress
+    from daemonctl.schedule import Schedule
+
+
+class StartResult(NamedTuple):
+    name: str
+    pid: int
+    already_running: bool
+    spec: StartSpec
+    supervisor_pid: int | None = None
+
+
+def start(state: StateDir, opts: StartOptions, progress: "Progress | None" = None) -> StartResult:
+    cwd, environ = os.getcwd(), dict(os.environ)
+    name = validate_name(opts.name) if opts.name is not None else None
+    # Build the spec before taking the lock, so bad input fails before anything is written;
+    # then build it again under the lock from a record that cannot change meanwhile.
+    seen = load_record(state, name) if name else None
+    name, early = build_spec(opts, state, seen, cwd, environ)
+    needed(for_spec(early.user, early.group))
+    state.ensure()
+    with locked(state.lock(name)):
+        recorded = load_record(state, name)
+        spec = early if recorded == seen else build_spec(opts, state, recorded, cwd, environ)[1]
+        result = start_locked(state, name, spec, recorded, progress=progress)
+    if opts.program and result.already_running and not same_command(result.spec, spec):
+        raise Failure(
+            f"{name} is already running another command (pid {result.pid}: {_shell_words(result.spec.command)}); "
+            f"start this one under a name of its own with -n NAME, or replace it with "
+            f"daemonctl restart {name} -- PROGRAM [ARG]..."
+        )
+    return result
+
+
+def same_command(running: StartSpec, asked: StartSpec) -> bool:
+    """The same program with the same arguments; argv[0] may be spelled differently.
+
+    The start options (logs, environment, --wait, ...) do not count: a daemon that
+    runs the command asked for is already running, and `restart` applies new options.
+    """
+    if running.command[1:] != asked.command[1:]:
+        return False
+    if running.executable == asked.executable:
+        return True
+    return os.path.realpath(running.executable) == os.path.realpath(asked.executable)
+
+
+def _shell_words(command: list[str]) -> str:
+    from daemonctl.quoting import shell_join  # on one line, whatever the arguments hold: an error is one line
+
+    return shell_join(command)
+
+
+def restart(
+    state: StateDir,
+    name: str,
+    program: tuple[str, ...],
+    schedule: "Schedule",
+    update_env: bool = False,
+    progress: "Progress | None" = None,
+) -> StartResult:
+    from daemonctl.stop import stop_locked
+
+    validate_name(name)
+    cwd, environ = os.getcwd(), dict(os.environ)
+    if not program and load_record(state, name) is None:
+        # Exit 6 before the lock: an unknown name needs none (nor write access to the state directory).
+        build_spec(StartOptions(name=name), state, None, cwd, environ)
+    state.ensure()
+    with locked(state.lock(name)):
+        recorded = load_record(state, name)
+        if recorded is None:
+            # Nothing to stop: a new daemon with default options, or exit 6 without PROGRAM.
+            _, spec = build_spec(StartOptions(name=name, program=program), state, None, cwd, environ)
+        else:
+            spec = inherited(recorded.spec, environ, update_env)
+            spec = with_command(spec, program, cwd, environ) if program else spec
+            _check_startable(state, name, spec, environ)
+            stop_locked(Target(name, recorded.spec.pidfile, recorded, state.record(name)), schedule.told(progress))
+            crash_point("restart:stopped")
+            recorded = load_record(state, name)
+        return start_locked(state, name, spec, recorded, "restart", progress)
+
+
+def _check_startable(state: StateDir, name: str, spec: StartSpec, environ: dict[str, str]) -> None:
+    """Fail before restart stops anything if it could not start again (env file, user, logs, full disk)."""
+    program_env(spec, environ)
+    creds = needed(for_spec(spec.user, spec.group))
+    # The logs by the rules start opens them with: a FIFO or symlink planted there fails now.
+    logs = Logs.open(spec, creds)
+    logs.close()
+    logs.remove_created()
+    path = state.record(name)
+    try:
+        file = AtomicFile(path, 0o600)
+        file.reserve(len(record_mod.encode(Record(name, spec))) + 512)
+        file.discard()
+    except OSError as err:
+        raise from_oserror(err, f"cannot write record {path}") from None
+
+
+def start_locked(
+    state: StateDir,
+    name: str,
+    spec: StartSpec,
+    recorded: Record | None,
+    action: str = "start",
+    progress: "Progress | None" = None,
+    *,
+    spawner: Callable[..., Identity] = spawn,
+) -> StartResult:
+    """Start NAME (the lock held) unless it runs; `spawner`: spawn.spawn, or a test's stand-in."""
+    crash_point("start:locked")
+    creds = needed(for_spec(spec.user, spec.group))
+    running = _running_pid(state, name, spec, recorded)
+    if running is not None:
+        return StartResult(name, running, True, recorded.spec if recorded else spec)
+    if recorded is not None and recorded.spec.pidfile != spec.pidfile:
+        _remove_stale_pidfile(recorded.spec.pidfile, pidfile_rights(recorded.spec))
+    sweep_temps(spec.pidfile, Rights.of(creds))
+    sweep_temps(state.record(name))
+    previous = _read_bytes(state.record(name))
+    checks, ready_env = arm(spec)
+    logs = None
+    try:
+        with InterruptGuard() as interrupts:
+            if checks or spec.wait > 0:
+                logs = RunLogs([spec.stdout, spec.stderr], Rights.of(creds))
+            launched = _launch(state, name, spec, creds, ready_env, previous, spawner)
+            crash_point("start:spawned")
+            settle(Pending(state, name, spec, launched, previous, logs, interrupts, progress), checks, action)
+    finally:
+        close_checks(checks)
+        if logs is not None:
+            logs.close()
+    sup = launched.supervisor.pid if launched.supervisor else None
+    return StartResult(name, launched.program.pid, False, spec, sup)
+
+
+def _launch(
+    state: StateDir,
+    name: str,
+    spec: StartSpec,
+    creds: Credentials | None,
+    extra_env: dict[str, str],
+    previous: bytes | None,
+    spawner: Callable[..., Identity] = spawn,
+) -> Launched:
+    """Spawn with pidfile and record committed before the exec; nothing is left behind on failure."""
+    with ExitStack() as undo:
+        commit = _Commit(state, name, spec, previous, Rights.of(creds))
+        undo.callback(commit.discard)
+        logs = Logs.open(spec, creds)
+        undo.callback(logs.remove_created)
+        try:
+            launched = _spawn(state, name, spec, logs, creds, extra_env, commit, spawner)
+        finally:
+            logs.close()
+        undo.pop_all()
+    return launched
+
+
+class _Commit:
+    """Pidfile and record of a start, prepared before the fork and committed before the exec.
+
+    The grandchild execs only once both are on disk (see spawn), so a daemonctl
+    killed at any point leaves either no program or one its record names. With
+    --respawn the identity committed is the supervisor's; the program's follows.
+    """
+
+    def __init__(self, state: StateDir, name: str, spec: StartSpec, previous: bytes | None, rights: Rights | None) -> None:
+        self.state, self.name, self.spec, self.previous = state, name, spec, previous
+        self.done = False
+        self.sid: int | None = None
+        blank = Record(name, spec)
+        # With the daemon user's rights where it can change the pidfile's path (see safeopen).
+        self.pidfile = _prepare(spec.pidfile, "pidfile", len(pidfile_mod.encode(2**22)), rights=rights)
+        try:
+            self.record = _prepare(state.record(name), "record", len(record_mod.encode(blank)) + 512, 0o600)
+        except Failure:
+            self.pidfile.discard()
+            raise
+
+    def __call__(self, identity: Identity) -> None:
+        crash_point("start:ready")
+        # Its session is the intermediate's, set before the fork: there already.
+        st = read_stat(identity.pid)
+        self.sid = st.sid if st is not None else None
+        # The record first: a pidfile never names a process no record knows of.
+        _commit(self.record, record_mod.encode(self._record(identity)), "record")
+        self.done = True
+        crash_point("start:record")
+        _commit(self.pidfile, pidfile_mod.encode(identity.pid), "pidfile")
+        crash_point("start:pidfile")
+
+    def _record(self, identity: Identity) -> Record:
+        if not self.spec.respawn:
+            return Record(self.name, self.spec).running(identity, sid=self.sid)
+        # The supervisor, before its program exists: stop and status already find it.
+        rec = Record(self.name, self.spec).running(identity, sid=self.sid)
+        return rec._replace(pid=None, starttime=None, supervisor_pid=identity.pid, supervisor_starttime=identity.starttime)
+
+    def complete(self, launched: Launched) -> None:
+        """--respawn: the record with the program the supervisor started."""
+        try:
+            record_mod.save(self.state.record(self.name), launched.record(self.name, self.spec))
+        except OSError as err:
+            raise write_failure(err, "record", self.state.record(self.name)) from None
+
+    def discard(self) -> None:
+        self.pidfile.discard()
+        self.record.discard()
+
+    def undo(self) -> None:
+        """The program did not start after all: put back what was there before."""
+        if self.done:
+            undo_commit(self.state, self.name, self.spec, self.previous)
+
+
+def _running_pid(state: StateDir, name: str, spec: StartSpec, recorded: Record | None) -> int | None:
+    """The PID of this daemon if it already runs, by its record or, failing that, its pidfile."""
+    try:
+        daemon = inspect(Target(name, recorded.spec.pidfile if recorded else spec.pidfile, recorded))
+    except StatusUnknown:
+        return None  # garbage in the pidfile: it will be replaced
+    if recorded is not None and recorded.supervisor is not None:
+        return _supervised_running(daemon)
+    if daemon.state != RUNNING and leftovers(daemon):
+        _stop_remains(daemon)  # never a new program beside what is left of the old one
+    if daemon.state == RUNNING and daemon.pid is not None:
+        if recorded is not None:
+            return daemon.pid
+        # A pidfile with no record (another tool's): running only if it is this program,
+        # as start-stop-daemon --exec decides.
+        if exe_of(daemon.pid) == spec.executable:
+            return daemon.pid
+    return None
+
+
+def _supervised_running(daemon: Daemon) -> int | None:
+    """A supervised daemon that runs; one whose supervisor was killed is stopped first."""
+    if daemon.state in (RUNNING, RESTARTING):
+        return daemon.pid or (daemon.supervisor.pid if daemon.supervisor else None)
+    if daemon.identity is not None or leftovers(daemon):
+        _stop_remains(daemon)
+    return None
+
+
+def _stop_remains(daemon: Daemon) -> None:
+    """Stop what still runs of a dead daemon (its program, or its group's leftovers)."""
+    from daemonctl.schedule import default_schedule
+    from daemonctl.stop import stop_locked
+
+    stop_locked(daemon.target, default_schedule(10.0))
+
+
+def _prepare(path: str, what: str, size: int, mode: int = 0o644, rights: Rights | None = None) -> AtomicFile:
+    try:
+        file = AtomicFile(path, mode, rights)
+        file.reserve(size)
+        return file
+    except OSError as err:
+        raise write_failure(err, what, path) from None
+
+
+def _commit(file: AtomicFile, data: bytes, what: str) -> None:
+    try:
+        file.commit(data)
+    except OSError as err:
+        raise write_failure(err, what, file.path) from None
+
+
+def _spawn(
+    state: StateDir,
+    name: str,
+    spec: StartSpec,
+    logs: Logs,
+    creds: Credentials | None,
+    extra_env: dict[str, str],
+    commit: _Commit,
+    spawner: Callable[..., Identity] = spawn,
+) -> Launched:
+    env = {**program_env(spec, dict(os.environ), creds.environment() if creds else None), **extra_env}
+    if spec.wait > 0 or spec.readiness:
+        from daemonctl.proc.subreaper import become_subreaper
+
+        become_subreaper()
+    try:
+        if spec.respawn:
+            from daemonctl.supervise.client import spawn_supervised
+
+            supervisor, program = spawn_supervised(
+                name, spec, env, state.record(name), state.lock(name), logs.err_fd, on_ready=commit
+            )
+            launched = Launched(program, supervisor, commit.sid)
+            try:
+                commit.complete(launched)
+            except BaseException:
+                stop_launched(launched, None)  # the record that would name them could not be written
+                raise
+            return launched
+        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd, creds, spec.nice)
+        return Launched(spawner(launch, on_ready=commit), None, commit.sid)
+    except SpawnError as err:
+        commit.undo()
+        raise _spawn_failure(spec, err) from None
+    except BaseException:
+        commit.undo()
+        raise
+
+
+def _spawn_failure(spec: StartSpec, err: SpawnError) -> DaemonctlError:
+    if err.not_found:
+        return ProgramNotFound(f"cannot execute {spec.executable}: {err.strerror}")
+    if err.stage == "killed":
+        return Failure(f"cannot start {spec.executable}: it was killed before it could run")
+    if err.stage in ("user", "nice") and err.errno in (errno.EPERM, errno.EACCES):
+        return PrivilegeError(f"cannot set the program's {err.stage}: {err.strerror}")
+    what = {"chdir": f"cannot change directory to {spec.chdir}"}.get(err.stage, f"cannot start {spec.executable} ({err.stage})")
+    return Failure(f"{what}: {err.strerror}")
+
+
+def _remove_stale_pidfile(path: str, rights: Rights | None) -> None:
+    try:
+        pid = pidfile_mod.read(path, rights).pid
+    except pidfile_mod.InvalidPidfile:
+        return
+    if pid is None or not pid_alive(pid):
+        remove(path, rights)
+
+
+def _read_bytes(path: str) -> bytes | None:
+    from daemonctl.store.schema import Invalid, read
+
+    try:
+        return read(path)
+    except (Invalid, OSError) as err:
+        raise Failure(f"cannot read record {path}: {err}") from None

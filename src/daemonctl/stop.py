@@ -1,0 +1,262 @@
+"""stop, signal and remove: acting on a daemon that was started, after checking it is ours."""
+
+# The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
+import _signal as signal
+import os
+from contextlib import ExitStack
+from typing import NamedTuple
+
+from daemonctl.errors import BadRecord, Failure, PrivilegeError, SignalNotRunning, StatusUnknown, UsageError
+from daemonctl.faults import crash_point
+from daemonctl.proc.groupstop import Groups, ProcessGroup
+from daemonctl.proc.ownership import GroupProof
+from daemonctl.proc.pidfd import open_verified
+from daemonctl.proc.procfs import Identity, is_alive
+from daemonctl.reconcile import (
+    RESTARTING,
+    RUNNING,
+    Daemon,
+    Target,
+    inspect,
+    leftovers,
+    named,
+    pidfile_rights,
+    proof,
+    resolve,
+    trusted,
+)
+from daemonctl.schedule import Schedule, run
+from daemonctl.store import pidfile as pidfile_mod
+from daemonctl.store import record as record_mod
+from daemonctl.store.atomic import remove, sweep_temps, write_failure
+from daemonctl.store.lock import locked
+from daemonctl.store.statedir import StateDir, validate_name
+
+STOPPED, NOT_RUNNING, STALE, UNKNOWN = "stopped", "not-running", "stale", "unknown"
+
+
+class StopResult(NamedTuple):
+    label: str  # the daemon's name, or its pidfile when it has no record
+    pid: int | None
+    outcome: str  # stopped, not-running, stale (the pidfile's PID was another process's), or unknown (no such NAME)
+    note: str | None = None  # a pidfile that was not read (a symlink) and was left alone
+
+
+def stop(state: StateDir, name: str | None, pidfile: str | None, schedule: Schedule) -> StopResult:
+    target = resolve(state, name, pidfile)
+    if target.name is None:
+        return stop_locked(target, schedule)
+    if target.record is None and not os.path.lexists(target.pidfile):
+        # Nothing to act on, and so no lock to take: a caller who may not write the state
+        # directory is told the name is unknown (exit 0), not refused a lock file it cannot create.
+        return StopResult(target.name, None, UNKNOWN)
+    with locked(state.lock(target.name)):
+        # Read the record again: another command may have changed it while we waited.
+        return stop_locked(named(state, target.name, target.pidfile if pidfile else None), schedule)
+
+
+def stop_locked(target: Target, schedule: Schedule) -> StopResult:
+    crash_point("stop:locked")
+    try:
+        daemon = trusted(inspect(target))
+    except StatusUnknown as err:
+        raise Failure(str(err)) from None
+    label = target.name or str(target.pidfile)
+    if target.name is not None and target.record is None and daemon.pidfile_pid is None:
+        return StopResult(label, None, UNKNOWN)
+    if daemon.record is not None and daemon.record.supervisor is not None:
+        outcome, daemon = _stop_supervised(daemon, schedule, label)
+    elif daemon.state == RUNNING:
+        _run(schedule, ProcessGroup(daemon.identity, proof(daemon)), label, daemon.pid)
+        outcome = STOPPED
+    else:
+        # The program is gone: its group's provable leftovers (none for a record that
+        # does not say it runs, see ownership) are stopped all the same.
+        _stop_leftovers(daemon, schedule, label)
+        outcome = STALE if daemon.stale else NOT_RUNNING
+    crash_point("stop:gone")
+    _forget_process(daemon)
+    return StopResult(label, daemon.pid, outcome, daemon.pidfile_note)
+
+
+def _stop_leftovers(daemon: Daemon, schedule: Schedule, label: str) -> None:
+    with ProcessGroup(None, proof(daemon)) as group:
+        if group.members():
+            _run_group(schedule, group, label, None)
+
+
+def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[str, Daemon]:
+    """--respawn: end the supervisor first, so nothing restarts, then stop the program's group."""
+    from daemonctl.supervise.client import end_supervisor
+
+    rec = daemon.record
+    assert rec is not None
+    if rec.state not in (RUNNING, RESTARTING):
+        return NOT_RUNNING, daemon  # exited, failed or stopped: nothing of it is ours to signal
+    programs = end_supervisor(rec.supervisor)
+    # The supervisor records its program before letting it exec: now that it is gone,
+    # the record names every program that may run (a start killed meanwhile included).
+    daemon = _reread(daemon, rec)
+    if daemon.identity is not None and daemon.identity not in programs:
+        programs.append(daemon.identity)
+    if programs:
+        _run_all(schedule, [ProcessGroup(p, _proof_of(daemon, p)) for p in programs], label, daemon.pid)
+    else:
+        _stop_leftovers(daemon, schedule, label)
+    if daemon.state in (RUNNING, RESTARTING) or daemon.identity is not None:
+        return STOPPED, daemon
+    return (STALE if daemon.stale else NOT_RUNNING), daemon
+
+
+def _proof_of(daemon: Daemon, program: Identity) -> GroupProof | None:
+    """The proof for one of the supervisor's programs (the record's, or one it could not record)."""
+    p = proof(daemon)
+    # Its session comes from the live program itself, or else from the record.
+    return GroupProof(program.pid, p.sid if p else None, program.starttime, p.uid if p else None)
+
+
+def _reread(daemon: Daemon, known: record_mod.Record) -> Daemon:
+    """`daemon` with its record as it is on disk now, if it changed since `known` (the program's identity checked anew)."""
+    path = daemon.target.record_path
+    if path is None:
+        return daemon
+    try:
+        rec = record_mod.load(path)
+    except (record_mod.CorruptRecord, OSError):
+        return daemon
+    if rec is None or rec.identity == known.identity:
+        return daemon
+    ident = rec.identity if rec.identity is not None and is_alive(rec.identity) else None
+    return daemon._replace(target=daemon.target._replace(record=rec), identity=ident, pid=ident.pid if ident else daemon.pid)
+
+
+def _run(schedule: Schedule, group: ProcessGroup, label: str, pid: int | None) -> None:
+    with group:
+        _run_group(schedule, group, label, pid)
+
+
+def _run_all(schedule: Schedule, groups: list[ProcessGroup], label: str, pid: int | None) -> None:
+    """One schedule for several groups at once (a supervisor's programs)."""
+    with ExitStack() as stack:
+        for group in groups:
+            stack.enter_context(group)
+        _run_group(schedule, Groups(groups), label, pid)
+
+
+def _run_group(schedule: Schedule, group: "ProcessGroup | Groups", label: str, pid: int | None) -> None:
+    def send(sig: int) -> None:
+        group.send(sig)
+        crash_point("stop:sent")
+
+    if not run(schedule, send, group.wait_gone):
+        raise Failure(f"{label} is still running after the stop schedule (pid {pid}); "
+                      "give it a longer one, or end with KILL: --schedule TERM/30/KILL/5")
+
+
+def _forget_process(daemon: Daemon) -> None:
+    """Remove the pidfile (only if it still names the PID we saw) and mark the record stopped."""
+    if daemon.pidfile_pid is not None:
+        rights = pidfile_rights(daemon.record.spec if daemon.record else None)
+        try:
+            if pidfile_mod.read(daemon.target.pidfile, rights).pid == daemon.pidfile_pid:
+                remove(daemon.target.pidfile, rights)
+        except pidfile_mod.InvalidPidfile:
+            pass
+    crash_point("stop:unlinked")
+    rec, path = daemon.record, daemon.target.record_path
+    if rec is not None and path is not None and rec.state in (record_mod.RUNNING, record_mod.RESTARTING):
+        try:
+            record_mod.save(path, rec.stopped())
+        except OSError as err:
+            # The process is gone and its pidfile too, so status already finds it stopped.
+            raise write_failure(err, "record", path) from None
+
+
+class SignalResult(NamedTuple):
+    label: str  # the daemon's name, or its pidfile when it has no record
+    pid: int
+    signal: int
+
+
+def send_signal(state: StateDir, name: str | None, pidfile: str | None, sig: int) -> SignalResult:
+    """Send `sig` to the daemon itself (NAME, or the PID in PIDFILE), after checking its identity."""
+    target = resolve(state, name, pidfile)
+    label = target.name or str(target.pidfile)
+    try:
+        daemon = trusted(inspect(target))
+    except StatusUnknown as err:
+        raise Failure(str(err)) from None
+    if target.record is None and daemon.pidfile_pid is None:
+        if name is None:
+            raise SignalNotRunning(f"nothing to signal: there is no pidfile {label}")
+        raise SignalNotRunning(f"no daemon named {name} in {state.path}; list them with daemonctl status")
+    again = f"; start it with daemonctl start -n {target.name}" if target.name else ""
+    if daemon.state == RESTARTING:
+        raise SignalNotRunning(f"{label} is restarting: its program is not running")
+    if daemon.state != RUNNING or daemon.identity is None:
+        raise SignalNotRunning(f"{label} is not running{again}")
+    fd = open_verified(daemon.identity)
+    if fd is None:
+        raise SignalNotRunning(f"{label} is not running{again}")
+    try:
+        signal.pidfd_send_signal(fd, sig)
+    except ProcessLookupError:
+        raise SignalNotRunning(f"{label} is not running{again}") from None
+    except PermissionError:
+        raise PrivilegeError(f"not allowed to send {_signal_name(sig)} to {label} (pid {daemon.pid})") from None
+    finally:
+        os.close(fd)
+    return SignalResult(label, daemon.identity.pid, sig)
+
+
+class RemoveResult(NamedTuple):
+    name: str
+    log: str | None  # None: the record was corrupt, where its log is is not known
+
+
+def forget(state: StateDir, name: str) -> RemoveResult:
+    """Forget a daemon that is not running: its record and any stale pidfile; the log stays."""
+    validate_name(name)
+    try:
+        unknown = named(state, name).record is None
+    except BadRecord:
+        unknown = False
+    if unknown:
+        # Before the lock: an unknown name needs none (nor write access to the state directory).
+        raise _unknown(state, name)
+    with locked(state.lock(name)):
+        try:
+            target = named(state, name)
+        except BadRecord:
+            from daemonctl import badrecord
+
+            badrecord.forget(state, name)
+            return RemoveResult(name, None)
+        if target.record is None:
+            raise _unknown(state, name)
+        try:
+            daemon = inspect(target)
+        except StatusUnknown:
+            daemon = None  # garbage in the pidfile: nothing runs that we could know of
+        if daemon is not None and daemon.active:
+            raise Failure(f"{name} is still running (pid {daemon.pid}); stop it first with daemonctl stop {name}")
+        remains = leftovers(daemon) if daemon is not None else []
+        if remains:
+            pids = " ".join(map(str, remains[:5])) + (" ..." if len(remains) > 5 else "")
+            raise Failure(f"{name} is dead but processes it started still run (pid {pids}); "
+                          f"stop them first with daemonctl stop {name}")
+        if daemon is None or daemon.pidfile_pid is not None:
+            remove(target.pidfile, pidfile_rights(target.record.spec))
+        remove(state.record(name))
+        sweep_temps(state.record(name))
+        return RemoveResult(name, target.record.spec.stdout)
+
+
+def _unknown(state: StateDir, name: str) -> UsageError:
+    return UsageError(f"no daemon named {name} in {state.path}; list them with daemonctl status")
+
+
+def _signal_name(sig: int) -> str:
+    from daemonctl.signals import signal_name
+
+    return signal_name(sig)

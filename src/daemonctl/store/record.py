@@ -1,0 +1,185 @@
+"""The record: how a daemon was started and which process it is, as JSON in the state dir."""
+
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from daemonctl.proc.procfs import Identity
+from daemonctl.store import schema
+from daemonctl.store.atomic import atomic_write, remove
+
+# FORMAT, and the states re-exported ("X as X") for the modules that read them with the record.
+from daemonctl.store.schema import EXITED as EXITED
+from daemonctl.store.schema import FAILED as FAILED
+from daemonctl.store.schema import FORMAT
+from daemonctl.store.schema import RESTARTING as RESTARTING
+from daemonctl.store.schema import RUNNING as RUNNING
+from daemonctl.store.schema import STOPPED as STOPPED
+
+
+class CorruptRecord(Exception):
+    """A record file exists but is not a whole, valid record."""
+
+
+class RecordNotRead(CorruptRecord):
+    """A record file exists but cannot be read (permissions, I/O)."""
+
+
+class StartSpec(NamedTuple):
+    """Everything needed to start the daemon again, with every path absolute."""
+
+    command: list[str]  # argv as given; command[0] is how the user named the program
+    executable: str  # the absolute path that is exec'd
+    pidfile: str
+    stdout: str
+    stderr: str
+    chdir: str = "/"
+    umask: int = 0o022
+    env: dict[str, str] = {}  # never changed in place: every change builds a new dict
+    wait: float = 0.0
+    env_file: str | None = None  # read again at every start
+    respawn: str | None = None  # None (plain), "on-failure" or "always"
+    restart_delay: float = 1.0
+    restart_delay_max: float = 60.0
+    min_uptime: float = 10.0
+    max_restarts: int = 10
+    ready_file: str | None = None
+    ready_port: str | None = None  # HOST:PORT
+    ready_log: str | None = None  # a regular expression
+    notify: bool = False
+    ready_timeout: float = 30.0
+    user: str | None = None  # as given to --user (name or number), resolved at each start
+    group: str | None = None
+    nice: int | None = None
+    # The environment the program inherits, as the caller of the start that recorded
+    # it had it; --env-file and --env go over it. None in records older than it.
+    caller_env: dict[str, str] | None = None
+
+    @property
+    def readiness(self) -> bool:
+        return bool(self.ready_file or self.ready_port or self.ready_log or self.notify)
+
+
+class Record(NamedTuple):
+    name: str
+    spec: StartSpec
+    state: str = STOPPED
+    pid: int | None = None
+    starttime: int | None = None
+    boot_id: str | None = None
+    started_at: str | None = None
+    stopped_at: str | None = None
+    # With --respawn: pid/starttime are the program's, these the supervisor's.
+    supervisor_pid: int | None = None
+    supervisor_starttime: int | None = None
+    restarts: int = 0
+    last_exit: dict[str, Any] | None = None  # {"code" or "signal": int, "at": ISO 8601}
+    # The session the program was started in (the intermediate's PID): with pid as the
+    # process group, what proves that a dead leader's leftovers are the daemon's.
+    sid: int | None = None
+
+    @property
+    def identity(self) -> Identity | None:
+        if self.pid is None or self.starttime is None or self.boot_id is None:
+            return None
+        return Identity(self.pid, self.starttime, self.boot_id)
+
+    @property
+    def supervisor(self) -> Identity | None:
+        if self.supervisor_pid is None or self.supervisor_starttime is None or self.boot_id is None:
+            return None
+        return Identity(self.supervisor_pid, self.supervisor_starttime, self.boot_id)
+
+    def running(self, identity: Identity, now: datetime | None = None, sid: int | None = None) -> "Record":
+        return self._replace(
+            state=RUNNING,
+            pid=identity.pid,
+            starttime=identity.starttime,
+            boot_id=identity.boot_id,
+            started_at=iso(now),
+            stopped_at=None,
+            sid=sid,
+        )
+
+    def stopped(self, now: datetime | None = None) -> "Record":
+        return self._replace(state=STOPPED, stopped_at=iso(now))
+
+    def to_json(self) -> dict[str, Any]:
+        spec = self.spec._asdict()
+        spec["umask"] = format(self.spec.umask, "03o")
+        data = {"format": FORMAT, "name": self.name, "state": self.state, "pid": self.pid}
+        data.update(starttime=self.starttime, boot_id=self.boot_id)
+        data.update(started_at=self.started_at, stopped_at=self.stopped_at)
+        data.update(supervisor_pid=self.supervisor_pid, supervisor_starttime=self.supervisor_starttime)
+        data.update(restarts=self.restarts, last_exit=self.last_exit, sid=self.sid)
+        data.update(spec)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Record":
+        """The record `data` holds; CorruptRecord naming the offending field if it is not one."""
+        try:
+            schema.check(data)
+        except schema.Invalid as err:
+            raise CorruptRecord(f"is corrupt: {err}") from None
+        return cls._of_checked(data)
+
+    @classmethod
+    def _of_checked(cls, data: dict[str, Any]) -> "Record":
+        spec_data = {k: data[k] for k in StartSpec._fields if k in data}
+        spec_data["umask"] = int(data.get("umask", "022"), 8)
+        fields = {k: data[k] for k in cls._fields if k in data and k != "spec"}
+        return cls(**fields, spec=StartSpec(**spec_data))
+
+
+MAX_ENV_BYTES = schema.MAX_ENV_BYTES
+
+
+def check_environment(env: object) -> None:
+    """A recorded environment (recordformat's caller_env): TypeError or ValueError if it is not one.
+    Never quotes a value."""
+    problem = schema.FIELDS["caller_env"](env)
+    if problem:
+        too_large = any(words in problem for words in ("larger than", "longer than", "more than"))
+        raise (ValueError if too_large else TypeError)(f"caller_env {problem}")
+
+
+def iso(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+
+
+def load(path: str, name: str | None = None) -> Record | None:
+    """The record at `path`, None if there is none; CorruptRecord if it is not a whole, valid
+    record (of the daemon `name`, when given)."""
+    try:
+        raw = schema.read(path)
+    except schema.Invalid as err:
+        raise CorruptRecord(f"is corrupt: {err}") from None
+    except OSError as err:
+        raise RecordNotRead(f"cannot be read: {err.strerror}") from err
+    if raw is None:
+        return None
+    try:
+        data = schema.parse(raw)
+    except schema.Invalid as err:
+        raise CorruptRecord(f"is corrupt: {err}") from None
+    if name is not None and data["name"] != name:
+        raise CorruptRecord("is corrupt: field name names another daemon")
+    return Record._of_checked(data)
+
+
+def encode(record: Record) -> bytes:
+    """The record as written to disk; Failure if it would not load again (too large, out of range)."""
+    try:
+        return schema.dump(record.to_json())
+    except schema.Invalid as err:
+        from daemonctl.errors import Failure
+
+        raise Failure(f"cannot record {record.name}: {err}") from None
+
+
+def save(path: str, record: Record) -> None:
+    atomic_write(path, encode(record), mode=0o600)
+
+
+def delete(path: str) -> bool:
+    return remove(path)

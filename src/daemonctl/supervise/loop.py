@@ -1,0 +1,126 @@
+"""The supervision loop of `start --respawn`: wait for the program, restart it by the policy.
+
+Children, clock, sleep and record all come from outside, so the loop is tested
+without real processes or delays; `daemonctl.supervise.resident` wires in the real ones.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from daemonctl.supervise.policy import RESTART, Backoff, Ending, Policy, decide
+
+STOPPED, LOST = "stopped", "lost"  # asked to stop; the record is no longer ours
+SPAWN_FAILED = Ending(code=127)  # a restart whose exec failed counts as a quick failure
+
+
+class Child(Protocol):
+    pid: int
+
+    def wait(self) -> Ending: ...
+
+    def signal(self, sig: int, group: bool = False) -> None: ...
+
+
+class Recorder(Protocol):
+    """Keeps the record; every method is called with `locked()` held."""
+
+    def locked(self) -> AbstractContextManager[object]: ...
+
+    def started(self, child: Child, restarts: int) -> bool: ...  # False: not ours any more
+
+    def ended(self, ending: Ending) -> bool: ...
+
+    def finish(self, state: str, ending: Ending | None) -> None: ...
+
+
+class NoChild:
+    """A restart that could not even exec: it ends at once."""
+
+    pid = 0
+
+    def wait(self) -> Ending:
+        return SPAWN_FAILED
+
+    def signal(self, sig: int, group: bool = False) -> None:
+        pass
+
+
+class Supervisor:
+    def __init__(
+        self,
+        start: Callable[[], Child],
+        policy: Policy,
+        recorder: Recorder,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.start, self.policy, self.recorder = start, policy, recorder
+        self.clock, self.sleep = clock, sleep
+        self.stopping = False
+        self.child: Child | None = None
+        self.restarts = 0
+
+    def request_stop(self) -> None:
+        """SIGTERM to the supervisor: end the program's group, restart nothing."""
+        self.stopping = True
+        if self.child is not None:
+            self.child.signal(signal.SIGTERM, group=True)
+
+    def forward(self, sig: int) -> None:
+        if self.child is not None:
+            self.child.signal(sig)
+
+    def run(self, child: Child) -> str:
+        """Supervise `child` and its successors; the final state (exited, failed, stopped, lost)."""
+        backoff = Backoff()
+        while True:
+            began = self.clock()
+            self.child = child
+            if self.stopping:
+                child.signal(signal.SIGTERM, group=True)
+            ending = child.wait()
+            self.child = None
+            uptime = self.clock() - began
+            if self.stopping:
+                return self._finish(STOPPED, ending)
+            decision = decide(self.policy, backoff, ending, uptime)
+            backoff = decision.backoff
+            if decision.action != RESTART:
+                return self._finish(decision.action, ending)
+            with self.recorder.locked():
+                if not self.recorder.ended(ending):
+                    return LOST
+            self.sleep(decision.delay)
+            if self.stopping:
+                return self._finish(STOPPED, None)
+            next_child = self._restart()
+            if next_child is None:
+                return LOST
+            child = next_child
+
+    def _restart(self) -> Child | None:
+        # Under the lock: a `stop` either sees the new program in the record or runs first.
+        with self.recorder.locked():
+            try:
+                child = self.start()
+            except Exception:
+                # Whatever went wrong (the starter says what), the program does not run: a
+                # failed start for the policy, never the end of the supervision.
+                child = NoChild()
+            self.restarts += 1
+            if self.recorder.started(child, self.restarts):
+                return child
+        child.signal(signal.SIGKILL, group=True)
+        child.wait()
+        return None
+
+    def _finish(self, state: str, ending: Ending | None) -> str:
+        with self.recorder.locked():
+            self.recorder.finish(state, ending)
+        return state
+

@@ -1,0 +1,352 @@
+"""The resident supervisor process of `start --respawn` (`python -m daemonctl.supervise.resident`).
+
+It lives as long as the daemon, so it is an interpreter of its own running this
+small module: no Click, no psutil. daemonctl hands it the record (spec included)
+and the program's environment as JSON on its stdin (a memfd: no size limit, as an
+environment variable would have), and its stdout is a pipe on which it forwards
+the first program's spawn report, then lets go of it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import signal
+import time
+
+from daemonctl.faults import crash_point
+from daemonctl.proc.privileges import Credentials, for_spec, pinned
+from daemonctl.proc.procfs import Identity, read_stat
+from daemonctl.proc.spawn import Launch, SpawnError, parse_report, spawn_child
+from daemonctl.store import schema
+from daemonctl.store.atomic import atomic_write
+from daemonctl.store.lock import locked
+from daemonctl.store.logfiles import open_log
+from daemonctl.store.safeopen import Refused, Rights, acting_as, open_read, rights_for
+from daemonctl.supervise.loop import Child, Supervisor
+from daemonctl.supervise.policy import Ending, Policy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+    from typing import Any
+
+# The record is handled as checked plain JSON here: record.py and its NamedTuples
+# would cost the resident supervisor a megabyte and more.
+RUNNING, RESTARTING = schema.RUNNING, schema.RESTARTING
+
+
+class ProgramChild:
+    """The program, our child, leader of its own process group."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.reaped = False
+
+    def wait(self) -> Ending:
+        # Wait without reaping first: while the zombie holds the PID, its group number
+        # cannot be reused, so what is left of the group can be killed safely.
+        os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        _, status = os.waitpid(self.pid, 0)
+        self.reaped = True
+        return Ending.of_wait_status(status)
+
+    def signal(self, sig: int, group: bool = False) -> None:
+        if self.reaped:
+            return
+        try:
+            (os.killpg if group else os.kill)(self.pid, sig)
+        except OSError:
+            pass
+
+
+class Spec:
+    """The fields of the recorded StartSpec that the supervisor needs."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.executable: str = data["executable"]
+        self.command: list[str] = data["command"]
+        self.chdir: str = data["chdir"]
+        self.umask = int(str(data["umask"]), 8)
+        self.stdout: str = data["stdout"]
+        self.stderr: str = data["stderr"]
+        self.user: str | None = data.get("user")
+        self.group: str | None = data.get("group")
+        self.nice: int | None = data.get("nice")
+        self.policy = Policy(
+            data.get("respawn") or "on-failure",
+            float(data["restart_delay"]),
+            float(data["restart_delay_max"]),
+            float(data["min_uptime"]),
+            int(data["max_restarts"]),
+        )
+
+
+def open_logs(spec: Spec, creds: Credentials | None) -> tuple[int, int]:
+    """The logs, opened again by path for every run, so a rotated log is followed.
+
+    By the same rule as at `start` (see safeopen): a log the daemon's user
+    replaced by a symlink, a FIFO or a device is refused, not followed. A refusal
+    is told in one line on our stderr (the log we were started with) and fails
+    this run's start as an OSError, which the policy counts as a quick failure.
+    """
+    try:
+        out, _ = open_log(spec.stdout, "stdout", creds)
+        if spec.stderr == spec.stdout:
+            return out, out
+        try:
+            return out, open_log(spec.stderr, "stderr", creds)[0]
+        except BaseException:
+            os.close(out)
+            raise
+    except Refused as err:
+        tell(f"daemonctl: supervisor: {err}; this run of the program is not started")
+        raise OSError(err.errno or errno.EPERM, str(err)) from None
+
+
+def tell(line: str) -> None:
+    """One line of our own on stderr, if it can be written at all."""
+    try:
+        os.write(2, (line + "\n").encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def credentials(spec: Spec) -> Credentials | None:
+    """Whom the program runs as, resolved once to numbers (uid, gid, groups) for every run.
+
+    A user removed from the password database while its daemon runs must not stop
+    the supervision: the restarts go on as the numbers it had when we started.
+    """
+    return pinned(for_spec(spec.user, spec.group))
+
+
+def spawn_program(
+    spec: Spec, env: dict[str, str], creds: Credentials | None, on_ready: Callable[[int], object] | None = None
+) -> tuple[int, bytes]:
+    out, err = open_logs(spec, creds)
+    try:
+        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, out, err, creds, spec.nice)
+        return spawn_child(launch, on_ready=on_ready)
+    finally:
+        os.close(out)
+        if err != out:
+            os.close(err)
+
+
+def start_program(
+    spec: Spec, env: dict[str, str], creds: Credentials | None, on_ready: Callable[[int], None] | None = None
+) -> ProgramChild:
+    """One more run of the program; an OSError, told in one line on our stderr (its log), if it cannot start.
+
+    Whatever fails, the supervisor goes on: the policy counts the run as a failed start.
+    """
+    try:
+        pid, report = spawn_program(spec, env, creds, on_ready)
+    except OSError:
+        raise  # open_logs told why
+    except SpawnError as err:
+        tell(f"daemonctl: supervisor: cannot start {spec.executable} ({err.stage}): {err.strerror}")
+        raise OSError(err.errno, err.strerror) from None
+    except Exception as err:
+        tell(f"daemonctl: supervisor: cannot start {spec.executable}: {err}")
+        raise OSError(errno.EINVAL, str(err)) from None
+    crash_point("supervisor:restarted")
+    try:
+        parse_report(report)
+    except SpawnError as err:
+        os.waitpid(pid, 0)
+        tell(f"daemonctl: supervisor: cannot start {spec.executable} ({err.stage}): {err.strerror}")
+        raise OSError(err.errno, err.strerror) from None
+    return ProgramChild(pid)
+
+
+def iso() -> str:
+    # The format of record.iso(), without importing datetime.
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+class RecordKeeper:
+    """Writes the supervisor's news into the record, as long as the record is still ours."""
+
+    def __init__(self, record_path: str, lock_path: str, me: Identity, rights: Rights | None = None) -> None:
+        self.record_path, self.lock_path, self.me = record_path, lock_path, me
+        self.rights = rights  # the daemon user's, for its pidfile (see safeopen)
+        self.write_failed = False
+
+    def locked(self) -> AbstractContextManager[object]:
+        return locked(self.lock_path)
+
+    def _mine(self) -> dict[str, Any] | None:
+        try:
+            data = schema.load(self.record_path)
+        except (OSError, schema.Invalid):
+            return None  # gone or corrupt: not ours to write, and no restart goes by it
+        if data is None or data.get("boot_id") != self.me.boot_id:
+            return None
+        if (data.get("supervisor_pid"), data.get("supervisor_starttime")) != (self.me.pid, self.me.starttime):
+            return None
+        return data
+
+    def _update(self, **changes: Any) -> dict[str, Any] | None:
+        data = self._mine()
+        if data is None:
+            return None
+        data.update(changes)
+        try:
+            raw = schema.dump(data)
+        except schema.Invalid:
+            return None  # a restart count or exit this record cannot hold: stop acting on it
+        try:
+            atomic_write(self.record_path, raw, 0o600)
+        except OSError as err:
+            # A full state directory must not end the supervision: the program still
+            # needs it. Said once (until a write succeeds again), in the daemon's log.
+            if not self.write_failed:
+                tell(f"daemonctl: supervisor: cannot write the record {self.record_path}: {err.strerror}; supervising on")
+            self.write_failed = True
+        else:
+            self.write_failed = False
+        return data
+
+    def started(self, child: Child, restarts: int) -> bool:
+        st = read_stat(child.pid) if child.pid else None
+        if st is None:
+            return self._update(state=RESTARTING, restarts=restarts) is not None
+        changes = {"pid": child.pid, "starttime": st.starttime, "sid": st.sid, "started_at": iso()}
+        return self._update(state=RUNNING, restarts=restarts, **changes) is not None
+
+    def ended(self, ending: Ending) -> bool:
+        return self._update(state=RESTARTING, last_exit=last_exit(ending)) is not None
+
+    def finish(self, state: str, ending: Ending | None) -> None:
+        changes: dict[str, Any] = {"state": state, "stopped_at": iso()}
+        if ending is not None:
+            changes["last_exit"] = last_exit(ending)
+        data = self._update(**changes)
+        if data is None:
+            return
+        # The pidfile goes last: a record that says exited/failed already tells the truth.
+        # Never through a symlink, never blocking on a FIFO planted there, and with the
+        # daemon user's rights where it can change what the path names (see safeopen).
+        path = data["pidfile"]
+        try:
+            fd = open_read(path, "pidfile", self.rights)
+        except (OSError, Refused):
+            return
+        try:
+            if os.read(fd, 64).strip() == str(self.me.pid).encode():
+                with acting_as(rights_for(path, self.rights)):
+                    os.unlink(path)
+        except (OSError, Refused):
+            pass
+        finally:
+            os.close(fd)
+
+
+def last_exit(ending: Ending) -> dict[str, Any]:
+    key, value = ("signal", ending.signal) if ending.signal is not None else ("code", ending.code)
+    return {key: value, "at": iso()}
+
+
+def _install_signals(sup: Supervisor, wake: int) -> None:
+    def on_stop(sig: int, frame: object) -> None:
+        sup.request_stop()
+        os.write(wake, b"x")
+
+    def on_forward(sig: int, frame: object) -> None:
+        sup.forward(sig)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_stop)
+    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, on_forward)
+
+
+def _interruptible_sleep(wake_read: int) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        select.select([wake_read], [], [], max(seconds, 0.0))
+
+    return sleep
+
+
+def _read_config() -> dict[str, Any]:
+    """The configuration daemonctl wrote on our stdin; stdin is /dev/null afterwards."""
+    chunks = []
+    while chunk := os.read(0, 1 << 16):
+        chunks.append(chunk)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    import json
+
+    config: dict[str, Any] = json.loads(b"".join(chunks))
+    return config
+
+
+def _write_report(report: bytes) -> None:
+    """The first run's spawn report to daemonctl; then let go of the pipe (daemonctl reads until EOF)."""
+    try:
+        os.write(1, report)
+    except OSError:
+        pass  # daemonctl was killed: the record names us, so supervise all the same
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
+def main() -> int:
+    config = _read_config()
+    spec = Spec(config["record"])
+    env: dict[str, str] = config["env"]
+    me = Identity.of(os.getpid())
+    assert me is not None
+    wake_read, wake_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        creds = credentials(spec)
+    except Exception as err:  # daemonctl resolved them a moment ago: the user was removed since
+        tell(f"daemonctl: supervisor: {err}")
+        _write_report(f"P 0 0\nE {errno.EINVAL} user\n".encode())
+        return 127
+    keeper = RecordKeeper(config["record_path"], config["lock_path"], me, Rights.of(creds))
+
+    def record_restart(pid: int) -> None:
+        # A restart is recorded before it may exec, as the first run is (the lock is held):
+        # a supervisor killed right after must not leave a program no record names.
+        if not keeper.started(ProgramChild(pid), sup.restarts + 1):
+            raise OSError(errno.ESTALE, "the record is no longer this supervisor's")
+
+    sup = Supervisor(
+        lambda: start_program(spec, env, creds, record_restart), spec.policy, keeper, sleep=_interruptible_sleep(wake_read)
+    )
+    _install_signals(sup, wake_write)
+    try:
+        # Recorded before it may exec (and before daemonctl hears of it), so that a
+        # daemonctl killed now, or a stop that kills us, still finds the program in the
+        # record. Without the lock: daemonctl holds it while it waits for this report,
+        # and writes nothing until it has read it.
+        pid, report = spawn_program(spec, env, creds, on_ready=lambda pid: keeper.started(ProgramChild(pid), 0))
+    except OSError as err:
+        pid, report = 0, f"P 0 0\nE {err.errno or 0} stdio\n".encode()
+    except SpawnError as err:
+        pid, report = 0, f"P 0 0\nE {err.errno} {err.stage}\n".encode()
+    crash_point("supervisor:spawned")
+    _write_report(report)
+    try:
+        parse_report(report)
+    except SpawnError:
+        if pid:
+            os.waitpid(pid, 0)
+        return 127
+    sup.run(ProgramChild(pid))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - the resident process
+    raise SystemExit(main())
