@@ -91,7 +91,7 @@ def test_importing_the_cli_does_not_import_psutil_or_the_core():
     code = "import sys, daemonctl.cli.commands; print(sorted(m for m in sys.modules if m == 'psutil' or m.startswith('daemonctl.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "psutil" not in out
-    assert eval(out) == ["daemonctl.cli.commands", "daemonctl.cli.params", "daemonctl.errors", "daemonctl.limits"]
+    assert eval(out) == ["daemonctl.cli", "daemonctl.cli.commands", "daemonctl.cli.params", "daemonctl.errors", "daemonctl.limits"]
 
 
 @pytest.mark.parametrize("argv", [["-q", "stop", "web"], ["stop", "-q", "web"], ["stop", "--quiet", "web"]])
@@ -160,7 +160,7 @@ def test_the_console_script_collects_garbage_while_the_command_runs():
         "def probe():\n"
         "    print(gc.isenabled(), gc.get_freeze_count() > 1000, flush=True)\n"
         "    return 0\n"
-        "commands.main = probe\n"
+        "cli.main = probe\n"
         "m.main()\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

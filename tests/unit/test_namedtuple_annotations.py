@@ -11,7 +11,7 @@ from pathlib import Path
 
 import daemonctl
 
-SOURCES = sorted(Path(daemonctl.__file__).parent.glob("*.py"))
+SOURCES = sorted(Path(daemonctl.__file__).parent.rglob("*.py"))
 
 
 def defines_namedtuple(tree: ast.Module) -> bool:
