@@ -20,6 +20,7 @@ import os
 import re
 import time
 
+from daemonctl.errors import Failure
 from daemonctl.proc.procfs import Identity, is_alive, read_stat
 from daemonctl.store.statedir import StateDir
 
@@ -74,7 +75,6 @@ def _boot_wall_time() -> float:
 
 def forget(state: StateDir, name: str) -> None:
     """Remove NAME's corrupt record (under NAME's lock) and its default pidfile; Failure if it may still run."""
-    from daemonctl.errors import Failure
     from daemonctl.store import schema
     from daemonctl.store.atomic import remove, sweep_temps
 
@@ -94,7 +94,6 @@ def forget(state: StateDir, name: str) -> None:
 
 def _remove_any(path: str) -> None:
     """Unlink the record, whatever it is (a symlink goes, not its target); an empty directory is removed."""
-    from daemonctl.errors import Failure
     from daemonctl.store.atomic import remove
 
     if os.path.isdir(path) and not os.path.islink(path):

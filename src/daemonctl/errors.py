@@ -1,43 +1,28 @@
-"""Exit codes (LSB init-script conventions) and the exceptions that carry them.
+"""The exceptions of daemonctl, each carrying its exit code (exitcodes.py).
 
-Every failure in daemonctl is raised as a subclass of `DaemonctlError`; the CLI
-turns it into one line on stderr and the exit code of its class.
+Every failure in daemonctl is raised as a subclass of `DaemonctlError`, a plain
+exception that knows nothing of output: the CLI (cli/error_handler.py) turns it
+into one line on stderr and its exit code. Dependency-free, so the resident
+supervisor may import it.
 """
 
 from __future__ import annotations
 
-import enum
-from typing import IO, Any
-
-import click
+from daemonctl.exitcodes import ExitStatus, for_signal
 
 
-class ExitStatus(enum.IntEnum):
-    OK = 0
-    FAILURE = 1  # start: generic failure; stop: still running; status: dead with pidfile
-    USAGE = 2
-    NOT_RUNNING = 3  # status
-    PRIVILEGE = 4  # insufficient privilege; status: state unknown
-    NOT_FOUND = 5  # start: program not found or not executable
-    NO_PROGRAM = 6  # start: no program given and no record of NAME
-    SIGNAL_NOT_RUNNING = 7  # signal: the daemon is not running
+class DaemonctlError(Exception):
+    """Base of every error daemonctl reports: a message, its exit code and, for a failed start, its log's last lines."""
 
-
-class DaemonctlError(click.ClickException):
-    """Base of every error daemonctl reports; `exit_code` is an ExitStatus."""
-
-    exit_code = ExitStatus.FAILURE
+    exit_code: int = ExitStatus.FAILURE
 
     def __init__(self, message: str, log_tail: list[str] | None = None) -> None:
         super().__init__(message)
+        self.message = message
         self.log_tail = log_tail or []
 
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"daemonctl: error: {self.format_message()}", err=True, file=file)
-        if self.log_tail:
-            click.echo("last lines of its log:", err=True, file=file)
-            for line in self.log_tail:
-                click.echo(f"  | {line}", err=True, file=file)
+    def __str__(self) -> str:
+        return self.message
 
 
 class Failure(DaemonctlError):
@@ -57,8 +42,7 @@ class StartInterrupted(DaemonctlError):
 
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
-        # Click declares exit_code a ClassVar; this one error's code depends on the signal.
-        self.exit_code = 128 + signum  # type: ignore[misc,assignment]
+        self.exit_code = for_signal(signum)
 
 
 class PrivilegeError(DaemonctlError):

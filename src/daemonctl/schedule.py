@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
+from daemonctl.errors import UsageError
 from daemonctl.limits import MAX_SECONDS
 
 TYPE_CHECKING = False
@@ -173,8 +174,6 @@ def _wait_telling(
 
 def from_options(timeout: float | None, text: str | None) -> Schedule:
     """The schedule that -t/--timeout or --schedule asks for (10 s by default); UsageError if both."""
-    from daemonctl.errors import UsageError
-
     if timeout is not None and text is not None:
         raise UsageError("give either -t/--timeout or --schedule, not both")
     if text is None:

@@ -3,7 +3,8 @@
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from daemonctl.errors import DaemonctlError, ExitStatus, NotRunning, StatusUnknown, UnreadableRecord
+from daemonctl.errors import DaemonctlError, NotRunning, StatusUnknown, UnreadableRecord
+from daemonctl.exitcodes import ExitStatus
 from daemonctl.reconcile import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Daemon, inspect, resolve, trusted
 from daemonctl.store.statedir import StateDir
 
@@ -117,7 +118,7 @@ def status_one(state: StateDir, name: str | None, pidfile: str | None) -> Report
     try:
         target = resolve(state, name, pidfile)
     except UnreadableRecord as err:
-        raise StatusUnknown(err.format_message()) from None
+        raise StatusUnknown(err.message) from None
     daemon = trusted(inspect(target))
     if target.record is None and daemon.pidfile_pid is None:
         what = name if name is not None else f"pidfile {target.pidfile}"
@@ -135,7 +136,7 @@ def status_all(state: StateDir) -> list[Report]:
             reports.append(report(trusted(inspect(resolve(state, name, None)))))
         except DaemonctlError as err:
             path = str(state.pidfile(name))
-            reports.append(Report(name, "unknown", None, path, [], None, None, None, error=err.format_message()))
+            reports.append(Report(name, "unknown", None, path, [], None, None, None, error=err.message))
     return reports
 
 

@@ -5,7 +5,8 @@ from types import SimpleNamespace
 import pytest
 
 from daemonctl.cli import commands
-from daemonctl.errors import ExitStatus, Failure
+from daemonctl.errors import Failure
+from daemonctl.exitcodes import ExitStatus
 
 
 @pytest.fixture
@@ -88,10 +89,12 @@ def test_importing_the_cli_does_not_import_psutil_or_the_core():
     import subprocess
     import sys
 
-    code = "import sys, daemonctl.cli.commands; print(sorted(m for m in sys.modules if m == 'psutil' or m.startswith('daemonctl.')))"
+    code = ("import sys, daemonctl.cli.commands\n"
+            "print(sorted(m for m in sys.modules if m == 'psutil' or m.startswith('daemonctl.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "psutil" not in out
-    assert eval(out) == ["daemonctl.cli", "daemonctl.cli.commands", "daemonctl.cli.params", "daemonctl.errors", "daemonctl.limits"]
+    assert eval(out) == ["daemonctl.cli", "daemonctl.cli.commands", "daemonctl.cli.error_handler", "daemonctl.cli.params",
+                         "daemonctl.errors", "daemonctl.exitcodes", "daemonctl.limits"]
 
 
 @pytest.mark.parametrize("argv", [["-q", "stop", "web"], ["stop", "-q", "web"], ["stop", "--quiet", "web"]])

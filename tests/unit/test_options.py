@@ -2,7 +2,8 @@ import os
 
 import pytest
 
-from daemonctl.errors import ExitStatus, NoProgram, ProgramNotFound, UsageError
+from daemonctl.errors import NoProgram, ProgramNotFound, UsageError
+from daemonctl.exitcodes import ExitStatus
 from daemonctl.options import StartOptions, build_spec, find_program, override, parse_env, parse_umask
 from daemonctl.store.record import Record
 from daemonctl.store.statedir import StateDir

@@ -2,7 +2,8 @@ import signal
 
 import pytest
 
-from daemonctl.errors import ExitStatus, UsageError
+from daemonctl.errors import UsageError
+from daemonctl.exitcodes import ExitStatus
 from daemonctl.signals import parse_signal, signal_name
 from daemonctl.store.statedir import StateDir, default_state_dir, validate_name
 

@@ -19,7 +19,7 @@ print(" ".join(sorted(sys.modules)))
 """
 
 # The json package is allowed: the supervisor checks the record it rewrites (recordformat).
-HEAVY = ("click", "psutil", "dataclasses", "pathlib", "socket", "datetime", "daemonctl.errors", "daemonctl.store.record")
+HEAVY = ("click", "psutil", "dataclasses", "pathlib", "socket", "datetime", "daemonctl.store.record")
 
 
 def test_supervisor_start_path_imports_nothing_heavy():

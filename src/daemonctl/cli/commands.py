@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from daemonctl.cli.error_handler import run_reporting
 from daemonctl.cli.params import (
     COUNT,
     NAME_OR_SIGNAL,
@@ -31,7 +32,8 @@ from daemonctl.cli.params import (
     update_env_option,
     version_option,
 )
-from daemonctl.errors import DaemonctlError, ExitStatus, UsageError
+from daemonctl.errors import Failure, PrivilegeError, UsageError
+from daemonctl.exitcodes import ExitStatus, for_signal
 from daemonctl.limits import NICE
 
 TYPE_CHECKING = False
@@ -295,11 +297,11 @@ def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
             show(source, lines, follow, write)
             out.flush()
     except Interrupted as stop:
-        return 128 + stop.signum
+        return for_signal(stop.signum)
     except BrokenPipeError:
         # The reader went away (`logs -f web | head`): end as a program killed by SIGPIPE would.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 128 + 13
+        return ExitStatus.BROKEN_PIPE
     return ExitStatus.OK
 
 
@@ -309,13 +311,12 @@ def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
 @click.pass_context
 def remove(ctx: click.Context, name: str) -> int:
     """Forget a daemon that is not running (its log stays)."""
-    from daemonctl.errors import Failure, PrivilegeError
     from daemonctl.stop import forget
 
     try:
         result = forget(_state(ctx), name)
     except PrivilegeError as err:
-        raise Failure(err.format_message()) from None  # remove's exit codes have no 4
+        raise Failure(err.message) from None  # remove's exit codes have no 4
     if result.log is None:
         _say(f"forgot {result.name}, whose record was corrupt; its logs were kept")
     else:
@@ -345,22 +346,4 @@ def export_cmd(ctx: click.Context, timeout: float | None, schedule: str | None, 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes one line on stderr and its exit code."""
-    try:
-        code = cli.main(args=argv, prog_name="daemonctl", standalone_mode=False)
-    except DaemonctlError as err:
-        err.show()
-        return int(err.exit_code)
-    except getattr(click.exceptions, "NoArgsIsHelpError", ()) as err:
-        # `daemonctl` alone (Click 8.2+): the help itself, not an error line.
-        click.echo(err.format_message(), err=True)
-        return ExitStatus.USAGE
-    except click.UsageError as err:
-        hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
-        click.echo(f"daemonctl: error: {err.format_message()}{hint}", err=True)
-        return ExitStatus.USAGE
-    except click.ClickException as err:
-        click.echo(f"daemonctl: error: {err.format_message()}", err=True)
-        return err.exit_code
-    except (click.Abort, KeyboardInterrupt):
-        return 130
-    return int(code) if isinstance(code, int) else ExitStatus.OK
+    return run_reporting(lambda: cli.main(args=argv, prog_name="daemonctl", standalone_mode=False))

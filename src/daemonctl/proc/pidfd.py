@@ -12,6 +12,7 @@ import select
 import time
 from collections.abc import Iterable
 
+from daemonctl.errors import Failure
 from daemonctl.proc.procfs import Identity, is_alive
 
 
@@ -24,8 +25,6 @@ def open_pidfd(pid: int) -> int | None:
     except OSError as err:
         if err.errno != errno.ENOSYS:
             raise
-        from daemonctl.errors import Failure
-
         raise Failure("this kernel has no pidfd_open (Linux 5.3 or later is needed to wait for a process)") from None
 
 

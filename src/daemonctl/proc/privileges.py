@@ -10,6 +10,8 @@ import os
 import pwd
 from typing import NamedTuple, overload
 
+from daemonctl.errors import PrivilegeError, UsageError
+
 
 class Credentials(NamedTuple):
     uid: int
@@ -36,7 +38,7 @@ def split_user(text: str) -> tuple[str, str | None]:
     """`USER[:GROUP]` into its parts."""
     user, sep, group = text.partition(":")
     if not user or (sep and not group):
-        raise _usage(f"--user takes USER or USER:GROUP, not {text!r}")
+        raise UsageError(f"--user takes USER or USER:GROUP, not {text!r}")
     return user, group if sep else None
 
 
@@ -48,7 +50,7 @@ def resolve(user: str | None, group: str | None) -> Credentials | None:
     entry = _passwd(user)
     if entry is None:
         if gid is None:
-            raise _usage(f"user {user!r} has no entry in the password database: give its group too")
+            raise UsageError(f"user {user!r} has no entry in the password database: give its group too")
         return Credentials(int(user), gid, None)
     return Credentials(entry.pw_uid, entry.pw_gid if gid is None else gid, entry.pw_name, entry.pw_dir, entry.pw_shell)
 
@@ -59,19 +61,19 @@ def _passwd(user: str) -> pwd.struct_passwd | None:
     except (KeyError, OverflowError):
         if user.isdigit() and int(user) < 2**32 - 1:
             return None
-        raise _usage(f"unknown user {user!r}") from None
+        raise UsageError(f"unknown user {user!r}") from None
 
 
 def _group_id(group: str) -> int:
     if group.isdigit():
         gid = int(group)
         if gid >= 2**32 - 1:
-            raise _usage(f"group id {group} is out of range")
+            raise UsageError(f"group id {group} is out of range")
         return gid
     try:
         return grp.getgrnam(group).gr_gid
     except KeyError:
-        raise _usage(f"unknown group {group!r}") from None
+        raise UsageError(f"unknown group {group!r}") from None
 
 
 def needed(creds: Credentials | None) -> Credentials | None:
@@ -86,7 +88,7 @@ def needed(creds: Credentials | None) -> Credentials | None:
         return creds
     if creds.uid == os.geteuid() and creds.gid == os.getegid():
         return None
-    raise _privilege(
+    raise PrivilegeError(
         f"only root can run a program as another user or group (asked for uid {creds.uid}, "
         f"gid {creds.gid}; running as uid {os.geteuid()}, gid {os.getegid()})"
     )
@@ -141,19 +143,5 @@ def for_spec(user: str | None, group: str | None) -> Credentials | None:
     """The credentials of a spec's `--user USER[:GROUP]` and `--group GROUP`."""
     name, user_group = split_user(user) if user is not None else (None, None)
     if user_group is not None and group is not None:
-        raise _usage("give the group once: either --user USER:GROUP or --group GROUP")
+        raise UsageError("give the group once: either --user USER:GROUP or --group GROUP")
     return resolve(name, user_group if user_group is not None else group)
-
-
-# Errors are imported where raised: the resident supervisor calls this module at
-# every start, and errors.py brings Click.
-def _usage(message: str) -> Exception:
-    from daemonctl.errors import UsageError
-
-    return UsageError(message)
-
-
-def _privilege(message: str) -> Exception:
-    from daemonctl.errors import PrivilegeError
-
-    return PrivilegeError(message)

@@ -1,7 +1,6 @@
 """Atomic file replacement, shared by the pidfile and the record.
 
-The lean supervisor imports this module: it stays free of pathlib and Click
-(errors are imported only on the paths that raise them).
+The lean supervisor imports this module: it stays free of pathlib.
 """
 
 from __future__ import annotations
@@ -9,13 +8,13 @@ from __future__ import annotations
 import errno
 import os
 
+from daemonctl.errors import Failure
 from daemonctl.store.safeopen import acting_as, rights_for
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from daemonctl.errors import Failure
     from daemonctl.store.safeopen import Rights
 
 TEMP_SUFFIX = ".tmp"
@@ -88,8 +87,6 @@ def atomic_write(path: Path | str, data: bytes, mode: int = 0o644, rights: Right
 
 
 def write_failure(err: OSError, what: str, path: Path | str) -> Failure:
-    from daemonctl.errors import Failure
-
     return Failure(f"cannot write {what} {path}: {err.strerror or err}")
 
 
@@ -150,7 +147,5 @@ def remove(path: Path | str, rights: Rights | None = None) -> bool:
     except FileNotFoundError:
         return False
     except OSError as err:
-        from daemonctl.errors import Failure
-
         raise Failure(f"cannot remove {path}: {err.strerror}") from None
     return True

@@ -7,6 +7,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from daemonctl.errors import from_oserror
+
 TYPE_CHECKING = False  # pathlib for type hints only: the lean supervisor imports this module
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,9 +25,6 @@ def locked(path: Path | str) -> Iterator[None]:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     except FileNotFoundError as err:
-        # errors imports Click: only on the way out, so the lean supervisor can lock too.
-        from daemonctl.errors import from_oserror
-
         if os.path.exists(os.path.dirname(path) or "."):
             raise from_oserror(err, f"cannot open lock file {path}") from None
         # No state directory: nothing is recorded, so there is nothing to protect,
@@ -33,8 +32,6 @@ def locked(path: Path | str) -> Iterator[None]:
         yield
         return
     except OSError as err:
-        from daemonctl.errors import from_oserror
-
         raise from_oserror(err, f"cannot open lock file {path}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -11,6 +11,7 @@ import stat
 from collections.abc import Callable
 from typing import NamedTuple
 
+from daemonctl.errors import Failure, UsageError
 from daemonctl.store.lastlines import BLOCK, fd_reader, start_of_last_lines
 from daemonctl.store.safeopen import Refused, Rights, open_read
 from daemonctl.store.statedir import StateDir, validate_name
@@ -32,7 +33,6 @@ class Source(NamedTuple):
 
 def log_source(state: StateDir, name: str) -> Source:
     """The stdout log of NAME, from its record (or the default place when it has none)."""
-    from daemonctl.errors import Failure, UsageError
     from daemonctl.reconcile import load_record
 
     rec = load_record(state, validate_name(name))

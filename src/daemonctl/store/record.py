@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from daemonctl.errors import Failure
 from daemonctl.proc.procfs import Identity
 from daemonctl.store import schema
 from daemonctl.store.atomic import atomic_write, remove
@@ -172,8 +173,6 @@ def encode(record: Record) -> bytes:
     try:
         return schema.dump(record.to_json())
     except schema.Invalid as err:
-        from daemonctl.errors import Failure
-
         raise Failure(f"cannot record {record.name}: {err}") from None
 
 

@@ -32,7 +32,6 @@ users still cannot signal or ptrace us meanwhile (the kernel checks the real and
 saved uid, and marks the process non-dumpable).
 
 Errors carry no content of the file: only its path, its kind and the errno.
-This module imports neither Click nor errors.py at import time.
 """
 
 # The C module: signal.py builds IntEnum classes at import, milliseconds for every command.
@@ -44,9 +43,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
+from daemonctl.errors import DaemonctlError, Failure, PrivilegeError
+from daemonctl.exitcodes import ExitStatus
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from daemonctl.errors import DaemonctlError
     from daemonctl.proc.privileges import Credentials
 
 BASE = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
@@ -70,13 +71,12 @@ class Refused(Exception):
 
     @property
     def exit_code(self) -> int:
-        return 4 if self.trust or self.errno in (errno.EACCES, errno.EPERM) else 1
+        denied = self.trust or self.errno in (errno.EACCES, errno.EPERM)
+        return ExitStatus.PRIVILEGE if denied else ExitStatus.FAILURE
 
-    def to_error(self) -> "DaemonctlError":
-        """The CLI's exception for this refusal (errors.py brings Click: imported only here)."""
-        from daemonctl.errors import Failure, PrivilegeError
-
-        return (PrivilegeError if self.exit_code == 4 else Failure)(self.message)
+    def to_error(self) -> DaemonctlError:
+        """This refusal as daemonctl's error: PrivilegeError (4) or Failure (1)."""
+        return (PrivilegeError if self.exit_code == ExitStatus.PRIVILEGE else Failure)(self.message)
 
 
 class Rights(NamedTuple):
