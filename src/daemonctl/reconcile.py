@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 from daemonctl.errors import BadRecord, DaemonctlError, PrivilegeError, RecordNotPermitted, StatusUnknown, UnreadableRecord
 from daemonctl.proc.procfs import PROC, Identity, is_alive, pid_alive
+from daemonctl.states import ACTIVE, DEAD, EXITED, FAILED, NOT_RUNNING, RESTARTING, RUNNING
 from daemonctl.store import pidfile as pidfile_mod
 from daemonctl.store import record as record_mod
 from daemonctl.store.record import Record, StartSpec
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
     from daemonctl.proc.ownership import GroupProof
     from daemonctl.store.safeopen import Rights
 
-RUNNING, DEAD, STOPPED = "running", "dead", "stopped"
-RESTARTING, EXITED, FAILED = record_mod.RESTARTING, record_mod.EXITED, record_mod.FAILED
 
 
 class Target(NamedTuple):
@@ -47,7 +46,7 @@ class Daemon(NamedTuple):
     @property
     def active(self) -> bool:
         """Something of it still runs: the program, or a supervisor that will restart it."""
-        return self.state in (RUNNING, RESTARTING) or (self.state == DEAD and self.identity is not None)
+        return self.state in ACTIVE or (self.state == DEAD and self.identity is not None)
 
     @property
     def record(self) -> Record | None:
@@ -154,12 +153,12 @@ def _reconcile(target: Target, pid_in_file: int | None, proc: str = PROC) -> Dae
     rec = target.record
     if rec is not None and rec.supervisor is not None:
         return _inspect_supervised(target, rec, pid_in_file, proc)
-    ident = rec.identity if rec is not None and rec.state == record_mod.RUNNING else None
+    ident = rec.identity if rec is not None and rec.state == RUNNING else None
     if ident is not None and is_alive(ident, proc):
         # The record's process lives: it is the daemon, whatever the pidfile says.
         return Daemon(target, RUNNING, ident.pid, pid_in_file, ident)
     if pid_in_file is None:
-        return Daemon(target, STOPPED, None, None, None)
+        return Daemon(target, NOT_RUNNING, None, None, None)
     if rec is None:
         # A pidfile written by another tool: all we can go by is the PID.
         if pid_alive(pid_in_file, proc):
@@ -173,16 +172,16 @@ def _inspect_supervised(target: Target, rec: Record, pid_in_file: int | None, pr
     """With --respawn the pidfile names the supervisor, the record the program."""
     prog = rec.identity if rec.identity is not None and is_alive(rec.identity, proc) else None
     sup = rec.supervisor
-    if rec.state in (record_mod.RUNNING, RESTARTING) and sup is not None and is_alive(sup, proc):
+    if rec.state in ACTIVE and sup is not None and is_alive(sup, proc):
         if prog is not None:
             return Daemon(target, RUNNING, prog.pid, pid_in_file, prog, supervisor=sup)
         return Daemon(target, RESTARTING, None, pid_in_file, None, supervisor=sup)
-    if rec.state in (record_mod.RUNNING, RESTARTING):
+    if rec.state in ACTIVE:
         # The supervisor was killed: dead, though its program may still run.
         stale = pid_in_file is not None and pid_alive(pid_in_file, proc)  # the supervisor's PID, reused
         pid = prog.pid if prog is not None else pid_in_file
         return Daemon(target, DEAD, pid, pid_in_file, prog, stale=stale)
-    return Daemon(target, rec.state if rec.state in (EXITED, FAILED) else STOPPED, None, pid_in_file, None)
+    return Daemon(target, rec.state if rec.state in (EXITED, FAILED) else NOT_RUNNING, None, pid_in_file, None)
 
 
 def proof(daemon: Daemon) -> "GroupProof | None":

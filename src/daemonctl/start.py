@@ -13,8 +13,9 @@ from daemonctl.options import StartOptions, build_spec, inherited, program_env, 
 from daemonctl.proc.privileges import Credentials, for_spec, needed
 from daemonctl.proc.procfs import Identity, exe_of, pid_alive, read_stat
 from daemonctl.proc.spawn import Launch, SpawnError, spawn
-from daemonctl.reconcile import RESTARTING, RUNNING, Daemon, Target, inspect, leftovers, load_record, pidfile_rights
+from daemonctl.reconcile import Daemon, Target, inspect, leftovers, load_record, pidfile_rights
 from daemonctl.settle import Launched, Pending, arm, close_checks, settle, stop_launched, undo_commit
+from daemonctl.states import ACTIVE, RUNNING
 from daemonctl.store import pidfile as pidfile_mod
 from daemonctl.store import record as record_mod
 from daemonctl.store.atomic import AtomicFile, remove, sweep_temps, write_failure
@@ -268,7 +269,7 @@ def _running_pid(state: StateDir, name: str, spec: StartSpec, recorded: Record |
 
 def _supervised_running(daemon: Daemon) -> int | None:
     """A supervised daemon that runs; one whose supervisor was killed is stopped first."""
-    if daemon.state in (RUNNING, RESTARTING):
+    if daemon.state in ACTIVE:
         return daemon.pid or (daemon.supervisor.pid if daemon.supervisor else None)
     if daemon.identity is not None or leftovers(daemon):
         _stop_remains(daemon)

@@ -5,14 +5,15 @@ from typing import Any, NamedTuple
 
 from daemonctl.errors import DaemonctlError, NotRunning, StatusUnknown, UnreadableRecord
 from daemonctl.exitcodes import ExitStatus
-from daemonctl.reconcile import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Daemon, inspect, resolve, trusted
+from daemonctl.reconcile import Daemon, inspect, resolve, trusted
+from daemonctl.states import DEAD, EXITED, FAILED, NOT_RUNNING, RESTARTING, RUNNING, UNKNOWN
 from daemonctl.store.statedir import StateDir
 
 EXIT_BY_STATE = {
     RUNNING: ExitStatus.OK,
     RESTARTING: ExitStatus.OK,  # the supervisor runs and is about to start the program again
     DEAD: ExitStatus.FAILURE,
-    STOPPED: ExitStatus.NOT_RUNNING,
+    NOT_RUNNING: ExitStatus.NOT_RUNNING,
     EXITED: ExitStatus.NOT_RUNNING,
     FAILED: ExitStatus.NOT_RUNNING,
 }
@@ -136,7 +137,7 @@ def status_all(state: StateDir) -> list[Report]:
             reports.append(report(trusted(inspect(resolve(state, name, None)))))
         except DaemonctlError as err:
             path = str(state.pidfile(name))
-            reports.append(Report(name, "unknown", None, path, [], None, None, None, error=err.message))
+            reports.append(Report(name, UNKNOWN, None, path, [], None, None, None, error=err.message))
     return reports
 
 
@@ -194,7 +195,7 @@ def describe_supervised(r: Report, sup: Supervision) -> str:
 def describe(r: Report) -> str:
     """One human line for a report."""
     label = r.name or r.pidfile
-    if r.supervision is not None and r.state != "unknown":
+    if r.supervision is not None and r.state != UNKNOWN:
         return describe_supervised(r, r.supervision)
     if r.state == RUNNING:
         return f"{label} is running (pid {r.pid}, up {uptime(r.started_at)})"
@@ -202,7 +203,7 @@ def describe(r: Report) -> str:
         why = "now another process's" if r.stale else "gone"
         again = f"; start it again with daemonctl start -n {r.name}" if r.name else ""
         return f"{label} is dead: pidfile {r.pidfile} names pid {r.pid}, which is {why}{again}"
-    if r.state == STOPPED:
+    if r.state == NOT_RUNNING:
         again = f"; start it with daemonctl start -n {r.name}" if r.name else ""
         return f"{label} is not running{again}"
     return f"{label}: state unknown ({r.error})"

@@ -12,33 +12,20 @@ from daemonctl.proc.groupstop import Groups, ProcessGroup
 from daemonctl.proc.ownership import GroupProof
 from daemonctl.proc.pidfd import open_verified
 from daemonctl.proc.procfs import Identity, is_alive
-from daemonctl.reconcile import (
-    RESTARTING,
-    RUNNING,
-    Daemon,
-    Target,
-    inspect,
-    leftovers,
-    named,
-    pidfile_rights,
-    proof,
-    resolve,
-    trusted,
-)
+from daemonctl.reconcile import Daemon, Target, inspect, leftovers, named, pidfile_rights, proof, resolve, trusted
 from daemonctl.schedule import Schedule, run
+from daemonctl.states import ACTIVE, HALTED, NO_SUCH_DAEMON, RESTARTING, RUNNING, STALE, WAS_NOT_RUNNING
 from daemonctl.store import pidfile as pidfile_mod
 from daemonctl.store import record as record_mod
 from daemonctl.store.atomic import remove, sweep_temps, write_failure
 from daemonctl.store.lock import locked
 from daemonctl.store.statedir import StateDir, validate_name
 
-STOPPED, NOT_RUNNING, STALE, UNKNOWN = "stopped", "not-running", "stale", "unknown"
-
 
 class StopResult(NamedTuple):
     label: str  # the daemon's name, or its pidfile when it has no record
     pid: int | None
-    outcome: str  # stopped, not-running, stale (the pidfile's PID was another process's), or unknown (no such NAME)
+    outcome: str  # HALTED, WAS_NOT_RUNNING, STALE or NO_SUCH_DAEMON (states)
     note: str | None = None  # a pidfile that was not read (a symlink) and was left alone
 
 
@@ -49,7 +36,7 @@ def stop(state: StateDir, name: str | None, pidfile: str | None, schedule: Sched
     if target.record is None and not os.path.lexists(target.pidfile):
         # Nothing to act on, and so no lock to take: a caller who may not write the state
         # directory is told the name is unknown (exit 0), not refused a lock file it cannot create.
-        return StopResult(target.name, None, UNKNOWN)
+        return StopResult(target.name, None, NO_SUCH_DAEMON)
     with locked(state.lock(target.name)):
         # Read the record again: another command may have changed it while we waited.
         return stop_locked(named(state, target.name, target.pidfile if pidfile else None), schedule)
@@ -63,17 +50,17 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
         raise Failure(str(err)) from None
     label = target.name or str(target.pidfile)
     if target.name is not None and target.record is None and daemon.pidfile_pid is None:
-        return StopResult(label, None, UNKNOWN)
+        return StopResult(label, None, NO_SUCH_DAEMON)
     if daemon.record is not None and daemon.record.supervisor is not None:
         outcome, daemon = _stop_supervised(daemon, schedule, label)
     elif daemon.state == RUNNING:
         _run(schedule, ProcessGroup(daemon.identity, proof(daemon)), label, daemon.pid)
-        outcome = STOPPED
+        outcome = HALTED
     else:
         # The program is gone: its group's provable leftovers (none for a record that
         # does not say it runs, see ownership) are stopped all the same.
         _stop_leftovers(daemon, schedule, label)
-        outcome = STALE if daemon.stale else NOT_RUNNING
+        outcome = STALE if daemon.stale else WAS_NOT_RUNNING
     crash_point("stop:gone")
     _forget_process(daemon)
     return StopResult(label, daemon.pid, outcome, daemon.pidfile_note)
@@ -91,8 +78,8 @@ def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[st
 
     rec = daemon.record
     assert rec is not None
-    if rec.state not in (RUNNING, RESTARTING):
-        return NOT_RUNNING, daemon  # exited, failed or stopped: nothing of it is ours to signal
+    if rec.state not in ACTIVE:
+        return WAS_NOT_RUNNING, daemon  # exited, failed or stopped: nothing of it is ours to signal
     programs = end_supervisor(rec.supervisor)
     # The supervisor records its program before letting it exec: now that it is gone,
     # the record names every program that may run (a start killed meanwhile included).
@@ -103,9 +90,9 @@ def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[st
         _run_all(schedule, [ProcessGroup(p, _proof_of(daemon, p)) for p in programs], label, daemon.pid)
     else:
         _stop_leftovers(daemon, schedule, label)
-    if daemon.state in (RUNNING, RESTARTING) or daemon.identity is not None:
-        return STOPPED, daemon
-    return (STALE if daemon.stale else NOT_RUNNING), daemon
+    if daemon.state in ACTIVE or daemon.identity is not None:
+        return HALTED, daemon
+    return (STALE if daemon.stale else WAS_NOT_RUNNING), daemon
 
 
 def _proof_of(daemon: Daemon, program: Identity) -> GroupProof | None:
@@ -164,7 +151,7 @@ def _forget_process(daemon: Daemon) -> None:
             pass
     crash_point("stop:unlinked")
     rec, path = daemon.record, daemon.target.record_path
-    if rec is not None and path is not None and rec.state in (record_mod.RUNNING, record_mod.RESTARTING):
+    if rec is not None and path is not None and rec.state in ACTIVE:
         try:
             record_mod.save(path, rec.stopped())
         except OSError as err:

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from daemonctl import states
 from daemonctl.cli import commands
 from daemonctl.errors import Failure
 from daemonctl.exitcodes import ExitStatus
@@ -19,7 +20,7 @@ def captured(monkeypatch):
 
     def fake_stop(state, name, pidfile, schedule):
         calls["stop"] = (name, pidfile, schedule)
-        return SimpleNamespace(label=name, pid=42, outcome="stopped", note=None)
+        return SimpleNamespace(label=name, pid=42, outcome=states.HALTED, note=None)
 
     monkeypatch.setattr("daemonctl.start.start", fake_start)
     monkeypatch.setattr("daemonctl.stop.stop", fake_stop)

@@ -14,7 +14,8 @@ import pytest
 from daemonctl import reconcile as daemon_mod
 from daemonctl.errors import StatusUnknown
 from daemonctl.proc.procfs import Identity, boot_id
-from daemonctl.reconcile import DEAD, EXITED, FAILED, RESTARTING, RUNNING, STOPPED, Target, inspect
+from daemonctl.reconcile import Target, inspect
+from daemonctl.states import DEAD, EXITED, FAILED, NOT_RUNNING, RESTARTING, RUNNING, STOPPED
 from daemonctl.store.record import Record, StartSpec
 from daemonctl.store.trust import Untrusted
 
@@ -112,13 +113,13 @@ def test_a_record_of_another_boot_names_no_live_process(proc, pidfile):
 
 
 def test_stopped_without_a_pidfile(proc, pidfile):
-    assert look(proc, pidfile, plain(pidfile, STOPPED), None).state == STOPPED
-    assert look(proc, pidfile, None, None)[1:5] == (STOPPED, None, None, None)
+    assert look(proc, pidfile, plain(pidfile, STOPPED), None).state == NOT_RUNNING
+    assert look(proc, pidfile, None, None)[1:5] == (NOT_RUNNING, None, None, None)
 
 
 def test_a_recorded_process_gone_with_its_pidfile_is_stopped(proc, pidfile):
     d = look(proc, pidfile, plain(pidfile), None)
-    assert (d.state, d.pid, d.identity) == (STOPPED, None, None)
+    assert (d.state, d.pid, d.identity) == (NOT_RUNNING, None, None)
 
 
 def test_a_stopped_record_never_makes_its_old_pid_running(proc, pidfile):

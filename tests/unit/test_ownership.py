@@ -7,7 +7,8 @@ import pytest
 from daemonctl.proc import ownership
 from daemonctl.proc.ownership import GroupProof, proof_for
 from daemonctl.proc.procfs import parse_stat
-from daemonctl.store.record import RESTARTING, RUNNING, STOPPED, Record, StartSpec
+from daemonctl.states import RESTARTING, RUNNING, STOPPED
+from daemonctl.store.record import Record, StartSpec
 
 BOOT = "this-boot"
 LEADER, SESSION, START = 4000, 3999, 5000

@@ -2,7 +2,8 @@
 
 import signal
 
-from daemonctl.supervise.policy import ALWAYS, EXITED, FAILED, ON_FAILURE, RESTART, Backoff, Ending, Policy, decide
+from daemonctl.states import EXITED, FAILED
+from daemonctl.supervise.policy import ALWAYS, ON_FAILURE, RESTART, Backoff, Ending, Policy, decide
 
 FAIL, OK, KILLED = Ending(code=1), Ending(code=0), Ending(signal=signal.SIGKILL)
 QUICK, LONG = 0.5, 100.0

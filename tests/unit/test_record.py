@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from daemonctl import states
 from daemonctl.proc.procfs import Identity
 from daemonctl.store import record
 
@@ -27,7 +28,7 @@ def test_round_trip_through_json(tmp_path):
 
 def test_stopped_keeps_the_spec():
     rec = make_record().running(Identity(77, 1, "b")).stopped()
-    assert rec.state == record.STOPPED and rec.spec == make_record().spec and rec.stopped_at
+    assert rec.state == states.STOPPED and rec.spec == make_record().spec and rec.stopped_at
 
 
 def test_identity_only_with_all_parts():

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from daemonctl import states
 from daemonctl.errors import Failure
 from daemonctl.proc.procfs import Identity
 from daemonctl.store import record, schema
@@ -40,7 +41,7 @@ def test_a_full_record_round_trips():
 def test_older_records_without_optional_fields_load_with_the_defaults():
     minimal = {k: good()[k] for k in schema.REQUIRED}
     rec = record.Record.from_json(check(minimal))
-    assert rec.state == record.STOPPED and rec.spec.umask == 0o022 and rec.spec.ready_timeout == 30.0
+    assert rec.state == states.STOPPED and rec.spec.umask == 0o022 and rec.spec.ready_timeout == 30.0
 
 
 @pytest.mark.parametrize("field,value", [

@@ -8,7 +8,8 @@ import subprocess
 import threading
 from contextlib import nullcontext
 
-from daemonctl.supervise.loop import LOST, NoChild, Supervisor
+from daemonctl.states import LOST
+from daemonctl.supervise.loop import NoChild, Supervisor
 from daemonctl.supervise.policy import Ending, Policy
 
 PROG = ["prog"]

@@ -174,7 +174,7 @@ def _render_start(result: StartResult) -> None:
 @click.pass_context
 def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfile: str | None, name: str | None) -> int:
     """Stop a daemon: TERM, then HUP, then KILL to its process group."""
-    from daemonctl.stop import STALE, STOPPED, UNKNOWN
+    from daemonctl.states import HALTED, NO_SUCH_DAEMON, STALE
     from daemonctl.stop import stop as do_stop
 
     label = _one_target(name, pidfile)
@@ -183,9 +183,9 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
         result = do_stop(state, name, pidfile, _schedule(timeout, schedule).told(progress))
     if result.note:
         click.echo(f"daemonctl: warning: {result.note}", err=True)
-    if result.outcome == UNKNOWN:
+    if result.outcome == NO_SUCH_DAEMON:
         _say(f"no daemon named {name} in {state.path}; nothing to stop")
-    elif result.outcome == STOPPED:
+    elif result.outcome == HALTED:
         again = f"; start it again with daemonctl start -n {name}" if name else ""
         _say(f"stopped {result.label} (pid {result.pid}){again}")
     elif result.outcome == STALE:

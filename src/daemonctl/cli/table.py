@@ -6,17 +6,18 @@ import os
 import shutil
 from typing import IO, Any
 
+from daemonctl import states
 from daemonctl.quoting import printable, shell_join
 from daemonctl.status import Report, uptime
 
 HEADERS = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "COMMAND")
 RIGHT = {"PID", "UPTIME", "RESTARTS"}
 COLOURS = {
-    "running": "green",
-    "restarting": "yellow",
-    "dead": "red",
-    "failed": "red",
-    "unknown": "magenta",
+    states.RUNNING: "green",
+    states.RESTARTING: "yellow",
+    states.DEAD: "red",
+    states.FAILED: "red",
+    states.UNKNOWN: "magenta",
 }
 ELLIPSIS = "..."
 
@@ -30,7 +31,7 @@ def use_colour(stream: IO[Any], environ: dict[str, str] | os._Environ[str] = os.
 
 
 def row(r: Report) -> tuple[str, ...]:
-    live = r.state in ("running", "restarting")
+    live = r.state in states.ACTIVE
     sup = r.supervision
     shown = sup.program_pid if sup else (r.pid if live else None)
     pid = str(shown) if shown else "-"

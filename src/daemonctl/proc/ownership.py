@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from daemonctl.proc.procfs import PROC, Stat, boot_id, read_stat, uids
-from daemonctl.store.record import RESTARTING, RUNNING, Record
+from daemonctl.states import ACTIVE
+from daemonctl.store.record import Record
 
 
 class GroupProof(NamedTuple):
@@ -55,7 +56,7 @@ def proof_for(rec: Record | None, uid: int | None, current_boot: Callable[[], st
     Only a record that says the daemon runs (or waits to restart it) and that was
     written in this boot proves anything. `uid` is the daemon's user if not root.
     """
-    if rec is None or rec.state not in (RUNNING, RESTARTING):
+    if rec is None or rec.state not in ACTIVE:
         return None
     if rec.pid is None or rec.starttime is None or rec.boot_id is None or rec.boot_id != current_boot():
         return None

@@ -5,16 +5,10 @@ from typing import Any, NamedTuple
 
 from daemonctl.errors import Failure
 from daemonctl.proc.procfs import Identity
+from daemonctl.states import RUNNING, STOPPED
 from daemonctl.store import schema
 from daemonctl.store.atomic import atomic_write, remove
-
-# FORMAT, and the states re-exported ("X as X") for the modules that read them with the record.
-from daemonctl.store.schema import EXITED as EXITED
-from daemonctl.store.schema import FAILED as FAILED
 from daemonctl.store.schema import FORMAT
-from daemonctl.store.schema import RESTARTING as RESTARTING
-from daemonctl.store.schema import RUNNING as RUNNING
-from daemonctl.store.schema import STOPPED as STOPPED
 
 
 class CorruptRecord(Exception):

@@ -23,12 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 from daemonctl.limits import MAX_COUNT, MAX_SECONDS, NICE
+from daemonctl.states import RECORDED
 
 FORMAT = 1
-RUNNING, STOPPED = "running", "stopped"
-# Only with --respawn: waiting out a restart delay; ended and not to be restarted; gave up.
-RESTARTING, EXITED, FAILED = "restarting", "exited", "failed"
-STATES = (RUNNING, STOPPED, RESTARTING, EXITED, FAILED)
 
 MAX_BYTES = 8 << 20  # argv and environment may take 2 MiB, and JSON escapes can triple that
 PID_MAX = 1 << 22  # PID_MAX_LIMIT of Linux
@@ -236,7 +233,7 @@ FIELDS: dict[str, Check] = {
     # The process: what daemonctl and the supervisor last knew of it.
     "format": one_of(FORMAT),
     "name": text(MAX_NAME, empty=False),
-    "state": one_of(*STATES),
+    "state": one_of(*RECORDED),
     "pid": PID,
     "starttime": STARTTIME,
     "boot_id": optional(text(MAX_NAME, empty=False)),

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from daemonctl.states import LOST, STOPPED
 from daemonctl.supervise.policy import RESTART, Backoff, Ending, Policy, decide
 
-STOPPED, LOST = "stopped", "lost"  # asked to stop; the record is no longer ours
 SPAWN_FAILED = Ending(code=127)  # a restart whose exec failed counts as a quick failure
 
 

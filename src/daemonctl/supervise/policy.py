@@ -7,9 +7,11 @@ stays free of anything heavy.
 
 from typing import NamedTuple
 
+from daemonctl.states import EXITED, FAILED
+
 ON_FAILURE, ALWAYS = "on-failure", "always"
 MODES = (ON_FAILURE, ALWAYS)
-RESTART, EXITED, FAILED = "restart", "exited", "failed"
+RESTART = "restart"  # the decision to start it again; the others end it in a recorded state
 
 
 class Policy(NamedTuple):

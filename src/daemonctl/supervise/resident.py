@@ -19,6 +19,7 @@ from daemonctl.faults import crash_point
 from daemonctl.proc.privileges import Credentials, for_spec, pinned
 from daemonctl.proc.procfs import Identity, read_stat
 from daemonctl.proc.spawn import Launch, SpawnError, parse_report, spawn_child
+from daemonctl.states import RESTARTING, RUNNING
 from daemonctl.store import schema
 from daemonctl.store.atomic import atomic_write
 from daemonctl.store.lock import locked
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 # The record is handled as checked plain JSON here: record.py and its NamedTuples
 # would cost the resident supervisor a megabyte and more.
-RUNNING, RESTARTING = schema.RUNNING, schema.RESTARTING
 
 
 class ProgramChild:
