@@ -3,7 +3,9 @@
 import pytest
 
 from daemonctl.errors import Failure
-from daemonctl.export import render, supervisor_section, systemd_unit
+from daemonctl.export import render
+from daemonctl.export.supervisor import supervisor_section
+from daemonctl.export.systemd import systemd_unit
 from daemonctl.schedule import default_schedule, parse_schedule
 from daemonctl.store.record import Record, StartSpec
 

@@ -1,0 +1,107 @@
+"""export systemd: a daemon's record as a systemd service unit."""
+
+from __future__ import annotations
+
+from daemonctl.export.base import Notes, Respawn, StopPlan, caller_env_comment, readiness, seconds, user_group
+from daemonctl.quoting import systemd_env, systemd_exec, systemd_word
+from daemonctl.schedule import Schedule
+from daemonctl.signals import signal_name
+from daemonctl.store.record import Record, StartSpec
+
+
+def systemd_unit(record: Record, schedule: Schedule, notes: Notes | None = None) -> str:
+    spec, stop, notes = record.spec, StopPlan.of(schedule), notes or Notes("#")
+    respawn = Respawn.of(spec)
+    lines = [
+        f"# {record.name}, exported by daemonctl. Install as /etc/systemd/system/{record.name}.service,",
+        f"# then: systemctl daemon-reload && systemctl enable --now {record.name}",
+        "[Unit]",
+        f"Description={record.name} (exported from daemonctl)",
+        *_systemd_give_up(respawn),
+        "",
+        "[Service]",
+        # exec, not simple: like daemonctl start, a program that cannot be exec'd fails the start.
+        f"Type={'notify' if spec.notify else 'exec'}",
+        f"ExecStart={systemd_exec(spec.executable, spec.command)}",
+        f"WorkingDirectory={systemd_word(spec.chdir, expand_dollar=False)}",
+        f"UMask={spec.umask:04o}",
+        *_systemd_env(spec),
+        f"StandardOutput={_append(spec.stdout)}",
+        f"StandardError={_append(spec.stderr)}",
+        *_systemd_identity(spec),
+        *_systemd_ready(spec, notes),
+        *_systemd_stop(stop, notes),
+        *_systemd_restart(respawn, notes),
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _append(path: str) -> str:
+    return "null" if path == "/dev/null" else "append:" + systemd_word(path, expand_dollar=False)
+
+
+def _systemd_env(spec: StartSpec) -> list[str]:
+    lines = caller_env_comment(spec, "#")
+    lines += [f"Environment={systemd_env(k, v)}" for k, v in spec.env.items()]
+    if spec.env_file:
+        if spec.env:
+            lines.append("# systemd lets EnvironmentFile= override Environment=; daemonctl does the opposite")
+        lines.append(f"EnvironmentFile={systemd_word(spec.env_file, expand_dollar=False)}")
+    return lines
+
+def _systemd_identity(spec: StartSpec) -> list[str]:
+    user, group = user_group(spec)
+    lines = []
+    if user is not None:
+        lines.append(f"User={systemd_word(user, expand_dollar=False)}")
+    if group is not None:
+        lines.append(f"Group={systemd_word(group, expand_dollar=False)}")
+    if spec.nice is not None:
+        lines.append(f"Nice={spec.nice}")
+    return lines
+
+def _systemd_ready(spec: StartSpec, notes: Notes) -> list[str]:
+    lines = []
+    if spec.notify:
+        lines.append(f"TimeoutStartSec={spec.ready_timeout:g}")
+    for option, value in readiness(spec, notify_ok=True):
+        lines += notes.cannot(f"{option} {value}: systemd deems the service started once the program runs")
+    if spec.wait and not spec.readiness:
+        lines += notes.cannot(f"--wait {spec.wait:g}: systemd fails the start only when the exec fails")
+    return lines
+
+
+def _systemd_stop(stop: StopPlan, notes: Notes) -> list[str]:
+    lines = []
+    if stop.lost:
+        names = ", ".join(signal_name(s) for s in stop.lost)
+        lines += notes.cannot(f"{names} in the stop schedule: systemd goes straight to SIGKILL")
+    lines += [f"KillSignal={signal_name(stop.signal)}", f"TimeoutStopSec={seconds(stop.timeout)}"]
+    return lines
+
+
+def _systemd_restart(respawn: Respawn, notes: Notes) -> list[str]:
+    if respawn.mode is None:
+        return ["Restart=no"]
+    lines = [f"Restart={'always' if respawn.mode == 'always' else 'on-failure'}"]
+    if respawn.mode != "always":
+        # daemonctl restarts after any killing signal; systemd deems these four clean.
+        lines.append("RestartForceExitStatus=SIGHUP SIGINT SIGTERM SIGPIPE")
+    if respawn.delay_max > respawn.delay:
+        lines += notes.cannot(f"--restart-delay-max {respawn.delay_max:g}: systemd waits RestartSec= every time")
+    lines.append(f"RestartSec={respawn.delay:g}")
+    return lines
+
+
+def _systemd_give_up(respawn: Respawn) -> list[str]:
+    if respawn.mode is None:
+        return []
+    if respawn.max_restarts == 0:
+        return ["StartLimitIntervalSec=0"]
+    return [
+        f"StartLimitIntervalSec={respawn.give_up_window():g}",
+        f"StartLimitBurst={respawn.max_restarts + 1}",
+    ]
