@@ -1,4 +1,4 @@
-"""status: what state a daemon is in, as a report the CLI renders as a line or JSON."""
+"""status: what state a daemon is in, as a report (plain data) that the CLI words (cli/status_text.py) or prints as JSON."""
 
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -139,71 +139,3 @@ def status_all(state: StateDir) -> list[Report]:
             path = str(state.pidfile(name))
             reports.append(Report(name, UNKNOWN, None, path, [], None, None, None, error=err.message))
     return reports
-
-
-def uptime(started_at: str | None, now: datetime | None = None) -> str:
-    if not started_at:
-        return "-"
-    try:
-        started = datetime.fromisoformat(started_at)
-    except ValueError:
-        return "-"
-    return duration(((now or datetime.now(UTC)) - started).total_seconds())
-
-
-def duration(seconds: float) -> str:
-    """A duration in the two largest units that matter: 45s, 3m12s, 5h03m, 2d07h."""
-    s = max(int(seconds), 0)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-
-
-def describe_exit(last_exit: dict[str, Any] | None) -> str:
-    if not last_exit:
-        return "none yet"
-    if last_exit.get("signal") is not None:
-        from daemonctl.signals import signal_name
-
-        how = f"killed by {signal_name(last_exit['signal'])}"
-    else:
-        how = f"exit status {last_exit.get('code')}"
-    return f"{how} at {last_exit.get('at', '?')}"
-
-
-def describe_supervised(r: Report, sup: Supervision) -> str:
-    label = r.name or r.pidfile
-    tail = f"{sup.restarts} restart{'s' if sup.restarts != 1 else ''}, last exit: {describe_exit(sup.last_exit)}"
-    if r.state == RUNNING:
-        return f"{label} is running (pid {r.pid}, up {uptime(r.started_at)}, supervisor pid {sup.supervisor_pid}; {tail})"
-    if r.state == RESTARTING:
-        return f"{label} is restarting (supervisor pid {sup.supervisor_pid}; {tail})"
-    if r.state == DEAD:
-        prog = f"its program still runs as pid {sup.program_pid}" if sup.program_pid else "its program is gone too"
-        return f"{label} is dead: its supervisor (pid {sup.supervisor_pid}) is gone and {prog} ({tail})"
-    if r.state == EXITED:
-        return f"{label} exited and was not restarted ({tail})"
-    if r.state == FAILED:
-        return f"{label} failed: gave up restarting it ({tail})"
-    return f"{label} is stopped ({tail})"
-
-
-def describe(r: Report) -> str:
-    """One human line for a report."""
-    label = r.name or r.pidfile
-    if r.supervision is not None and r.state != UNKNOWN:
-        return describe_supervised(r, r.supervision)
-    if r.state == RUNNING:
-        return f"{label} is running (pid {r.pid}, up {uptime(r.started_at)})"
-    if r.state == DEAD:
-        why = "now another process's" if r.stale else "gone"
-        again = f"; start it again with daemonctl start -n {r.name}" if r.name else ""
-        return f"{label} is dead: pidfile {r.pidfile} names pid {r.pid}, which is {why}{again}"
-    if r.state == NOT_RUNNING:
-        again = f"; start it with daemonctl start -n {r.name}" if r.name else ""
-        return f"{label} is not running{again}"
-    return f"{label}: state unknown ({r.error})"

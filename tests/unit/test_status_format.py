@@ -2,7 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from daemonctl.status import Report, describe, duration, uptime
+from daemonctl.cli.status_text import describe, duration, uptime
+from daemonctl.status import Report
 
 
 @pytest.mark.parametrize("seconds,text", [(0, "0s"), (59, "59s"), (61, "1m01s"), (3600, "1h00m"), (90061, "1d01h"), (-5, "0s")])

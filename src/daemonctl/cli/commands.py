@@ -243,7 +243,9 @@ def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | N
     if as_json:
         _echo_json(report.to_json())
     elif not ctx.meta.get(QUIET):
-        click.echo(st.describe(report))
+        from daemonctl.cli.status_text import describe
+
+        click.echo(describe(report))
     return report.exit_status
 
 

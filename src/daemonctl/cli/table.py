@@ -7,8 +7,9 @@ import shutil
 from typing import IO, Any
 
 from daemonctl import states
+from daemonctl.cli.status_text import uptime
 from daemonctl.quoting import printable, shell_join
-from daemonctl.status import Report, uptime
+from daemonctl.status import Report
 
 HEADERS = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "COMMAND")
 RIGHT = {"PID", "UPTIME", "RESTARTS"}
