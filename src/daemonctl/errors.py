@@ -34,7 +34,7 @@ class UnreadableRecord(Failure):
 
 
 class BadRecord(UnreadableRecord):
-    """A record that was read but is not a whole, valid one (recordformat): `remove` may forget it."""
+    """A record that was read but is not a whole, valid one (store/schema.py): `remove` may forget it."""
 
 
 class StartInterrupted(DaemonctlError):

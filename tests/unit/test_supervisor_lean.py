@@ -18,7 +18,7 @@ os.waitpid(pid, 0)
 print(" ".join(sorted(sys.modules)))
 """
 
-# The json package is allowed: the supervisor checks the record it rewrites (recordformat).
+# The json package is allowed: the supervisor checks the record it rewrites (store/schema.py).
 HEAVY = ("click", "psutil", "dataclasses", "pathlib", "socket", "datetime", "daemonctl.store.record")
 
 

@@ -17,7 +17,7 @@ RESPAWN_MODES = ("on-failure", "always")
 
 
 class Seconds(click.FloatRange):
-    """A time option: a finite number of seconds within the range a record holds (recordformat)."""
+    """A time option: a finite number of seconds within the range a record holds (store/schema.py)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         import math

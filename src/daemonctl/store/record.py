@@ -130,7 +130,7 @@ MAX_ENV_BYTES = schema.MAX_ENV_BYTES
 
 
 def check_environment(env: object) -> None:
-    """A recorded environment (recordformat's caller_env): TypeError or ValueError if it is not one.
+    """A recorded environment (the schema's caller_env): TypeError or ValueError if it is not one.
     Never quotes a value."""
     problem = schema.FIELDS["caller_env"](env)
     if problem:

@@ -7,7 +7,7 @@ below is refused, so every value that reaches the code has been checked and the
 nesting is at most two levels deep.
 
 To add a field: add it to the Record or StartSpec NamedTuple in record.py AND
-one line to FIELDS here (tests/unit/test_recordformat.py fails until both
+one line to FIELDS here (tests/unit/test_schema.py fails until both
 agree). Pick the narrowest check that fits; `optional(...)` when older records
 lack the field, so they stay readable. A record written by a newer daemonctl
 with a field this one does not know is refused as corrupt (downgrades are not

@@ -1,4 +1,4 @@
-"""The supervision loop of `start --respawn`: wait for the program, restart it by the policy.
+"""The supervisor's loop for `start --respawn`: wait for the program, restart it by the policy.
 
 Children, clock, sleep and record all come from outside, so the loop is tested
 without real processes or delays; `daemonctl.supervise.resident` wires in the real ones.

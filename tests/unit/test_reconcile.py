@@ -1,4 +1,4 @@
-"""daemon.inspect: record, pidfile and /proc reconciled, on a /proc tree of the test's own.
+"""reconcile.inspect: record, pidfile and /proc reconciled, on a /proc tree of the test's own.
 
 Every process here is a /proc/PID/stat file under tmp_path (no process runs), and the
 pidfile a real file: each state `status` and `stop` act on is built exactly.

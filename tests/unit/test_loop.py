@@ -1,4 +1,4 @@
-"""The supervision loop, with children faked by pytest-subprocess and a fake clock.
+"""The supervisor's loop (supervise/loop.py), with children faked by pytest-subprocess and a fake clock.
 
 No test sleeps through a real delay: `sleep` only advances the fake clock.
 """
