@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from daemonctl.errors import DaemonctlError
-from daemonctl.lock import locked
+from daemonctl.store.lock import locked
 
 
 def blocked_on(path: Path, pid: int) -> bool:

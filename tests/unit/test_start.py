@@ -1,4 +1,4 @@
-"""launcher.start_locked and start with the spawn injected: what is committed when, and undone.
+"""start.start_locked and start with the spawn injected: what is committed when, and undone.
 
 No daemon is started: the stand-in spawner reports the identity of a plain `sleep`
 child of this test (what a real spawn reports once its grandchild is set up), or fails
@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from daemonctl import launcher
-from daemonctl import record as record_mod
+from daemonctl import start as start_mod
 from daemonctl.errors import Failure, ProgramNotFound
-from daemonctl.launcher import start, start_locked
 from daemonctl.options import StartOptions
-from daemonctl.procfs import Identity
-from daemonctl.record import Record, StartSpec
-from daemonctl.spawn import SpawnError
-from daemonctl.state import StateDir
+from daemonctl.proc.procfs import Identity
+from daemonctl.proc.spawn import SpawnError
+from daemonctl.start import start, start_locked
+from daemonctl.store import record as record_mod
+from daemonctl.store.record import Record, StartSpec
+from daemonctl.store.statedir import StateDir
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 
@@ -76,7 +76,7 @@ def files(state: StateDir) -> set[str]:
 def test_the_record_is_committed_before_the_pidfile(state, program, monkeypatch):
     spec = spec_in(state)
     seen: dict[str, tuple[bool, bool]] = {}
-    real_crash_point = launcher.crash_point
+    real_crash_point = start_mod.crash_point
 
     def crash_point(step: str) -> None:
         # What a daemonctl killed at this step would leave: (record names the program, pidfile does).
@@ -86,7 +86,7 @@ def test_the_record_is_committed_before_the_pidfile(state, program, monkeypatch)
                       pidfile.exists() and pidfile.read_text() == f"{program.pid}\n")
         real_crash_point(step)
 
-    monkeypatch.setattr(launcher, "crash_point", crash_point)
+    monkeypatch.setattr(start_mod, "crash_point", crash_point)
     result = start_locked(state, "d", spec, None, spawner=spawner(program))
     assert seen["start:ready"] == (False, False)
     assert seen["start:record"] == (True, False)  # never a pidfile naming a process no record knows
