@@ -137,9 +137,9 @@ def start_locked(
     action: str = "start",
     progress: "Progress | None" = None,
     *,
-    spawner: Callable[..., Identity] = spawn,
+    spawner: Callable[..., Identity] | None = None,
 ) -> StartResult:
-    """Start NAME (the lock held) unless it runs; `spawner`: spawn.spawn, or a test's stand-in."""
+    """Start NAME (the lock held) unless it runs; `spawner`: a test's stand-in for spawn (None: spawn)."""
     crash_point("start:locked")
     creds = needed(for_spec(spec.user, spec.group))
     running = _running_pid(state, name, spec, recorded)
@@ -174,7 +174,7 @@ def _launch(
     creds: Credentials | None,
     extra_env: dict[str, str],
     previous: bytes | None,
-    spawner: Callable[..., Identity] = spawn,
+    spawner: Callable[..., Identity] | None = None,
 ) -> Launched:
     """Spawn with pidfile and record committed before the exec; nothing is left behind on failure."""
     with ExitStack() as undo:
@@ -308,7 +308,7 @@ def _spawn(
     creds: Credentials | None,
     extra_env: dict[str, str],
     commit: _Commit,
-    spawner: Callable[..., Identity] = spawn,
+    spawner: Callable[..., Identity] | None = None,
 ) -> Launched:
     env = {**program_env(spec, dict(os.environ), creds.environment() if creds else None), **extra_env}
     if spec.wait > 0 or spec.readiness:
@@ -330,7 +330,8 @@ def _spawn(
                 raise
             return launched
         launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd, creds, spec.nice)
-        return Launched(spawner(launch, on_ready=commit), None, commit.sid)
+        # Looked up at the call, not bound at definition: a test may replace the module's spawn.
+        return Launched((spawner or spawn)(launch, on_ready=commit), None, commit.sid)
     except SpawnError as err:
         commit.undo()
         raise _spawn_failure(spec, err) from None

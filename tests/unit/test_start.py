@@ -154,3 +154,11 @@ def test_start_refuses_another_command_under_a_running_name(state, program):
     same = start(state, StartOptions(name="d", program=("sleep", "60")))  # argv[0] spelled otherwise
     assert (same.pid, same.already_running) == (program.pid, True)
     assert start(state, StartOptions(name="d")).already_running  # no PROGRAM: whatever it runs
+
+
+def test_without_a_spawner_the_modules_spawn_is_looked_up_at_the_call(state, program, monkeypatch):
+    """The default is spawn as the module has it when start runs: a test that replaces
+    launcher.spawn (test_fuzz_cli does) never gets a real daemon started."""
+    monkeypatch.setattr(launcher, "spawn", spawner(program))
+    result = start_locked(state, "d", spec_in(state), None)
+    assert (result.pid, result.already_running) == (program.pid, False)
