@@ -137,8 +137,7 @@ def guard():
         mp.setattr(os, "kill", g.kill)
         mp.setattr(os, "killpg", g.killpg)
         mp.setattr(signal, "pidfd_send_signal", g.pidfd_send_signal)
-        # start_locked's spawner= default was bound when launcher was imported: replace it there.
-        mp.setitem(start.start_locked.__kwdefaults__, "spawner", g.spawn)
+        mp.setattr(start, "spawn", g.spawn)  # looked up when start_locked spawns
         mp.setattr("daemonctl.proc.subreaper.become_subreaper", lambda: False)
         mp.setattr("daemonctl.store.logread.follow", lambda path, write: None)
         mp.delenv("DAEMONCTL_STATE_DIR", raising=False)

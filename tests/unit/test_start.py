@@ -158,7 +158,7 @@ def test_start_refuses_another_command_under_a_running_name(state, program):
 
 def test_without_a_spawner_the_modules_spawn_is_looked_up_at_the_call(state, program, monkeypatch):
     """The default is spawn as the module has it when start runs: a test that replaces
-    launcher.spawn (test_fuzz_cli does) never gets a real daemon started."""
-    monkeypatch.setattr(launcher, "spawn", spawner(program))
+    start.spawn (test_fuzz_cli does) never gets a real daemon started."""
+    monkeypatch.setattr(start_mod, "spawn", spawner(program))
     result = start_locked(state, "d", spec_in(state), None)
     assert (result.pid, result.already_running) == (program.pid, False)
