@@ -27,6 +27,7 @@ class StopResult(NamedTuple):
     pid: int | None
     outcome: str  # HALTED, WAS_NOT_RUNNING, STALE or NO_SUCH_DAEMON (states)
     note: str | None = None  # a pidfile that was not read (a symlink) and was left alone
+    supervisor_pid: int | None = None  # --respawn: the supervisor that was ended
 
 
 def stop(state: StateDir, name: str | None, pidfile: str | None, schedule: Schedule) -> StopResult:
@@ -51,6 +52,7 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
     label = target.name or str(target.pidfile)
     if target.name is not None and target.record is None and daemon.pidfile_pid is None:
         return StopResult(label, None, NO_SUCH_DAEMON)
+    supervisor_pid = daemon.supervisor.pid if daemon.supervisor is not None else None
     if daemon.record is not None and daemon.record.supervisor is not None:
         outcome, daemon = _stop_supervised(daemon, schedule, label)
     elif daemon.state == RUNNING:
@@ -63,7 +65,7 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
         outcome = STALE if daemon.stale else WAS_NOT_RUNNING
     crash_point("stop:gone")
     _forget_process(daemon)
-    return StopResult(label, daemon.pid, outcome, daemon.pidfile_note)
+    return StopResult(label, daemon.pid, outcome, daemon.pidfile_note, supervisor_pid)
 
 
 def _stop_leftovers(daemon: Daemon, schedule: Schedule, label: str) -> None:

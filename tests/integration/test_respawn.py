@@ -118,7 +118,10 @@ def test_waiting_out_a_delay_is_restarting_and_exits_0(dctl):
     obj, code = state_of(dctl, "slow")
     assert code == 0 and obj["state"] == "restarting" and obj["supervisor_pid"] == sup
     assert obj["last_exit"]["code"] == 1
-    assert_ok(dctl("stop", "slow"))
+    cp = dctl("stop", "slow")
+    assert_ok(cp)
+    # No program runs while it waits: the message names the supervisor, never "pid None".
+    assert cp.stderr.strip() == f"daemonctl: stopped slow (supervisor pid {sup}); start it again with daemonctl start -n slow"
     assert not alive(sup) and dctl.record("slow")["state"] == "stopped"
 
 

@@ -187,7 +187,13 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
         _say(f"no daemon named {name} in {state.path}; nothing to stop")
     elif result.outcome == HALTED:
         again = f"; start it again with daemonctl start -n {name}" if name else ""
-        _say(f"stopped {result.label} (pid {result.pid}){again}")
+        if result.pid is not None:
+            which = f" (pid {result.pid})"
+        elif result.supervisor_pid is not None:
+            which = f" (supervisor pid {result.supervisor_pid})"  # waiting out a restart delay: no program runs
+        else:
+            which = ""
+        _say(f"stopped {result.label}{which}{again}")
     elif result.outcome == STALE:
         _say(f"{result.label} was not running; removed its stale pidfile (pid {result.pid} belongs to another process)")
     else:
