@@ -4,6 +4,7 @@ import pytest
 
 from daemonctl.errors import Failure
 from daemonctl.export import render
+from daemonctl.export.base import Respawn
 from daemonctl.export.supervisor import supervisor_section
 from daemonctl.export.systemd import systemd_unit
 from daemonctl.schedule import default_schedule, parse_schedule
@@ -143,3 +144,15 @@ def test_the_callers_recorded_environment_is_not_exported():
         assert "s3cret" not in text and "SECRET_TOKEN" not in text and "HOME=" not in text
         assert "MODE=prod 1" in text or 'MODE="prod 1"' in text
         assert "not the environment daemonctl recorded from its caller" in text
+
+
+@pytest.mark.parametrize("delay, delay_max, n", [(1, 60, 10), (0.5, 3, 7), (2, 2, 4), (0, 60, 5), (3, 1, 3), (1, 60, 0)])
+def test_give_up_window_sums_the_doubling_delays_up_to_the_cap(delay, delay_max, n):
+    window = Respawn("on-failure", delay, delay_max, 10.0, n).give_up_window()
+    assert window == (n + 1) * 10.0 + sum(min(delay * 2**i, delay_max) for i in range(n))
+
+
+def test_give_up_window_of_the_largest_max_restarts_is_finite():
+    # Once an OverflowError traceback from `export` (delay * 2**i as a float) and 2**31 loop rounds.
+    n = 2**31 - 1
+    assert Respawn("always", 1.0, 60.0, 10.0, n).give_up_window() == (n + 1) * 10.0 + 63.0 + (n - 6) * 60.0

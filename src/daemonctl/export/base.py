@@ -33,7 +33,13 @@ class Respawn:
 
     def give_up_window(self) -> float:
         """Seconds in which max_restarts+1 quick failures fit, delays included."""
-        delays: float = sum(min(self.delay * 2**i, self.delay_max) for i in range(self.max_restarts))
+        # The delays double up to delay_max and stay there: sum the doubling steps, then the
+        # capped rest at once (max_restarts may be 2**31-1; 2**i past ~1030 overflows a float).
+        delays, step, left = 0.0, self.delay, self.max_restarts
+        while left and 0 < step < self.delay_max:
+            delays, step, left = delays + step, step * 2, left - 1
+        if step > 0:
+            delays += left * self.delay_max
         return (self.max_restarts + 1) * self.min_uptime + delays
 
 
