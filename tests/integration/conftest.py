@@ -10,9 +10,11 @@ test modules import them with ``from .helpers import ...``.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,7 @@ import pytest
 # nobody_daemonctl: a fixture, the path of a daemonctl that user nobody can run from any
 # checkout; nobody_checkout: a copy of the checkout that nobody can read (see asnobody.py).
 from .asnobody import nobody_checkout, nobody_daemonctl  # noqa: F401
-from .helpers import CLK_TCK, Dctl, ancestors, daemonctl_path, now_ticks, pids_from_state, proc_stat, wait_gone
+from .helpers import CLK_TCK, NOBODY_UID, Dctl, ancestors, daemonctl_path, now_ticks, pids_from_state, proc_stat, wait_gone
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +49,26 @@ def reserved_port() -> Iterator[int]:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         s.bind(("127.0.0.1", 0))
         yield s.getsockname()[1]
+
+
+@pytest.fixture
+def top(request) -> Path:
+    """A 0755 directory of root's that any user can reach (the trust tests need root)."""
+    if os.geteuid() != 0:
+        pytest.skip("the daemon user's rights matter when daemonctl runs as root")
+    path = Path(tempfile.mkdtemp(prefix="dctl-top-"))
+    request.addfinalizer(lambda: shutil.rmtree(path, ignore_errors=True))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def home(top) -> Path:
+    """DIR owned by nobody inside `top`: nobody can reach and write DIR."""
+    d = top / "home"
+    d.mkdir()
+    os.chown(d, NOBODY_UID, NOBODY_UID)
+    return d
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ import pytest
 
 from .asnobody import NOBODY
 
+NOBODY_UID = 65534  # user nobody, the unprivileged daemon user of the trust tests
+
 TOKEN_VAR = "DAEMONCTL_ITEST_TOKEN"  # marks every process a test starts (inherited env)
 IN_PIDNS_VAR = "DAEMONCTL_ITEST_IN_PIDNS"  # set for the re-run inside a PID namespace
 CLK_TCK = os.sysconf("SC_CLK_TCK")

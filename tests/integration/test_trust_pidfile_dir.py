@@ -8,8 +8,6 @@ in a place the user could not write (see safeopen).
 """
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,18 +21,10 @@ AS_NOBODY = ["--user", "nobody"]
 
 
 @pytest.fixture
-def home(request):
-    """DIR owned by nobody, in a 0755 root directory, with a root-only directory beside it."""
-    if os.geteuid() != 0:
-        pytest.skip("the daemon user's rights matter when daemonctl runs as root")
-    top = Path(tempfile.mkdtemp(prefix="dctl-home-"))
-    request.addfinalizer(lambda: shutil.rmtree(top, ignore_errors=True))
-    top.chmod(0o755)
-    d = top / "home"
-    d.mkdir()
-    os.chown(d, NOBODY, NOBODY)
-    (top / "rootonly").mkdir(mode=0o700)
-    return d
+def home(home):
+    """nobody's DIR (conftest), with a root-only directory beside it."""
+    (home.parent / "rootonly").mkdir(mode=0o700)
+    return home
 
 
 def rootonly(home: Path) -> Path:

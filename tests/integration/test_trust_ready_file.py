@@ -8,9 +8,6 @@ as there, unfollowed (see the man page's --ready-file).
 (Names avoid the words the PID-namespace re-run selects by.)
 """
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -20,20 +17,6 @@ pytestmark = pytest.mark.integration
 
 NOBODY = 65534
 AS_NOBODY = ["--user", "nobody"]
-
-
-@pytest.fixture
-def home(request):
-    """DIR owned by nobody, in a 0755 root directory: nobody can reach and write DIR."""
-    if os.geteuid() != 0:
-        pytest.skip("the daemon user's rights matter when daemonctl runs as root")
-    top = Path(tempfile.mkdtemp(prefix="dctl-home-"))
-    request.addfinalizer(lambda: shutil.rmtree(top, ignore_errors=True))
-    top.chmod(0o755)
-    d = top / "home"
-    d.mkdir()
-    os.chown(d, NOBODY, NOBODY)
-    return d
 
 
 @pytest.fixture

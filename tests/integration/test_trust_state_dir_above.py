@@ -8,9 +8,6 @@ it is refused like a state directory that user owns.
 (Names avoid the words the PID-namespace re-run selects by.)
 """
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -19,16 +16,6 @@ from .helpers import SLEEP, alive, assert_ok, assert_one_error
 pytestmark = pytest.mark.integration
 
 NOBODY = 65534
-
-
-@pytest.fixture
-def top(request):
-    if os.geteuid() != 0:
-        pytest.skip("the trust rules for the state directory apply to root")
-    path = Path(tempfile.mkdtemp(prefix="dctl-top-"))
-    request.addfinalizer(lambda: shutil.rmtree(path, ignore_errors=True))
-    path.chmod(0o755)
-    return path
 
 
 @pytest.mark.parametrize("how", ["owned", "world-writable"])

@@ -12,9 +12,7 @@ import os
 import pwd
 import shutil
 import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -23,17 +21,6 @@ from .helpers import SH, SLEEP, alive, assert_ok, log_lines, proc_status, wait_f
 pytestmark = pytest.mark.integration
 
 NOBODY = 65534
-
-
-@pytest.fixture
-def top(request):
-    """A 0755 directory of root's that any user can reach."""
-    if os.geteuid() != 0:
-        pytest.skip("a daemon of another user needs root")
-    path = Path(tempfile.mkdtemp(prefix="dctl-top-"))
-    request.addfinalizer(lambda: shutil.rmtree(path, ignore_errors=True))
-    path.chmod(0o755)
-    return path
 
 
 @pytest.fixture

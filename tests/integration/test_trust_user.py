@@ -7,8 +7,6 @@ a restart).
 """
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,20 +18,6 @@ pytestmark = pytest.mark.integration
 NOBODY = 65534
 PY3 = "/usr/bin/python3"  # Debian's: nobody cannot run the venv's
 AS_NOBODY = ["--user", "nobody"]
-
-
-@pytest.fixture
-def home(request):
-    """DIR owned by nobody, in a 0755 root directory: nobody can reach and write DIR."""
-    if os.geteuid() != 0:
-        pytest.skip("the daemon user's rights matter when daemonctl runs as root")
-    top = Path(tempfile.mkdtemp(prefix="dctl-home-"))
-    request.addfinalizer(lambda: shutil.rmtree(top, ignore_errors=True))
-    top.chmod(0o755)
-    d = top / "home"
-    d.mkdir()
-    os.chown(d, NOBODY, NOBODY)
-    return d
 
 
 @pytest.fixture
