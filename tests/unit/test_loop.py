@@ -8,6 +8,8 @@ import subprocess
 import threading
 from contextlib import nullcontext
 
+import pytest
+
 from daemonctl.states import LOST
 from daemonctl.supervise.loop import NoChild, Supervisor
 from daemonctl.supervise.policy import Ending, Policy
@@ -157,7 +159,10 @@ def test_forwarded_signals_reach_the_child(fp):
     assert clock.slept == [3] and sup.restarts == 1
 
 
-def test_a_restart_that_cannot_exec_counts_as_a_quick_failure(fp):
+@pytest.mark.parametrize("error", [OSError(2, "No such file or directory"), KeyError("getpwnam(): name not found")],
+                         ids=["exec-failed", "anything-else"])
+def test_a_restart_that_raises_is_a_quick_failure(fp, error):
+    """No exception of a starter ends the supervision (an exec that fails, a user gone from the password database)."""
     fp.register(PROG, returncode=1)
     clock = Clock()
     calls = []
@@ -166,31 +171,14 @@ def test_a_restart_that_cannot_exec_counts_as_a_quick_failure(fp):
         calls.append(1)
         if len(calls) == 1:
             return PopenChild(subprocess.Popen(PROG), clock, 0.1)
-        raise OSError(2, "No such file or directory")
-
-    sup = Supervisor(start, Policy("on-failure", delay=1, max_restarts=2), Recorder(), clock=clock, sleep=clock.sleep)
-    assert sup.run(start()) == "failed"
-    assert len(calls) == 3 and clock.slept == [1, 2]
-    assert NoChild().wait() == Ending(code=127)
-
-
-def test_a_restart_that_raises_anything_else_is_a_failed_start_too(fp):
-    """No exception of a starter ends the supervision (a user gone from the password database, say)."""
-    fp.register(PROG, returncode=1)
-    clock = Clock()
-    calls = []
-
-    def start():
-        calls.append(1)
-        if len(calls) == 1:
-            return PopenChild(subprocess.Popen(PROG), clock, 0.1)
-        raise KeyError("getpwnam(): name not found")
+        raise error
 
     recorder = Recorder()
     sup = Supervisor(start, Policy("on-failure", delay=1, max_restarts=2), recorder, clock=clock, sleep=clock.sleep)
     assert sup.run(start()) == "failed"
     assert len(calls) == 3 and clock.slept == [1, 2]
     assert recorder.events[-1] == ("failed", Ending(code=127))
+    assert NoChild().wait() == Ending(code=127)
 
 
 def test_a_record_that_is_no_longer_ours_ends_the_supervisor(fp):
