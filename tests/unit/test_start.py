@@ -39,7 +39,9 @@ def state(tmp_path: Path) -> StateDir:
 @pytest.fixture
 def program() -> Iterator[Identity]:
     """A live process to stand for the daemon's program."""
-    child = subprocess.Popen([SLEEP, "60"])
+    # It leads its session, as a daemon does: a session led from outside our
+    # PID namespace reads as sid 0, which no record accepts.
+    child = subprocess.Popen([SLEEP, "60"], start_new_session=True)
     ident = Identity.of(child.pid)
     assert ident is not None
     yield ident
