@@ -18,6 +18,10 @@ SIGINT: int
 SIGKILL: int
 SIGSTOP: int
 SIGTERM: int
+SIGCONT: int
+SIGTSTP: int
+SIGTTIN: int
+SIGTTOU: int
 
 def signal(signalnum: int, handler: _Handler, /) -> _Handler: ...
 def getsignal(signalnum: int, /) -> _Handler: ...
