@@ -45,6 +45,7 @@ class Launch(NamedTuple):
     credentials: Credentials | None = None  # whom to run as (root only)
     nice: int | None = None
     stdin_fd: int | None = None  # /dev/null when None
+    pass_fds: tuple[int, ...] = ()  # kept open in the program as 3, 4, ... (the log writer's pipes)
 
 
 class SpawnError(Exception):
@@ -249,10 +250,13 @@ def _grandchild(launch: Launch, pipe: int, announce: bool = True) -> None:  # pr
         pipe = _high(pipe)
         os.umask(launch.umask)
         stage = "stdio"
+        passed = [_high(fd) for fd in launch.pass_fds]  # before stdio's dup2 can overwrite one
         _setup_stdio(launch)
+        for target, source in enumerate(passed, 3):
+            os.dup2(source, target, inheritable=True)
         stage = "signals"
         _reset_signals()
-        _close_fds(keep=pipe)
+        _close_fds(keep={pipe, *range(3, 3 + len(passed))})
         stage = "nice"
         set_nice(launch.nice)
         stage = "user"
@@ -305,10 +309,10 @@ def _reset_signals() -> None:  # pragma: no cover
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
-def _close_fds(keep: int) -> None:  # pragma: no cover
+def _close_fds(keep: set[int]) -> None:  # pragma: no cover
     for entry in os.listdir("/proc/self/fd"):
         fd = int(entry)
-        if fd > 2 and fd != keep:
+        if fd > 2 and fd not in keep:
             try:
                 os.close(fd)
             except OSError:

@@ -1,0 +1,115 @@
+"""daemonctl's side of the log writer: its pipes, starting it, and waiting until it has drained.
+
+`start` without --respawn but with a log option creates the program's two
+pipes, starts the writer (detached, like a daemon) with their read ends, and
+gives the program their write ends as stdout and stderr. The writer learns the
+program's PID (syslog's tag) before the program may exec.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from daemonctl.proc.procfs import Identity
+from daemonctl.proc.spawn import Launch, spawn
+
+DRAIN_WAIT = 6.0  # how long stop waits for the writer to write the last lines (it gives up after 5 s)
+WRITER_MODULE = "daemonctl.supervise.logwriter"
+
+
+class WriterPipes:
+    """The program's stdout and stderr pipes, and the control pipe to the writer."""
+
+    def __init__(self) -> None:
+        self.fds: list[int] = []
+        try:
+            self.out_read, self.out_write = self._pipe()
+            self.err_read, self.err_write = self._pipe()
+            self.ctl_read, self.ctl_write = self._pipe()
+        except BaseException:
+            self.close()
+            raise
+
+    def _pipe(self) -> tuple[int, int]:
+        read, write = os.pipe2(os.O_CLOEXEC)
+        self.fds += [read, write]
+        return read, write
+
+    def tell_pid(self, pid: int) -> None:
+        """The program's PID to the writer (before the program may exec), and the end of the control pipe."""
+        self._write_ctl(f"{pid}\n".encode())
+        self._close(self.ctl_write)
+
+    def _write_ctl(self, data: bytes) -> None:
+        if self.ctl_write not in self.fds:
+            return
+        try:
+            os.write(self.ctl_write, data)
+        except OSError:
+            pass  # the writer died: the program's writes will fail, which its log cannot say
+
+    def _close(self, fd: int) -> None:
+        if fd in self.fds:
+            self.fds.remove(fd)
+            os.close(fd)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+
+
+def writer_config(record: dict[str, Any], lock_path: str, tz: str | None, environ: dict[str, str]) -> dict[str, Any]:
+    """What the writer (or the supervisor) needs to write the logs: the record, syslog's socket, the daemon's TZ."""
+    return {
+        "record": record,
+        "lock_path": lock_path,
+        "tz": tz,
+        # A test (or a container with its syslog socket elsewhere) may name another socket.
+        "syslog_socket": environ.get("DAEMONCTL_SYSLOG_SOCKET") or "/dev/log",
+    }
+
+
+def spawn_writer(config: dict[str, Any], pipes: WriterPipes, stderr_fd: int) -> Identity:
+    """Start the writer, detached; SpawnError if it cannot start. The program is started next."""
+    pipes._write_ctl(json.dumps(config).encode("utf-8") + b"\n")
+    devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        argv = [sys.executable, "-P", "-m", WRITER_MODULE]
+        launch = Launch(
+            sys.executable, argv, dict(os.environ), "/", 0o022, devnull, stderr_fd,
+            stdin_fd=pipes.ctl_read, pass_fds=(pipes.out_read, pipes.err_read),
+        )
+        identity = spawn(launch)
+    finally:
+        os.close(devnull)
+    # The writer holds its own copies now: ours would keep the pipes open after it ends.
+    for fd in (pipes.ctl_read, pipes.out_read, pipes.err_read):
+        pipes._close(fd)
+    return identity
+
+
+def await_drained(lock_path: str, timeout: float = DRAIN_WAIT) -> bool:
+    """Wait until no log writer of the daemon holds its lock (its last lines written); False after `timeout`."""
+    try:
+        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return True  # never had a writer
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return True
+            except OSError as err:
+                if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN) or time.monotonic() >= deadline:
+                    return False
+            time.sleep(0.01)
+    finally:
+        os.close(fd)

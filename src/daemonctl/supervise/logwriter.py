@@ -1,0 +1,76 @@
+"""The log writer of a plain start (`python -P -m daemonctl.supervise.logwriter`).
+
+Started by `start` when --log-max-size, --log-timestamps or --syslog is given
+without --respawn (with --respawn the supervisor does this work itself). Like
+the supervisor it is an interpreter of its own running a small module: no
+Click, no psutil.
+
+Its descriptors: 0 is a pipe from daemonctl carrying one line of JSON (the
+record and where syslog is), then the program's PID once it is known (nothing
+if it never started); 1 is /dev/null; 2 is the stderr log as `start` opened it
+(for a crash of the writer itself); 3 and 4 are the read ends of the program's
+stdout and stderr pipes. It ends once both pipes are closed by every process
+that held them (the program and whatever it started) and their lines are
+written.
+
+One writer per daemon at a time: it holds a lock (LOCK_PATH's flock) while it
+writes, so a writer still draining the output of a stopped run and the writer
+of the next run never rotate the same files at once, and `stop` waits on it to
+return only once the last lines are in the log.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from typing import Any
+
+from daemonctl.proc.privileges import for_spec, pinned
+from daemonctl.supervise.logsink import LogSettings, build_sink, set_timezone
+from daemonctl.supervise.pump import Pump
+
+STDOUT_PIPE, STDERR_PIPE = 3, 4
+
+
+def read_line(fd: int) -> bytes:
+    """One line from `fd`, read a byte at a time past the first block (nothing beyond it is consumed)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        data += byte
+    return data
+
+
+def hold_lock(path: str) -> int:
+    """The writer's lock of this daemon, waited for (a previous writer may still be draining)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def main() -> int:
+    import json
+
+    config: dict[str, Any] = json.loads(read_line(0))
+    record = config["record"]
+    set_timezone(config.get("tz"))
+    creds = pinned(for_spec(record.get("user"), record.get("group")))
+    pid_line = read_line(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    lock = hold_lock(config["lock_path"])
+    sink = build_sink(LogSettings(record, config.get("syslog_socket") or "/dev/log"), creds)
+    if pid_line.strip().isdigit():
+        sink.set_pid(int(pid_line))
+    pump = Pump(sink, (STDOUT_PIPE, STDERR_PIPE))
+    pump.wait([], None)
+    sink.close()
+    os.close(lock)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - the resident process
+    raise SystemExit(main())
