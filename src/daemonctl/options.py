@@ -6,6 +6,9 @@ import os
 from typing import Any
 
 from daemonctl.errors import NoProgram, ProgramNotFound, UsageError
+from daemonctl.start_options import BY_NAME, RECORDED
+from daemonctl.start_options import parse_env as parse_env
+from daemonctl.start_options import parse_umask as parse_umask
 from daemonctl.store.record import Record, StartSpec
 from daemonctl.store.statedir import StateDir, validate_name
 
@@ -15,67 +18,45 @@ if TYPE_CHECKING:
 
 
 class StartOptions:
-    """start's options as given; None means "not given" (default, or the record's value).
+    """start's options as given (start_options.OPTIONS), and the program.
 
-    A plain class whose annotated class attributes are the defaults: it is built
-    once per start, and defining a 23-field NamedTuple or dataclass costs start
-    more than the rest of its own work.
+    `given` holds the options given on the command line, as values; an option not given
+    reads as its `unset` value (None, False for a flag), meaning "the default, or the
+    record's value". A plain class, built once per start.
     """
 
-    name: str | None = None
-    program: tuple[str, ...] = ()
-    pidfile: str | None = None
-    stdout: str | None = None
-    stderr: str | None = None
-    chdir: str | None = None
-    umask: int | None = None
-    env: dict[str, str] = {}  # never changed in place: every change builds a new dict
-    wait: float | None = None
-    env_file: str | None = None
-    respawn: str | None = None
-    restart_delay: float | None = None
-    restart_delay_max: float | None = None
-    min_uptime: float | None = None
-    max_restarts: int | None = None
-    ready_file: str | None = None
-    ready_port: str | None = None
-    ready_log: str | None = None
-    notify: bool = False
-    ready_timeout: float | None = None
-    user: str | None = None
-    group: str | None = None
-    nice: int | None = None
-    update_env: bool = False  # inherit the caller's environment, not the recorded one
-
-    def __init__(self, **given: Any) -> None:
-        for key, value in given.items():
-            if key not in StartOptions.__annotations__:
+    def __init__(self, program: tuple[str, ...] | list[str] = (), **given: Any) -> None:
+        for key in given:
+            if key not in BY_NAME:
                 raise TypeError(f"unknown start option {key!r}")
-            setattr(self, key, value)
+        self.program = tuple(program)
+        self.given = {key: value for key, value in given.items() if _given(value)}
+
+    def __getattr__(self, key: str) -> Any:
+        given = self.__dict__.get("given", {})
+        if key in given:
+            return given[key]
+        if key in BY_NAME:
+            return BY_NAME[key].unset
+        raise AttributeError(key)
 
 
-RESPAWN_OPTIONS = ("restart_delay", "restart_delay_max", "min_uptime", "max_restarts")
-READY_OPTIONS = ("ready_port", "ready_log", "ready_timeout")  # ready_file is a path
+def _given(value: Any) -> bool:
+    """Whether Click's value for an option means it was given (0 and "" are given values)."""
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, (tuple, list, dict)) and not value)
 
 
-def parse_env(items: tuple[str, ...] | list[str]) -> dict[str, str]:
-    env = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or "\0" in item:
-            raise UsageError(f"--env takes KEY=VALUE, not {item!r}")
-        env[key] = value
-    return env
-
-
-def parse_umask(text: str) -> int:
-    try:
-        value = int(text, 8)
-    except ValueError:
-        raise UsageError(f"--umask takes an octal mode such as 022, not {text!r}") from None
-    if not 0 <= value <= 0o777:
-        raise UsageError(f"--umask {text!r} is out of range (000-777)")
-    return value
+def parse_given(texts: dict[str, Any]) -> dict[str, Any]:
+    """The options' values from what Click made of their texts: each declared `parse` applied
+    to the options given (UsageError naming the first bad one)."""
+    values = dict(texts)
+    for key, value in texts.items():
+        parse = BY_NAME[key].parse
+        if parse is not None and _given(value):
+            values[key] = parse(value)
+    return values
 
 
 def find_program(program: str, path_env: str | None, cwd: str) -> str:
@@ -122,24 +103,16 @@ def build_spec(
     """The daemon's name and spec: from the command line, else from its record."""
     name = validate_name(opts.name) if opts.name is not None else default_name(opts.program)
     if opts.program:
-        env = opts.env
-        path_env = env.get("PATH", environ.get("PATH"))
+        path_env = opts.env.get("PATH", environ.get("PATH")) if opts.env else environ.get("PATH")
+        pidfile, stdout = str(state.pidfile(name)), str(state.log(name))
         spec = StartSpec(
             command=list(opts.program),
             executable=find_program(opts.program[0], path_env, cwd),
-            pidfile=_abs(opts.pidfile, cwd) or str(state.pidfile(name)),
-            stdout=_abs(opts.stdout, cwd) or str(state.log(name)),
-            stderr="",
-            chdir=_abs(opts.chdir, cwd) or "/",
-            umask=0o022 if opts.umask is None else opts.umask,
-            env=env,
-            env_file=_env_file(opts.env_file, cwd),
-            user=opts.user,
-            group=opts.group,
-            nice=opts.nice,
+            pidfile=pidfile,
+            stdout=stdout,
+            stderr=stdout,
             caller_env=recordable(environ),
         )
-        spec = spec._replace(stderr=_abs(opts.stderr, cwd) or spec.stdout)
         return name, checked(override(spec, opts, cwd), opts)
     if recorded is None:
         raise NoProgram(f"no program given and no record of {name!r}; start it with daemonctl start -n {name} PROGRAM [ARG]...")
@@ -167,27 +140,14 @@ def recordable(environ: dict[str, str]) -> dict[str, str]:
 
 
 def override(spec: StartSpec, opts: StartOptions, cwd: str) -> StartSpec:
-    """The recorded spec with every option given on this command line applied over it."""
-    changes: dict[str, Any] = {}  # StartSpec's fields by name, many read with getattr
-    for key in ("pidfile", "stdout", "stderr", "chdir"):
-        value = getattr(opts, key)
-        if value is not None:
-            changes[key] = _abs(value, cwd)
-    if opts.stdout is not None and opts.stderr is None and spec.stderr == spec.stdout:
-        changes["stderr"] = changes["stdout"]
-    if opts.umask is not None:
-        changes["umask"] = opts.umask
-    for key in ("wait", "respawn", "user", "group", "nice", *RESPAWN_OPTIONS, *READY_OPTIONS):
-        if getattr(opts, key) is not None:
-            changes[key] = getattr(opts, key)
-    if opts.ready_file is not None:
-        changes["ready_file"] = _abs(opts.ready_file, cwd)
-    if opts.notify:
-        changes["notify"] = True
-    if opts.env:
-        changes["env"] = {**spec.env, **opts.env}
-    if opts.env_file is not None:
-        changes["env_file"] = _env_file(opts.env_file, cwd)
+    """The recorded spec with every option given on this command line merged over it, as
+    each is declared to merge (start_options.py)."""
+    changes: dict[str, Any] = {}  # StartSpec's fields by name
+    for option in RECORDED:
+        if option.name in opts.given:
+            changes[option.name] = option.merge(getattr(spec, option.name), opts.given[option.name], cwd)
+    if "stdout" in changes and "stderr" not in changes and spec.stderr == spec.stdout:
+        changes["stderr"] = changes["stdout"]  # stderr follows stdout into its new file
     return spec._replace(**changes)
 
 
@@ -200,10 +160,9 @@ def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
         from daemonctl.store.envfile import load_env_file
 
         load_env_file(spec.env_file, env_file_rights(spec))
-    if spec.respawn is None:
-        given = [key for key in RESPAWN_OPTIONS if getattr(opts, key) is not None]
-        if given:
-            raise UsageError(f"--{given[0].replace('_', '-')} needs --respawn")
+    for option in RECORDED:
+        if option.needs is not None and option.name in opts.given and getattr(spec, option.needs) is None:
+            raise UsageError(f"{option.flag} needs {BY_NAME[option.needs].flag}")
     if spec.restart_delay_max < spec.restart_delay:
         raise UsageError(
             f"--restart-delay-max ({spec.restart_delay_max:g}) is less than --restart-delay ({spec.restart_delay:g})"
@@ -231,15 +190,6 @@ def with_command(spec: StartSpec, program: tuple[str, ...], cwd: str, environ: d
     return spec._replace(command=list(program), executable=find_program(program[0], path_env, cwd))
 
 
-def _env_file(path: str | None, cwd: str) -> str | None:
-    """The absolute path of an env file (`checked` reads it, as the daemon's user where that matters)."""
-    if path is None:
-        return None
-    if path == "":
-        raise UsageError("--env-file: an empty path was given")
-    return os.path.normpath(os.path.join(cwd, path))
-
-
 def env_file_rights(spec: StartSpec) -> Rights | None:
     """Whose rights the env file is read with, where its user can write (see safeopen)."""
     from daemonctl.proc.privileges import for_spec
@@ -256,11 +206,3 @@ def program_env(spec: StartSpec, environ: dict[str, str], account: dict[str, str
     base = spec.caller_env if spec.caller_env is not None else environ
     file_env = load_env_file(spec.env_file, env_file_rights(spec)) if spec.env_file else {}
     return {**base, **(account or {}), **file_env, **spec.env}
-
-
-def _abs(path: str | None, cwd: str) -> str | None:
-    if path is None:
-        return None
-    if path == "":
-        raise UsageError("an empty path was given")
-    return os.path.normpath(os.path.join(cwd, path))

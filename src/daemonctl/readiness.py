@@ -56,7 +56,7 @@ class Check(Protocol):
 
 def parse_port(text: str) -> tuple[str, int]:
     """`[HOST:]PORT` (HOST may be `[::1]`) as (host, port); ValueError when malformed."""
-    from daemonctl.store.schema import split_port  # the record's check of ready_port is the same
+    from daemonctl.store.checks import split_port  # the record's check of ready_port is the same
 
     return split_port(text)
 

@@ -7,7 +7,7 @@ import pytest
 from daemonctl import states
 from daemonctl.errors import Failure
 from daemonctl.proc.procfs import Identity
-from daemonctl.store import record, schema
+from daemonctl.store import checks, record, schema
 from daemonctl.store.schema import FIELDS, Invalid, check, dump, parse
 
 SPEC = record.StartSpec(
@@ -52,7 +52,7 @@ def test_older_records_without_optional_fields_load_with_the_defaults():
     ("ready_timeout", 0), ("min_uptime", None), ("restart_delay", False),
     ("state", "zombie"), ("state", None), ("respawn", "sometimes"), ("format", 2), ("format", "1"), ("notify", 1),
     ("command", []), ("command", "sleep"), ("command", [1]), ("command", ["a\0"]), ("command", ["\ud800"]),
-    ("command", ["\udc7f"]), ("command", ["x" * (schema.MAX_ARG + 1)]),
+    ("command", ["\udc7f"]), ("command", ["x" * (checks.MAX_ARG + 1)]),
     ("executable", "bin/sleep"), ("pidfile", ""), ("stdout", "/a\0"), ("chdir", "/" * 5000), ("stderr", None),
     ("env_file", "rel"), ("ready_file", 5),
     ("env", []), ("env", {"K": 1}), ("env", {"": "v"}), ("env", {"A=B": "v"}), ("env", {"K": "\0"}),

@@ -14,27 +14,21 @@ import click
 
 from daemonctl.cli.error_handler import run_reporting
 from daemonctl.cli.params import (
-    COUNT,
     NAME_OR_SIGNAL,
     NAMES,
     PASSTHROUGH,
-    POSITIVE_SECONDS,
     QUIET,
-    RESPAWN_MODES,
-    SECONDS,
     SIGNALS,
     START_EPILOG,
     FastGroup,
-    StartCommand,
     quiet_option,
     schedule_option,
     timeout_option,
-    update_env_option,
     version_option,
 )
+from daemonctl.cli.start_params import StartCommand, start_options, update_env_option
 from daemonctl.errors import Failure, PrivilegeError, UsageError
 from daemonctl.exitcodes import ExitStatus, for_signal
-from daemonctl.limits import NICE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -102,52 +96,17 @@ def cli(ctx: click.Context, state_dir: str | None) -> None:
 
 @cli.command(cls=StartCommand, context_settings=PASSTHROUGH, epilog=START_EPILOG)
 @quiet_option
-@click.option("-n", "--name", shell_complete=NAMES, help="Instance name (default: basename of PROGRAM).")
-@click.option("-p", "--pidfile", metavar="PATH", help="Pidfile (default STATE_DIR/NAME.pid).")
-@click.option("-o", "--stdout", metavar="PATH", help="Append stdout here (default STATE_DIR/NAME.log).")
-@click.option("-e", "--stderr", metavar="PATH", help="Append stderr here (default: same as stdout).")
-@click.option("-d", "--chdir", metavar="DIR", help="Working directory (default /).")
-@click.option("--umask", metavar="OCTAL", help="umask of the program (default 022).")
-@click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Set a variable (repeatable).")
-@click.option("--env-file", metavar="FILE",
-              help="Read KEY=VALUE lines (systemd EnvironmentFile syntax) at every start.")
-@update_env_option
-@click.option("--wait", type=SECONDS, metavar="SECONDS",
-              help="Fail if the program ends within SECONDS of starting (default 0).")
-@click.option("--respawn", type=click.Choice(RESPAWN_MODES), is_flag=False, flag_value="on-failure",
-              default=None, metavar="[=on-failure|always]",
-              help="Supervise: restart the program when it ends (bare: on-failure).")
-@click.option("--restart-delay", type=SECONDS, metavar="SECONDS",
-              help="Wait before a restart; doubles after each quick failure (default 1).")
-@click.option("--restart-delay-max", type=SECONDS, metavar="SECONDS", help="Cap of the restart delay (default 60).")
-@click.option("--min-uptime", type=SECONDS, metavar="SECONDS",
-              help="A shorter run is a quick failure; a longer one resets delay and count (default 10).")
-@click.option("--max-restarts", type=COUNT, metavar="N",
-              help="Give up when the run after the Nth quick restart in a row also fails (default 10; 0: never).")
-@click.option("--ready-file", metavar="PATH", help="Ready once PATH exists.")
-@click.option("--ready-port", metavar="[HOST:]PORT", help="Ready once a TCP connection to HOST (127.0.0.1) PORT succeeds.")
-@click.option("--ready-log", metavar="REGEX", help="Ready once a new line of the stdout or stderr log matches REGEX.")
-@click.option("--notify", is_flag=True, help="Ready once the program sends READY=1 to $NOTIFY_SOCKET (sd_notify).")
-@click.option("--ready-timeout", type=POSITIVE_SECONDS, metavar="SECONDS",
-              help="How long to wait for readiness (default 30).")
-@click.option("-u", "--user", metavar="USER[:GROUP]", help="Run as this user (root only; name or number).")
-@click.option("-g", "--group", metavar="GROUP", help="Run with this group (root only; name or number).")
-@click.option("--nice", type=click.IntRange(*NICE), metavar="N", help="Niceness of the program (-20..19).")
+@start_options
 @click.argument("program", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def start(ctx: click.Context, /, program: tuple[str, ...], umask: str | None, env: tuple[str, ...], **opts: Any) -> int:
+def start(ctx: click.Context, /, program: tuple[str, ...], **opts: Any) -> int:
     """Start PROGRAM [ARG]... as a daemon (or NAME again from its record)."""
-    from daemonctl.options import StartOptions, parse_env, parse_umask
+    from daemonctl.options import StartOptions, parse_given
     from daemonctl.start import start as do_start
 
     if not program and opts["name"] is None:
         raise UsageError("no PROGRAM given (or -n NAME to start a daemon again from its record)")
-    options = StartOptions(
-        program=program,
-        umask=None if umask is None else parse_umask(umask),
-        env=parse_env(env),
-        **opts,
-    )
+    options = StartOptions(program=program, **parse_given(opts))
     with _progress(opts["name"] or program[0].rstrip("/").rpartition("/")[2]) as progress:
         result = do_start(_state(ctx), options, progress)
     _render_start(result)

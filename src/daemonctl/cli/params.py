@@ -13,7 +13,6 @@ from daemonctl.limits import MAX_COUNT, MAX_SECONDS
 
 _COMPLETE_VAR = "_DAEMONCTL_COMPLETE"  # Click's name for it, from the program name
 PASSTHROUGH = {"allow_interspersed_args": False}
-RESPAWN_MODES = ("on-failure", "always")
 
 
 class Seconds(click.FloatRange):
@@ -138,33 +137,6 @@ def spell_long(args: list[str], params: list[click.Parameter], ctx: click.Contex
     return out
 
 
-class StartCommand(FastCommand):
-    """start, where a bare --respawn before PROGRAM does not swallow PROGRAM as its value."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, bare_respawn(args, self._value_options()))
-
-    def _value_options(self) -> set[str]:
-        names: set[str] = set()
-        for param in self.params:
-            if isinstance(param, click.Option) and not param.is_flag and param.name != "respawn":
-                names.update(param.opts)
-        return names
-
-
-def bare_respawn(args: list[str], value_options: set[str]) -> list[str]:
-    """Turn a bare `--respawn` among start's options into `--respawn=on-failure`."""
-    out, i = list(args), 0
-    while i < len(out):
-        arg = out[i]
-        if arg == "--" or not arg.startswith("-") or arg == "-":
-            break  # PROGRAM starts here: its arguments are not ours
-        if arg == "--respawn" and (i + 1 == len(out) or out[i + 1] not in RESPAWN_MODES):
-            out[i] = "--respawn=on-failure"
-        i += 2 if arg in value_options else 1
-    return out
-
-
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
         click.echo(f"daemonctl, version {__version__}")
@@ -186,7 +158,7 @@ quiet_option = click.option(
 )
 
 
-def _completer(which: str) -> Callable[[click.Context, click.Parameter, str], list[str]]:
+def completer(which: str) -> Callable[[click.Context, click.Parameter, str], list[str]]:
     """A shell_complete callback that imports daemonctl.cli.completion only when completing."""
 
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -197,8 +169,8 @@ def _completer(which: str) -> Callable[[click.Context, click.Parameter, str], li
     return complete
 
 
-NAMES, SIGNALS = _completer("daemon_names"), _completer("signal_names")
-NAME_OR_SIGNAL = _completer("name_or_signal")  # signal's first argument: SIGNAL after -p
+NAMES, SIGNALS = completer("daemon_names"), completer("signal_names")
+NAME_OR_SIGNAL = completer("name_or_signal")  # signal's first argument: SIGNAL after -p
 
 
 timeout_option = click.option(
@@ -208,8 +180,4 @@ timeout_option = click.option(
 schedule_option = click.option(
     "--schedule", metavar="SCHEDULE",
     help="Signals and waits, start-stop-daemon style: TERM/30/KILL/5.",
-)
-update_env_option = click.option(
-    "--update-env", is_flag=True,
-    help="Give the program your environment, not the one recorded at its first start.",
 )

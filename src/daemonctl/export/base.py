@@ -8,6 +8,7 @@ import signal
 from dataclasses import dataclass
 
 from daemonctl.schedule import Schedule, Send, Wait
+from daemonctl.start_options import RECORDED
 from daemonctl.store.record import StartSpec
 
 
@@ -103,3 +104,23 @@ def user_group(spec: StartSpec) -> tuple[str | None, str | None]:
         return None, spec.group
     user, _, group = spec.user.partition(":")
     return user, group or spec.group
+
+
+def declared(spec: StartSpec, target: str) -> list[str]:
+    """The lines of the options whose export to `target` is declared (start_options.py), in their order."""
+    return [line for option in RECORDED if target in option.export
+            for line in option.export[target](getattr(spec, option.name))]
+
+
+def undeclared(spec: StartSpec, target: str, by_hand: frozenset[str], manager: str, notes: Notes) -> list[str]:
+    """A note for each option set away from its default that `target` neither declares nor
+    writes by hand (`by_hand`): a new option is never dropped without a word."""
+    lines = []
+    for option in RECORDED:
+        if target in option.export or option.name in by_hand:
+            continue
+        value = getattr(spec, option.name)
+        if value != option.default:
+            lines += notes.cannot(f"{option.flag} {option.to_json(value)}: {manager} has no equivalent")
+    return lines
+

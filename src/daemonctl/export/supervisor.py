@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from daemonctl.export.base import Notes, Respawn, StopPlan, caller_env_comment, readiness, user_group
+from daemonctl.export.base import (
+    Notes,
+    Respawn,
+    StopPlan,
+    caller_env_comment,
+    declared,
+    readiness,
+    undeclared,
+    user_group,
+)
 from daemonctl.quoting import Unquotable, supervisor_env, supervisor_word
 from daemonctl.schedule import Schedule
 from daemonctl.signals import signal_name
 from daemonctl.store.record import Record, StartSpec
 
+# The recorded start options this module writes itself; the others' settings are
+# declared in start_options.py (or the option is noted as not exported).
+BY_HAND = frozenset({
+    "pidfile", "stdout", "stderr", "chdir", "umask", "env", "wait", "env_file", "respawn", "restart_delay",
+    "restart_delay_max", "min_uptime", "max_restarts", "ready_file", "ready_port", "ready_log", "notify",
+    "ready_timeout", "user", "group", "nice",
+})
 SUPERVISOR_SIGNALS = {"TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"}
 
 
@@ -31,6 +47,8 @@ def supervisor_section(record: Record, schedule: Schedule, notes: Notes | None =
         *_supervisor_logs(spec),
         *identity,
         *nice_notes,
+        *declared(spec, "supervisor"),
+        *undeclared(spec, "supervisor", BY_HAND, "supervisord", notes),
         "autostart=true",
         *_supervisor_restart(Respawn.of(spec), spec, notes),
         *[ln for option, value in readiness(spec, notify_ok=False)

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from daemonctl.export.base import Notes, Respawn, StopPlan, caller_env_comment, readiness, seconds, user_group
+from daemonctl.export.base import (
+    Notes,
+    Respawn,
+    StopPlan,
+    caller_env_comment,
+    declared,
+    readiness,
+    seconds,
+    undeclared,
+    user_group,
+)
 from daemonctl.quoting import systemd_env, systemd_exec, systemd_word
 from daemonctl.schedule import Schedule
 from daemonctl.signals import signal_name
 from daemonctl.store.record import Record, StartSpec
+
+# The recorded start options this module writes itself; the others' directives are
+# declared in start_options.py (or the option is noted as not exported).
+BY_HAND = frozenset({
+    "pidfile", "stdout", "stderr", "chdir", "umask", "env", "wait", "env_file", "respawn", "restart_delay",
+    "restart_delay_max", "min_uptime", "max_restarts", "ready_file", "ready_port", "ready_log", "notify",
+    "ready_timeout", "user", "group",
+})
 
 
 def systemd_unit(record: Record, schedule: Schedule, notes: Notes | None = None) -> str:
@@ -29,6 +47,8 @@ def systemd_unit(record: Record, schedule: Schedule, notes: Notes | None = None)
         f"StandardOutput={_append(spec.stdout)}",
         f"StandardError={_append(spec.stderr)}",
         *_systemd_identity(spec),
+        *declared(spec, "systemd"),
+        *undeclared(spec, "systemd", BY_HAND, "systemd", notes),
         *_systemd_ready(spec, notes),
         *_systemd_stop(stop, notes),
         *_systemd_restart(respawn, notes),
@@ -59,8 +79,6 @@ def _systemd_identity(spec: StartSpec) -> list[str]:
         lines.append(f"User={systemd_word(user, expand_dollar=False)}")
     if group is not None:
         lines.append(f"Group={systemd_word(group, expand_dollar=False)}")
-    if spec.nice is not None:
-        lines.append(f"Nice={spec.nice}")
     return lines
 
 def _systemd_ready(spec: StartSpec, notes: Notes) -> list[str]:

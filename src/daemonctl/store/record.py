@@ -5,8 +5,9 @@ from typing import Any, NamedTuple
 
 from daemonctl.errors import Failure
 from daemonctl.proc.procfs import Identity
+from daemonctl.start_options import CONVERTED, DEFAULTS
 from daemonctl.states import RUNNING, STOPPED
-from daemonctl.store import schema
+from daemonctl.store import checks, schema
 from daemonctl.store.atomic import atomic_write, remove
 from daemonctl.store.schema import FORMAT
 
@@ -20,31 +21,35 @@ class RecordNotRead(CorruptRecord):
 
 
 class StartSpec(NamedTuple):
-    """Everything needed to start the daemon again, with every path absolute."""
+    """Everything needed to start the daemon again, with every path absolute.
+
+    The command, then one field per recorded start option, its default from the
+    declaration (start_options.py; tests/unit/test_start_options.py checks that the two agree).
+    """
 
     command: list[str]  # argv as given; command[0] is how the user named the program
     executable: str  # the absolute path that is exec'd
     pidfile: str
     stdout: str
     stderr: str
-    chdir: str = "/"
-    umask: int = 0o022
-    env: dict[str, str] = {}  # never changed in place: every change builds a new dict
-    wait: float = 0.0
-    env_file: str | None = None  # read again at every start
-    respawn: str | None = None  # None (plain), "on-failure" or "always"
-    restart_delay: float = 1.0
-    restart_delay_max: float = 60.0
-    min_uptime: float = 10.0
-    max_restarts: int = 10
-    ready_file: str | None = None
-    ready_port: str | None = None  # HOST:PORT
-    ready_log: str | None = None  # a regular expression
-    notify: bool = False
-    ready_timeout: float = 30.0
-    user: str | None = None  # as given to --user (name or number), resolved at each start
-    group: str | None = None
-    nice: int | None = None
+    chdir: str = DEFAULTS["chdir"]
+    umask: int = DEFAULTS["umask"]
+    env: dict[str, str] = DEFAULTS["env"]  # never changed in place: every change builds a new dict
+    wait: float = DEFAULTS["wait"]
+    env_file: str | None = DEFAULTS["env_file"]  # read again at every start
+    respawn: str | None = DEFAULTS["respawn"]  # None (plain), "on-failure" or "always"
+    restart_delay: float = DEFAULTS["restart_delay"]
+    restart_delay_max: float = DEFAULTS["restart_delay_max"]
+    min_uptime: float = DEFAULTS["min_uptime"]
+    max_restarts: int = DEFAULTS["max_restarts"]
+    ready_file: str | None = DEFAULTS["ready_file"]
+    ready_port: str | None = DEFAULTS["ready_port"]  # HOST:PORT
+    ready_log: str | None = DEFAULTS["ready_log"]  # a regular expression
+    notify: bool = DEFAULTS["notify"]
+    ready_timeout: float = DEFAULTS["ready_timeout"]
+    user: str | None = DEFAULTS["user"]  # as given to --user (name or number), resolved at each start
+    group: str | None = DEFAULTS["group"]
+    nice: int | None = DEFAULTS["nice"]
     # The environment the program inherits, as the caller of the start that recorded
     # it had it; --env-file and --env go over it. None in records older than it.
     caller_env: dict[str, str] | None = None
@@ -100,7 +105,8 @@ class Record(NamedTuple):
 
     def to_json(self) -> dict[str, Any]:
         spec = self.spec._asdict()
-        spec["umask"] = format(self.spec.umask, "03o")
+        for option in CONVERTED:
+            spec[option.name] = option.to_json(spec[option.name])
         data = {"format": FORMAT, "name": self.name, "state": self.state, "pid": self.pid}
         data.update(starttime=self.starttime, boot_id=self.boot_id)
         data.update(started_at=self.started_at, stopped_at=self.stopped_at)
@@ -121,12 +127,14 @@ class Record(NamedTuple):
     @classmethod
     def _of_checked(cls, data: dict[str, Any]) -> "Record":
         spec_data = {k: data[k] for k in StartSpec._fields if k in data}
-        spec_data["umask"] = int(data.get("umask", "022"), 8)
+        for option in CONVERTED:
+            if option.name in spec_data:
+                spec_data[option.name] = option.of_json(spec_data[option.name])
         fields = {k: data[k] for k in cls._fields if k in data and k != "spec"}
         return cls(**fields, spec=StartSpec(**spec_data))
 
 
-MAX_ENV_BYTES = schema.MAX_ENV_BYTES
+MAX_ENV_BYTES = checks.MAX_ENV_BYTES
 
 
 def check_environment(env: object) -> None:

@@ -1,0 +1,276 @@
+"""Every option of `start`, declared once: the rest of daemonctl is derived from OPTIONS below.
+
+One `Option` says everything about a start option: its flags, how its text becomes a
+value, its default, its help, how it is checked in the record and how it goes over a
+recorded value, and how it is exported. From it:
+
+- cli/start_params.py builds the Click options of `start` (in OPTIONS' order, which is
+  the order of `start --help`);
+- store/schema.py checks the record's field with `record`, and store/record.py writes and
+  reads it with `to_record`/`from_record`; record.StartSpec takes its defaults from
+  DEFAULTS (tests/unit/test_start_options.py proves StartSpec and OPTIONS agree field for
+  field);
+- options.py merges what was given over the record with `merge`, and refuses a `needs`
+  option given without the option it needs;
+- export/ writes the options with an `export` entry for its target, and names every other
+  recorded option it does not handle by hand as not exported.
+
+English and Click: the help texts live here, as data, because they are part of what an
+option is and a second table of them would drift from this one. Nothing outside cli/
+renders them, and this module imports neither Click nor anything that writes: the `kind`
+of an option is a word that cli/start_params.py turns into a Click type, so Click's own
+messages for a bad number stay Click's. `{default}` in a help text is filled in by the CLI
+from `default`, so a default is written once.
+
+This module is imported by every command that reads a record and by the resident
+supervisor (through store/schema.py): it stays plain Python, cheap to import.
+
+How to add a start option:
+1. Add an `Option(...)` to OPTIONS, where it should appear in `start --help`. Pick its
+   `kind` (or give `parse`, a function from the text (a tuple of texts when `multiple`) to
+   the value, raising UsageError with one line); `bare` makes the value optional
+   (`--syslog` alone means `bare`); `record` is the record's check of the value
+   (store/checks.py), None if it is not recorded; `export` maps it for a target
+   (`directive("MemoryMax")`), else each target says it is not exported.
+2. If it is recorded, add the field to record.StartSpec with `= DEFAULTS["name"]` (the unit
+   test fails until you do).
+3. Use it where it acts (spec.name), and document it in the man page and the README.
+"""
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from daemonctl.errors import UsageError
+from daemonctl.limits import MAX_COUNT, MAX_SECONDS, NICE
+from daemonctl.store import checks
+
+# What an option's text is, for cli/start_params.py: each becomes a Click type there.
+TEXT = "text"  # a string, kept as given (or as `parse` makes it)
+PATH = "path"  # a path, made absolute against the caller's working directory
+SECONDS = "seconds"  # 0..MAX_SECONDS, a finite number
+POSITIVE_SECONDS = "positive-seconds"  # as SECONDS, but above 0
+COUNT = "count"  # a whole number, 0..MAX_COUNT
+INTEGER = "integer"  # a whole number within `bounds`
+CHOICE = "choice"  # one of `choices`
+FLAG = "flag"  # no value: True when given
+
+
+class Derived:
+    """The default of an option computed at start from others (named in the help text)."""
+
+    def __repr__(self) -> str:
+        return "DERIVED"
+
+
+DERIVED: Any = Derived()
+
+Merge = Callable[[Any, Any, str], Any]  # (recorded value, given value, caller's cwd) -> new value
+Export = Callable[[Any], list[str]]  # a value -> the lines that say it to a target
+
+
+def replace(_recorded: Any, given: Any, _cwd: str) -> Any:
+    return given
+
+
+def absolute(what: str = "") -> Merge:
+    """Merge a path: the given one, absolute against the caller's working directory."""
+    def merge_path(_recorded: Any, given: Any, cwd: str) -> Any:
+        if given == "":
+            raise UsageError(f"{what}an empty path was given")
+        return os.path.normpath(os.path.join(cwd, given))
+
+    return merge_path
+
+
+def update(recorded: Any, given: Any, _cwd: str) -> Any:
+    """Merge a mapping: the given entries over the recorded ones."""
+    return {**recorded, **given}
+
+
+def directive(key: str, show: Callable[[Any], str] = str) -> Export:
+    """Export a value as one `KEY=value` line (none when the value is None)."""
+
+    def lines(value: Any) -> list[str]:
+        return [] if value is None else [f"{key}={show(value)}"]
+
+    return lines
+
+
+class Option:
+    """One start option (see the module's docstring for what reads each part)."""
+
+    __slots__ = ("name", "flags", "help", "metavar", "kind", "default", "choices", "bounds", "bare", "multiple",
+                 "parse", "record", "to_record", "from_record", "merge", "needs", "export", "complete")
+
+    def __init__(
+        self,
+        name: str,
+        flags: tuple[str, ...],
+        help: str,
+        *,
+        metavar: str | None = None,
+        kind: str = TEXT,
+        default: Any = None,
+        choices: tuple[str, ...] = (),
+        bounds: tuple[int, int] | None = None,
+        bare: Any = None,
+        multiple: bool = False,
+        parse: Callable[[Any], Any] | None = None,
+        record: checks.Check | None = None,
+        to_record: Callable[[Any], Any] | None = None,
+        from_record: Callable[[Any], Any] | None = None,
+        merge: Merge = replace,
+        needs: str | None = None,
+        export: Mapping[str, Export] | None = None,
+        complete: str | None = None,
+    ) -> None:
+        self.name = name  # the attribute of StartOptions and StartSpec, and the record's key
+        self.flags = flags
+        self.help = help
+        self.metavar = metavar
+        self.kind = kind
+        self.default = default  # when neither given nor recorded (DERIVED: computed at start)
+        self.choices = choices
+        self.bounds = bounds
+        self.bare = bare  # not None: the value is optional, and this is the value of the bare flag
+        self.multiple = multiple  # repeatable: the texts come as a tuple (`parse` makes the value)
+        self.parse = parse  # text (tuple of texts if multiple) -> value, after Click; UsageError if bad
+        self.record = record  # the record's check of the value; None: not recorded
+        self.to_record = to_record  # value -> JSON, when the value is not JSON itself
+        self.from_record = from_record  # and back
+        self.merge = merge  # how a value given now goes over the recorded (or default) one
+        self.needs = needs  # the option this one makes sense only with
+        self.export = export or {}  # target ("systemd", "supervisor") -> its lines for the value
+        self.complete = complete  # the name of a word list in cli/completion.py
+
+    @property
+    def flag(self) -> str:
+        """The long flag, as messages name the option."""
+        return self.flags[-1]
+
+    @property
+    def unset(self) -> Any:
+        """The value of an option not given: False for a flag, None for the others."""
+        return False if self.kind == FLAG else None
+
+    def shown_default(self) -> str:
+        """The default as the help text shows it."""
+        if self.to_record is not None:
+            return str(self.to_record(self.default))
+        if isinstance(self.default, float):
+            return f"{self.default:g}"
+        return str(self.default)
+
+    def to_json(self, value: Any) -> Any:
+        """The value as the record holds it."""
+        return value if self.to_record is None else self.to_record(value)
+
+    def of_json(self, value: Any) -> Any:
+        """The value the record holds, as the spec holds it."""
+        return value if self.from_record is None else self.from_record(value)
+
+    def __repr__(self) -> str:
+        return f"Option({self.name!r})"
+
+
+def parse_umask(text: str) -> int:
+    try:
+        value = int(text, 8)
+    except ValueError:
+        raise UsageError(f"--umask takes an octal mode such as 022, not {text!r}") from None
+    if not 0 <= value <= 0o777:
+        raise UsageError(f"--umask {text!r} is out of range (000-777)")
+    return value
+
+
+def parse_env(items: tuple[str, ...] | list[str]) -> dict[str, str]:
+    env = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or "\0" in item:
+            raise UsageError(f"--env takes KEY=VALUE, not {item!r}")
+        env[key] = value
+    return env
+
+
+SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(flag: str) -> Callable[[str], int]:
+    """A parser of SIZE for `flag`: bytes, or a whole number with K, M, G or T (powers of 1024)."""
+
+    def parse(text: str) -> int:
+        number, unit = text[:-1], text[-1:].upper()
+        if unit.isdigit():
+            number, unit = text, ""
+        if not (number.isascii() and number.isdigit()) or unit not in SIZE_UNITS:
+            raise UsageError(f"{flag} takes a size in bytes, or with K, M, G or T, not {text!r}")
+        return int(number) * SIZE_UNITS[unit]
+
+    return parse
+
+
+SECONDS_CHECK = checks.number(0, MAX_SECONDS)
+RESPAWN_MODES = ("on-failure", "always")
+
+OPTIONS: tuple[Option, ...] = (
+    Option("name", ("-n", "--name"), "Instance name (default: basename of PROGRAM).",
+           default=DERIVED, complete="daemon_names"),
+    Option("pidfile", ("-p", "--pidfile"), "Pidfile (default STATE_DIR/NAME.pid).", metavar="PATH", kind=PATH,
+           default=DERIVED, record=checks.path, merge=absolute()),
+    Option("stdout", ("-o", "--stdout"), "Append stdout here (default STATE_DIR/NAME.log).", metavar="PATH",
+           kind=PATH, default=DERIVED, record=checks.path, merge=absolute()),
+    Option("stderr", ("-e", "--stderr"), "Append stderr here (default: same as stdout).", metavar="PATH",
+           kind=PATH, default=DERIVED, record=checks.path, merge=absolute()),
+    Option("chdir", ("-d", "--chdir"), "Working directory (default {default}).", metavar="DIR", kind=PATH,
+           default="/", record=checks.path, merge=absolute()),
+    Option("umask", ("--umask",), "umask of the program (default {default}).", metavar="OCTAL", default=0o022,
+           parse=parse_umask, record=checks.umask, to_record=lambda mode: format(mode, "03o"),
+           from_record=lambda text: int(text, 8)),
+    Option("env", ("--env",), "Set a variable (repeatable).", metavar="KEY=VALUE", multiple=True, default={},
+           parse=parse_env, record=checks.mapping(checks.env_key, checks.text()), merge=update),
+    Option("env_file", ("--env-file",), "Read KEY=VALUE lines (systemd EnvironmentFile syntax) at every start.",
+           metavar="FILE", kind=PATH, record=checks.optional(checks.path), merge=absolute("--env-file: ")),
+    Option("update_env", ("--update-env",),
+           "Give the program your environment, not the one recorded at its first start.", kind=FLAG, default=False),
+    Option("wait", ("--wait",), "Fail if the program ends within SECONDS of starting (default {default}).",
+           metavar="SECONDS", kind=SECONDS, default=0.0, record=SECONDS_CHECK),
+    Option("respawn", ("--respawn",), "Supervise: restart the program when it ends (bare: on-failure).",
+           metavar="[=on-failure|always]", kind=CHOICE, choices=RESPAWN_MODES, bare="on-failure",
+           record=checks.one_of(None, *RESPAWN_MODES)),
+    Option("restart_delay", ("--restart-delay",),
+           "Wait before a restart; doubles after each quick failure (default {default}).", metavar="SECONDS",
+           kind=SECONDS, default=1.0, record=SECONDS_CHECK, needs="respawn"),
+    Option("restart_delay_max", ("--restart-delay-max",), "Cap of the restart delay (default {default}).",
+           metavar="SECONDS", kind=SECONDS, default=60.0, record=SECONDS_CHECK, needs="respawn"),
+    Option("min_uptime", ("--min-uptime",),
+           "A shorter run is a quick failure; a longer one resets delay and count (default {default}).",
+           metavar="SECONDS", kind=SECONDS, default=10.0, record=SECONDS_CHECK, needs="respawn"),
+    Option("max_restarts", ("--max-restarts",),
+           "Give up when the run after the Nth quick restart in a row also fails (default {default}; 0: never).",
+           metavar="N", kind=COUNT, default=10, record=checks.integer(0, MAX_COUNT), needs="respawn"),
+    Option("ready_file", ("--ready-file",), "Ready once PATH exists.", metavar="PATH", kind=PATH,
+           record=checks.optional(checks.path), merge=absolute()),
+    Option("ready_port", ("--ready-port",), "Ready once a TCP connection to HOST (127.0.0.1) PORT succeeds.",
+           metavar="[HOST:]PORT", record=checks.optional(checks.port_address)),
+    Option("ready_log", ("--ready-log",), "Ready once a new line of the stdout or stderr log matches REGEX.",
+           metavar="REGEX", record=checks.optional(checks.regex)),
+    Option("notify", ("--notify",), "Ready once the program sends READY=1 to $NOTIFY_SOCKET (sd_notify).",
+           kind=FLAG, default=False, record=checks.flag),
+    Option("ready_timeout", ("--ready-timeout",), "How long to wait for readiness (default {default}).",
+           metavar="SECONDS", kind=POSITIVE_SECONDS, default=30.0,
+           record=checks.number(0, MAX_SECONDS, low_open=True)),
+    Option("user", ("-u", "--user"), "Run as this user (root only; name or number).", metavar="USER[:GROUP]",
+           record=checks.optional(checks.text(checks.MAX_NAME, empty=False))),
+    Option("group", ("-g", "--group"), "Run with this group (root only; name or number).", metavar="GROUP",
+           record=checks.optional(checks.text(checks.MAX_NAME, empty=False))),
+    Option("nice", ("--nice",), "Niceness of the program (-20..19).", metavar="N", kind=INTEGER, bounds=NICE,
+           record=checks.optional(checks.integer(*NICE)), export={"systemd": directive("Nice")}),
+)
+
+BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+RECORDED: tuple[Option, ...] = tuple(option for option in OPTIONS if option.record is not None)
+DEFAULTS: dict[str, Any] = {option.name: option.default for option in OPTIONS}
+# The recorded options whose value is not JSON itself (to_record and from_record both given).
+CONVERTED: tuple[Option, ...] = tuple(option for option in RECORDED if option.to_record and option.from_record)
