@@ -161,7 +161,7 @@ def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
 
         load_env_file(spec.env_file, env_file_rights(spec))
     for option in RECORDED:
-        if option.needs is not None and option.name in opts.given and getattr(spec, option.needs) is None:
+        if option.needs is not None and option.name in opts.given and not getattr(spec, option.needs):
             raise UsageError(f"{option.flag} needs {BY_NAME[option.needs].flag}")
     if spec.restart_delay_max < spec.restart_delay:
         raise UsageError(

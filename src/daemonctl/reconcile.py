@@ -34,7 +34,8 @@ class Daemon(NamedTuple):
     pid: int | None  # the live process, or the pidfile's dead PID
     pidfile_pid: int | None  # what the pidfile holds; None without a pidfile
     identity: Identity | None  # of the live process
-    stale: bool = False  # the pidfile's PID belongs to a process daemonctl did not start
+    stale: bool = False  # the pidfile's PID, which daemonctl wrote there, now belongs to another process
+    foreign: bool = False  # the pidfile names a PID daemonctl did not write there (the program rewrote it?)
     supervisor: Identity | None = None  # --respawn: the live supervisor
     pidfile_stat: os.stat_result | None = None  # of the pidfile as it was read
     pidfile_note: str | None = None  # why the pidfile was not read (a symlink, a FIFO), if it was not
@@ -164,8 +165,32 @@ def _reconcile(target: Target, pid_in_file: int | None, proc: str = PROC) -> Dae
         if pid_alive(pid_in_file, proc):
             return Daemon(target, RUNNING, pid_in_file, pid_in_file, Identity.of(pid_in_file, proc))
         return Daemon(target, DEAD, pid_in_file, pid_in_file, None)
+    if not wrote_pidfile(rec, target.pidfile, pid_in_file):
+        # Not as daemonctl wrote it (the program's own, or rewritten since): never called stale.
+        # After a stop it tells nothing of the daemon; before, the daemonctl's process is gone.
+        state = DEAD if rec.state in ACTIVE else NOT_RUNNING
+        return Daemon(target, state, pid_in_file, pid_in_file, None, foreign=True)
     stale = pid_alive(pid_in_file, proc)  # alive, but not the process daemonctl started
     return Daemon(target, DEAD, pid_in_file, pid_in_file, None, stale=stale)
+
+
+def programs_own(rec: Record | None, path: str) -> bool:
+    """The pidfile at `path` is the one rec's --forking program writes itself (--pid-from)."""
+    return rec is not None and rec.spec.pid_from is not None and os.path.normpath(rec.spec.pid_from) == os.path.normpath(path)
+
+
+def wrote_pidfile(rec: Record | None, path: str, pid: int | None) -> bool:
+    """Whether the pidfile at `path`, naming `pid`, is as daemonctl wrote it, and so daemonctl's to remove.
+
+    Never the program's own (--pid-from); else only while it names the PID daemonctl
+    put there (the supervisor's with --respawn). Without a record (another tool's
+    pidfile, given with -p), what it names is taken as it is.
+    """
+    if rec is None:
+        return True
+    if programs_own(rec, path):
+        return False
+    return pid == (rec.supervisor_pid if rec.supervisor_pid is not None else rec.pid)
 
 
 def _inspect_supervised(target: Target, rec: Record, pid_in_file: int | None, proc: str = PROC) -> Daemon:
@@ -178,7 +203,8 @@ def _inspect_supervised(target: Target, rec: Record, pid_in_file: int | None, pr
         return Daemon(target, RESTARTING, None, pid_in_file, None, supervisor=sup)
     if rec.state in ACTIVE:
         # The supervisor was killed: dead, though its program may still run.
-        stale = pid_in_file is not None and pid_alive(pid_in_file, proc)  # the supervisor's PID, reused
+        ours = wrote_pidfile(rec, target.pidfile, pid_in_file)
+        stale = ours and pid_in_file is not None and pid_alive(pid_in_file, proc)  # the supervisor's PID, reused
         pid = prog.pid if prog is not None else pid_in_file
         return Daemon(target, DEAD, pid, pid_in_file, prog, stale=stale)
     return Daemon(target, rec.state if rec.state in (EXITED, FAILED) else NOT_RUNNING, None, pid_in_file, None)

@@ -59,9 +59,17 @@ class Pending(NamedTuple):
     progress: "Progress | None" = None  # told what the waits wait for
 
 
-def settle(pending: Pending, checks: "list[Check]", action: str = "start") -> None:
-    """Readiness and --wait; SIGINT, SIGTERM or SIGHUP meanwhile (or before) undo the start."""
+def settle(pending: Pending, checks: "list[Check]", action: str = "start", before: int | None = None) -> Launched:
+    """--forking's adoption, readiness and --wait; SIGINT, SIGTERM or SIGHUP meanwhile (or before) undo the start.
+
+    What was launched, the daemon adopted in place of the first process with --forking
+    (`before`: the PID its pidfile held before the start).
+    """
     try:
+        if pending.spec.forking and pending.launched.supervisor is None:
+            from daemonctl.forking import adopt_daemon
+
+            pending = pending._replace(launched=adopt_daemon(pending, before))
         if checks:
             await_ready(pending, checks)
         if pending.spec.wait > 0:
@@ -75,6 +83,7 @@ def settle(pending: Pending, checks: "list[Check]", action: str = "start") -> No
             f"{action} of {pending.name} interrupted by {signal_name(interrupt.signum)}: "
             f"stopped what it started; {pending.name} is not running", interrupt.signum
         ) from None
+    return pending.launched
 
 
 def await_ready(pending: Pending, checks: "list[Check]") -> None:
@@ -105,6 +114,10 @@ def watch_or_undo(pending: Pending) -> None:
 def undo(pending: Pending) -> list[str]:
     """Stop what this start started, put pidfile and record back; the last lines this run logged."""
     stop_launched(pending.launched, pending.progress)
+    if pending.spec.forking:
+        from daemonctl.forking import stop_left
+
+        stop_left(pending.progress)  # the daemon it forked, and anything else it left
     undo_commit(pending.state, pending.name, pending.spec, pending.previous)
     return pending.logs.last_lines(10) if pending.logs is not None else []
 
@@ -119,9 +132,11 @@ def stop_launched(launched: Launched, progress: "Progress | None") -> None:
 
 def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
     """Put back the pidfile and record as they were before this start."""
+    from daemonctl.forking import programs_own_pidfile
     from daemonctl.reconcile import pidfile_rights
 
-    remove(spec.pidfile, pidfile_rights(spec))
+    if not programs_own_pidfile(spec):
+        remove(spec.pidfile, pidfile_rights(spec))
     if previous is None:
         remove(state.record(name))
         return
@@ -133,10 +148,21 @@ def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | N
 
 def _stop_group(program: Identity, sid: int | None, progress: "Progress | None") -> None:
     """Leave nothing of a failed start behind: the program and whatever it started."""
-    from daemonctl.proc.groupstop import ProcessGroup
+    stop_groups([program], progress, sid)
+
+
+def stop_groups(leaders: list[Identity], progress: "Progress | None", sid: int | None = None) -> None:
+    """Stop processes of a failed start, each with its group (proven by itself while it lives, see
+    groupstop; or by `sid`, the session it was started in), under one schedule."""
+    from contextlib import ExitStack
+
+    from daemonctl.proc.groupstop import Groups, ProcessGroup
     from daemonctl.proc.ownership import GroupProof
     from daemonctl.schedule import parse_schedule, run
 
-    # TERM, and KILL what does not listen.
-    with ProcessGroup(program, GroupProof(program.pid, sid, program.starttime)) as group:
-        run(parse_schedule("TERM/5/KILL/5").told(progress), group.send, group.wait_gone)
+    if not leaders:
+        return
+    with ExitStack() as stack:
+        groups = [stack.enter_context(ProcessGroup(p, GroupProof(p.pid, sid, p.starttime))) for p in leaders]
+        # TERM, and KILL what does not listen.
+        run(parse_schedule("TERM/5/KILL/5").told(progress), Groups(groups).send, Groups(groups).wait_gone)

@@ -8,12 +8,13 @@ from typing import NamedTuple
 
 from daemonctl.errors import DaemonctlError, Failure, PrivilegeError, ProgramNotFound, StatusUnknown, from_oserror
 from daemonctl.faults import crash_point
+from daemonctl.forking import pid_before, programs_own_pidfile
 from daemonctl.interrupts import InterruptGuard
 from daemonctl.options import StartOptions, build_spec, inherited, program_env, with_command
 from daemonctl.proc.privileges import Credentials, for_spec, needed
 from daemonctl.proc.procfs import Identity, exe_of, pid_alive, read_stat
 from daemonctl.proc.spawn import Launch, SpawnError, spawn
-from daemonctl.reconcile import Daemon, Target, inspect, leftovers, load_record, pidfile_rights
+from daemonctl.reconcile import Daemon, Target, inspect, leftovers, load_record, pidfile_rights, wrote_pidfile
 from daemonctl.settle import Launched, Pending, arm, close_checks, settle, stop_launched, undo_commit
 from daemonctl.states import ACTIVE, RUNNING
 from daemonctl.store import pidfile as pidfile_mod
@@ -146,19 +147,21 @@ def start_locked(
     if running is not None:
         return StartResult(name, running, True, recorded.spec if recorded else spec)
     if recorded is not None and recorded.spec.pidfile != spec.pidfile:
-        _remove_stale_pidfile(recorded.spec.pidfile, pidfile_rights(recorded.spec))
+        _remove_stale_pidfile(recorded, pidfile_rights(recorded.spec))
     sweep_temps(spec.pidfile, Rights.of(creds))
     sweep_temps(state.record(name))
     previous = _read_bytes(state.record(name))
     checks, ready_env = arm(spec)
     logs = None
+    before = pid_before(spec) if spec.forking else None
     try:
         with InterruptGuard() as interrupts:
-            if checks or spec.wait > 0:
+            if checks or spec.wait > 0 or spec.forking:
                 logs = RunLogs([spec.stdout, spec.stderr], Rights.of(creds))
             launched = _launch(state, name, spec, creds, ready_env, previous, spawner)
             crash_point("start:spawned")
-            settle(Pending(state, name, spec, launched, previous, logs, interrupts, progress), checks, action)
+            pending = Pending(state, name, spec, launched, previous, logs, interrupts, progress)
+            launched = settle(pending, checks, action, before)
     finally:
         close_checks(checks)
         if logs is not None:
@@ -204,11 +207,15 @@ class _Commit:
         self.sid: int | None = None
         blank = Record(name, spec)
         # With the daemon user's rights where it can change the pidfile's path (see safeopen).
-        self.pidfile = _prepare(spec.pidfile, "pidfile", len(pidfile_mod.encode(2**22)), rights=rights)
+        # None: the pidfile is the one a --forking program writes itself, left to it.
+        self.pidfile = None
+        if not programs_own_pidfile(spec):
+            self.pidfile = _prepare(spec.pidfile, "pidfile", len(pidfile_mod.encode(2**22)), rights=rights)
         try:
             self.record = _prepare(state.record(name), "record", len(record_mod.encode(blank)) + 512, 0o600)
         except Failure:
-            self.pidfile.discard()
+            if self.pidfile is not None:
+                self.pidfile.discard()
             raise
 
     def __call__(self, identity: Identity) -> None:
@@ -220,7 +227,8 @@ class _Commit:
         _commit(self.record, record_mod.encode(self._record(identity)), "record")
         self.done = True
         crash_point("start:record")
-        _commit(self.pidfile, pidfile_mod.encode(identity.pid), "pidfile")
+        if self.pidfile is not None:
+            _commit(self.pidfile, pidfile_mod.encode(identity.pid), "pidfile")
         crash_point("start:pidfile")
 
     def _record(self, identity: Identity) -> Record:
@@ -238,7 +246,8 @@ class _Commit:
             raise write_failure(err, "record", self.state.record(self.name)) from None
 
     def discard(self) -> None:
-        self.pidfile.discard()
+        if self.pidfile is not None:
+            self.pidfile.discard()
         self.record.discard()
 
     def undo(self) -> None:
@@ -311,7 +320,7 @@ def _spawn(
     spawner: Callable[..., Identity] | None = None,
 ) -> Launched:
     env = {**program_env(spec, dict(os.environ), creds.environment() if creds else None), **extra_env}
-    if spec.wait > 0 or spec.readiness:
+    if spec.wait > 0 or spec.readiness or spec.forking:
         from daemonctl.proc.subreaper import become_subreaper
 
         become_subreaper()
@@ -351,12 +360,14 @@ def _spawn_failure(spec: StartSpec, err: SpawnError) -> DaemonctlError:
     return Failure(f"{what}: {err.strerror}")
 
 
-def _remove_stale_pidfile(path: str, rights: Rights | None) -> None:
+def _remove_stale_pidfile(recorded: Record, rights: Rights | None) -> None:
+    """The pidfile of an earlier start, if daemonctl wrote it and its process is gone."""
+    path = recorded.spec.pidfile
     try:
         pid = pidfile_mod.read(path, rights).pid
     except pidfile_mod.InvalidPidfile:
         return
-    if pid is None or not pid_alive(pid):
+    if pid is not None and wrote_pidfile(recorded, path, pid) and not pid_alive(pid):
         remove(path, rights)
 
 

@@ -5,7 +5,7 @@ from typing import Any, NamedTuple
 
 from daemonctl.errors import DaemonctlError, NotRunning, StatusUnknown, UnreadableRecord
 from daemonctl.exitcodes import ExitStatus
-from daemonctl.reconcile import Daemon, inspect, resolve, trusted
+from daemonctl.reconcile import Daemon, inspect, leftovers, resolve, trusted
 from daemonctl.states import DEAD, EXITED, FAILED, NOT_RUNNING, RESTARTING, RUNNING, UNKNOWN
 from daemonctl.store.statedir import StateDir
 
@@ -43,6 +43,8 @@ class Report(NamedTuple):
     user: str | None = None  # as given to --user / --group
     group: str | None = None
     nice: int | None = None
+    left_behind: list[int] = []  # dead, but processes it started still run (never changed in place)
+    foreign: bool = False  # the pidfile names a PID daemonctl did not write there
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -63,6 +65,8 @@ class Report(NamedTuple):
             "group": self.group,
             "nice": self.nice,
         }
+        if self.state == DEAD and sup is None:
+            data["left_behind"] = self.left_behind
         if sup is not None:
             data.update(supervisor_pid=sup.supervisor_pid, restarts=sup.restarts, last_exit=sup.last_exit)
         if self.error:
@@ -88,6 +92,8 @@ def report(daemon: Daemon) -> Report:
         user=spec.user if spec else None,
         group=spec.group if spec else None,
         nice=spec.nice if spec else None,
+        left_behind=leftovers(daemon) if daemon.state == DEAD and (rec is None or rec.supervisor is None) else [],
+        foreign=daemon.foreign,
     )
 
 

@@ -12,9 +12,20 @@ from daemonctl.proc.groupstop import Groups, ProcessGroup
 from daemonctl.proc.ownership import GroupProof
 from daemonctl.proc.pidfd import open_verified
 from daemonctl.proc.procfs import Identity, is_alive
-from daemonctl.reconcile import Daemon, Target, inspect, leftovers, named, pidfile_rights, proof, resolve, trusted
+from daemonctl.reconcile import (
+    Daemon,
+    Target,
+    inspect,
+    leftovers,
+    named,
+    pidfile_rights,
+    proof,
+    resolve,
+    trusted,
+    wrote_pidfile,
+)
 from daemonctl.schedule import Schedule, run
-from daemonctl.states import ACTIVE, HALTED, NO_SUCH_DAEMON, RESTARTING, RUNNING, STALE, WAS_NOT_RUNNING
+from daemonctl.states import ACTIVE, DEAD, HALTED, NO_SUCH_DAEMON, RESTARTING, RUNNING, STALE, WAS_NOT_RUNNING
 from daemonctl.store import pidfile as pidfile_mod
 from daemonctl.store import record as record_mod
 from daemonctl.store.atomic import remove, sweep_temps, write_failure
@@ -28,6 +39,7 @@ class StopResult(NamedTuple):
     outcome: str  # HALTED, WAS_NOT_RUNNING, STALE or NO_SUCH_DAEMON (states)
     note: str | None = None  # a pidfile that was not read (a symlink) and was left alone
     supervisor_pid: int | None = None  # --respawn: the supervisor that was ended
+    left_behind: list[int] = []  # the program was gone, but these processes it started were stopped
 
 
 def stop(state: StateDir, name: str | None, pidfile: str | None, schedule: Schedule) -> StopResult:
@@ -53,6 +65,7 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
     if target.name is not None and target.record is None and daemon.pidfile_pid is None:
         return StopResult(label, None, NO_SUCH_DAEMON)
     supervisor_pid = daemon.supervisor.pid if daemon.supervisor is not None else None
+    left: list[int] = []
     if daemon.record is not None and daemon.record.supervisor is not None:
         outcome, daemon = _stop_supervised(daemon, schedule, label)
     elif daemon.state == RUNNING:
@@ -61,17 +74,27 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
     else:
         # The program is gone: its group's provable leftovers (none for a record that
         # does not say it runs, see ownership) are stopped all the same.
-        _stop_leftovers(daemon, schedule, label)
+        left = _stop_leftovers(daemon, schedule, label)
         outcome = STALE if daemon.stale else WAS_NOT_RUNNING
     crash_point("stop:gone")
     _forget_process(daemon)
-    return StopResult(label, daemon.pid, outcome, daemon.pidfile_note, supervisor_pid)
+    return StopResult(label, daemon.pid, outcome, daemon.pidfile_note or _foreign_note(daemon), supervisor_pid, left)
 
 
-def _stop_leftovers(daemon: Daemon, schedule: Schedule, label: str) -> None:
+def _foreign_note(daemon: Daemon) -> str | None:
+    if not daemon.foreign or daemon.state != DEAD or daemon.pidfile_pid is None:
+        return None
+    return (f"pidfile {daemon.target.pidfile} names pid {daemon.pidfile_pid}, which daemonctl did not write there "
+            "(the program's own?); left it alone")
+
+
+def _stop_leftovers(daemon: Daemon, schedule: Schedule, label: str) -> list[int]:
+    """Stop what a dead daemon's program left running (provably its own); their PIDs."""
     with ProcessGroup(None, proof(daemon)) as group:
-        if group.members():
+        left = group.members()
+        if left:
             _run_group(schedule, group, label, None)
+        return left
 
 
 def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[str, Daemon]:
@@ -143,8 +166,8 @@ def _run_group(schedule: Schedule, group: "ProcessGroup | Groups", label: str, p
 
 
 def _forget_process(daemon: Daemon) -> None:
-    """Remove the pidfile (only if it still names the PID we saw) and mark the record stopped."""
-    if daemon.pidfile_pid is not None:
+    """Remove the pidfile (only if daemonctl wrote it, and it still names the PID we saw) and mark the record stopped."""
+    if daemon.pidfile_pid is not None and wrote_pidfile(daemon.record, daemon.target.pidfile, daemon.pidfile_pid):
         rights = pidfile_rights(daemon.record.spec if daemon.record else None)
         try:
             if pidfile_mod.read(daemon.target.pidfile, rights).pid == daemon.pidfile_pid:
@@ -234,7 +257,7 @@ def forget(state: StateDir, name: str) -> RemoveResult:
             pids = " ".join(map(str, remains[:5])) + (" ..." if len(remains) > 5 else "")
             raise Failure(f"{name} is dead but processes it started still run (pid {pids}); "
                           f"stop them first with daemonctl stop {name}")
-        if daemon is None or daemon.pidfile_pid is not None:
+        if daemon is None or (daemon.pidfile_pid is not None and not daemon.foreign):
             remove(target.pidfile, pidfile_rights(target.record.spec))
         remove(state.record(name))
         sweep_temps(state.record(name))

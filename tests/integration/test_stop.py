@@ -219,7 +219,12 @@ def test_stop_pid_reuse_signals_nothing(dctl, reused_in):
     assert_ok(cp)
     assert cp.stderr.strip(), "stop did not say that the pidfile was stale"
     assert canary.poll() is None and alive(canary.pid), "stop signalled a foreign process"
-    assert not dctl.pidfile("reuse").exists(), "stale pidfile not removed"
+    if reused_in == "pidfile":
+        # Rewritten by someone else, not daemonctl's: left alone (issue 14), and said so.
+        assert dctl.pidfile("reuse").read_text() == f"{canary.pid}\n"
+        assert "left it alone" in cp.stderr
+    else:
+        assert not dctl.pidfile("reuse").exists(), "stale pidfile not removed"
     assert dctl("status", "reuse").returncode == 3
     assert canary.poll() is None
 

@@ -155,6 +155,9 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
         _say(f"stopped {result.label}{which}{again}")
     elif result.outcome == STALE:
         _say(f"{result.label} was not running; removed its stale pidfile (pid {result.pid} belongs to another process)")
+    elif result.left_behind:
+        pids = " ".join(map(str, result.left_behind[:10])) + (" ..." if len(result.left_behind) > 10 else "")
+        _say(f"{result.label} was not running; stopped the processes it left behind (pid {pids})")
     else:
         _say(f"{result.label} was not running")
     return ExitStatus.OK

@@ -66,10 +66,26 @@ def describe(r: Report) -> str:
     if r.state == RUNNING:
         return f"{label} is running (pid {r.pid}, up {uptime(r.started_at)})"
     if r.state == DEAD:
-        why = "now another process's" if r.stale else "gone"
         again = f"; start it again with daemonctl start -n {r.name}" if r.name else ""
+        if r.left_behind:
+            return f"{label} is dead: {_left_behind(r)}"
+        if r.foreign:
+            return (f"{label} is dead: pidfile {r.pidfile} names pid {r.pid}, which daemonctl did not write there; "
+                    f"{_forking_hint(r)}")
+        why = "now another process's" if r.stale else "gone"
         return f"{label} is dead: pidfile {r.pidfile} names pid {r.pid}, which is {why}{again}"
     if r.state == NOT_RUNNING:
         again = f"; start it with daemonctl start -n {r.name}" if r.name else ""
         return f"{label} is not running{again}"
     return f"{label}: state unknown ({r.error})"
+
+
+def _left_behind(r: Report) -> str:
+    pids = " ".join(map(str, r.left_behind[:10])) + (" ..." if len(r.left_behind) > 10 else "")
+    stop = f"; daemonctl stop {r.name} stops them" if r.name else ""
+    return f"its program exited, but processes it started still run (pid {pids}); {_forking_hint(r)}{stop}"
+
+
+def _forking_hint(r: Report) -> str:
+    """For a program that daemonized itself while daemonctl took it for the daemon."""
+    return "a program that forks into the background is started with --forking (and --pid-from its pidfile)"

@@ -22,8 +22,6 @@ until they stay the same for SETTLE seconds.
 Lean: the resident supervisor imports this module (no Click, psutil, socket).
 """
 
-from __future__ import annotations
-
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -118,7 +116,7 @@ class Host:
                 found.append(st)
         return found
 
-    def verify(self, pid: int) -> Adopted | None:
+    def verify(self, pid: int) -> "Adopted | None":
         """PID's identity if it is a live process the program started; None if it is not (or gone)."""
         with self.hold(pid) as still_there:
             st = self.stat(pid)

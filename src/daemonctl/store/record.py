@@ -47,6 +47,8 @@ class StartSpec(NamedTuple):
     ready_log: str | None = DEFAULTS["ready_log"]  # a regular expression
     notify: bool = DEFAULTS["notify"]
     ready_timeout: float = DEFAULTS["ready_timeout"]
+    forking: bool = DEFAULTS["forking"]  # the program forks into the background itself: adopt its daemon
+    pid_from: str | None = DEFAULTS["pid_from"]  # the pidfile such a program writes, naming its daemon
     user: str | None = DEFAULTS["user"]  # as given to --user (name or number), resolved at each start
     group: str | None = DEFAULTS["group"]
     nice: int | None = DEFAULTS["nice"]
