@@ -54,7 +54,7 @@ def adopt_daemon(pending: Pending, before: int | None, host: Host | None = None)
     except NotAdopted as err:
         error = PrivilegeError if err.trust else Failure
         raise error(f"{name} exited with status 0 but {_subject(spec)} {err.message}", log_tail=undo(pending)) from None
-    launched = Launched(adopted.identity, None, adopted.sid)
+    launched = Launched(adopted.identity, None, adopted.sid, adopted.pgid)
     pending = pending._replace(launched=launched)
     try:
         _commit(pending, adopted)
@@ -110,5 +110,5 @@ def stop_left(progress: "Progress | None", host: Host | None = None) -> None:
     """Stop what a --forking program left running that is provably its own (our children, and their groups)."""
     from daemonctl.settle import stop_groups
 
-    stop_groups(left_behind(host or Host()), progress)
+    stop_groups([(a.identity, a.pgid, a.sid) for a in left_behind(host or Host())], progress)
 

@@ -20,13 +20,14 @@ class Launched(NamedTuple):
     program: Identity
     supervisor: Identity | None  # with --respawn
     sid: int | None = None  # the session it was started in (see ownership)
+    pgid: int | None = None  # its process group, when not its own PID (a --forking daemon's)
 
     @property
     def pidfile_pid(self) -> int:
         return (self.supervisor or self.program).pid
 
     def record(self, name: str, spec: StartSpec) -> Record:
-        rec = Record(name, spec).running(self.program, sid=self.sid)
+        rec = Record(name, spec).running(self.program, sid=self.sid, pgid=self.pgid)
         if self.supervisor is None:
             return rec
         return rec._replace(supervisor_pid=self.supervisor.pid, supervisor_starttime=self.supervisor.starttime)
@@ -127,7 +128,7 @@ def stop_launched(launched: Launched, progress: "Progress | None") -> None:
     from daemonctl.supervise.client import end_supervisor
 
     end_supervisor(launched.supervisor)
-    _stop_group(launched.program, launched.sid, progress)
+    stop_groups([(launched.program, launched.pgid, launched.sid)], progress)
 
 
 def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
@@ -146,14 +147,9 @@ def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | N
         raise write_failure(err, "record", state.record(name)) from None
 
 
-def _stop_group(program: Identity, sid: int | None, progress: "Progress | None") -> None:
-    """Leave nothing of a failed start behind: the program and whatever it started."""
-    stop_groups([program], progress, sid)
-
-
-def stop_groups(leaders: list[Identity], progress: "Progress | None", sid: int | None = None) -> None:
-    """Stop processes of a failed start, each with its group (proven by itself while it lives, see
-    groupstop; or by `sid`, the session it was started in), under one schedule."""
+def stop_groups(leaders: "list[tuple[Identity, int | None, int | None]]", progress: "Progress | None") -> None:
+    """Leave nothing of a failed start behind: each (process, its group or None for its own PID, its
+    session) with its group (proven by the live process itself, or by the session, see ownership)."""
     from contextlib import ExitStack
 
     from daemonctl.proc.groupstop import Groups, ProcessGroup
@@ -163,6 +159,9 @@ def stop_groups(leaders: list[Identity], progress: "Progress | None", sid: int |
     if not leaders:
         return
     with ExitStack() as stack:
-        groups = [stack.enter_context(ProcessGroup(p, GroupProof(p.pid, sid, p.starttime))) for p in leaders]
+        groups = Groups([
+            stack.enter_context(ProcessGroup(p, GroupProof(p.pid if pgid is None else pgid, sid, p.starttime)))
+            for p, pgid, sid in leaders
+        ])
         # TERM, and KILL what does not listen.
-        run(parse_schedule("TERM/5/KILL/5").told(progress), Groups(groups).send, Groups(groups).wait_gone)
+        run(parse_schedule("TERM/5/KILL/5").told(progress), groups.send, groups.wait_gone)

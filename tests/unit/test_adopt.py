@@ -98,7 +98,7 @@ def test_two_processes_left_behind_need_pid_from_and_are_both_handed_back(tree):
     tree.put(602, ME, start=2001)
     with pytest.raises(NotAdopted, match=r"left 2 processes behind \(pid 601 602\).*--pid-from") as err:
         adopt.single(tree.host(), deadline=30)
-    assert sorted(i.pid for i in err.value.left) == [601, 602]
+    assert sorted(a.identity.pid for a in err.value.left) == [601, 602]
 
 
 def pidfile(values: list[int | None | Exception]) -> Callable[[], int | None]:
@@ -129,7 +129,7 @@ def test_a_pidfile_naming_a_stranger_fails_at_once_and_hands_back_only_our_child
     tree.put(601, ME, start=2000)
     with pytest.raises(NotAdopted, match="names pid 77, which is not a process the program started") as err:
         adopt.named(tree.host(), "/run/x.pid", pidfile([77]), deadline=30)
-    assert [i.pid for i in err.value.left] == [601]
+    assert [a.identity.pid for a in err.value.left] == [601]
     assert tree.now == 0
 
 

@@ -43,7 +43,7 @@ class NotAdopted(Exception):
     which the caller stops; nothing else is ever signalled.
     """
 
-    def __init__(self, message: str, left: list[Identity] | None = None, trust: bool = False) -> None:
+    def __init__(self, message: str, left: "list[Adopted] | None" = None, trust: bool = False) -> None:
         super().__init__(message)
         self.message, self.left, self.trust = message, left or [], trust
 
@@ -150,9 +150,9 @@ def _reap(pid: int) -> None:
         pass
 
 
-def left_behind(host: Host) -> list[Identity]:
+def left_behind(host: Host) -> list[Adopted]:
     """What the program left running, provably its own: our live children."""
-    return [Identity(st.pid, st.starttime, boot_id()) for st in host.children()]
+    return [Adopted(Identity(st.pid, st.starttime, boot_id()), st.sid, st.pgid) for st in host.children()]
 
 
 def single(host: Host, deadline: float, settle: float = SETTLE) -> Adopted:

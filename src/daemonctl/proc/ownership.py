@@ -19,6 +19,12 @@ it by cycling PIDs reaches, for a daemon with --user, only processes running as
 that user (the uid check), which the user could signal alone; for a daemon run
 as root, only processes of the session that user built. A record not marked
 running, or from another boot, proves nothing, and leads to no signal at all.
+
+A daemon adopted with --forking may instead sit in a group G of a session S that
+the program created (fork, setsid, fork: G = S = the PID of the intermediate that
+exited). The record then keeps G as `pgid`, and the same holds with G for P: G and
+S stay allocated while anything of the daemon lives in them, and only processes
+started no earlier than the daemon count.
 """
 
 
@@ -60,7 +66,7 @@ def proof_for(rec: Record | None, uid: int | None, current_boot: Callable[[], st
         return None
     if rec.pid is None or rec.starttime is None or rec.boot_id is None or rec.boot_id != current_boot():
         return None
-    return GroupProof(rec.pid, rec.sid, rec.starttime, uid)
+    return GroupProof(rec.pgid if rec.pgid is not None else rec.pid, rec.sid, rec.starttime, uid)
 
 
 def scan(proc: str = PROC) -> Iterator[Stat]:

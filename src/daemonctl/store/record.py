@@ -78,6 +78,9 @@ class Record(NamedTuple):
     # The session the program was started in (the intermediate's PID): with pid as the
     # process group, what proves that a dead leader's leftovers are the daemon's.
     sid: int | None = None
+    # The process group of the daemon and what it starts, when it is not the daemon's own PID:
+    # a --forking daemon that forked from its session's leader stays in that leader's group.
+    pgid: int | None = None
 
     @property
     def identity(self) -> Identity | None:
@@ -91,7 +94,9 @@ class Record(NamedTuple):
             return None
         return Identity(self.supervisor_pid, self.supervisor_starttime, self.boot_id)
 
-    def running(self, identity: Identity, now: datetime | None = None, sid: int | None = None) -> "Record":
+    def running(
+        self, identity: Identity, now: datetime | None = None, sid: int | None = None, pgid: int | None = None
+    ) -> "Record":
         return self._replace(
             state=RUNNING,
             pid=identity.pid,
@@ -100,6 +105,7 @@ class Record(NamedTuple):
             started_at=iso(now),
             stopped_at=None,
             sid=sid,
+            pgid=pgid if pgid != identity.pid else None,
         )
 
     def stopped(self, now: datetime | None = None) -> "Record":
@@ -113,7 +119,7 @@ class Record(NamedTuple):
         data.update(starttime=self.starttime, boot_id=self.boot_id)
         data.update(started_at=self.started_at, stopped_at=self.stopped_at)
         data.update(supervisor_pid=self.supervisor_pid, supervisor_starttime=self.supervisor_starttime)
-        data.update(restarts=self.restarts, last_exit=self.last_exit, sid=self.sid)
+        data.update(restarts=self.restarts, last_exit=self.last_exit, sid=self.sid, pgid=self.pgid)
         data.update(spec)
         return data
 

@@ -72,6 +72,7 @@ FIELDS: dict[str, Check] = {
     "restarts": integer(0, 2**63 - 1),
     "last_exit": optional(last_exit),
     "sid": PID,  # the session the program was started in: its intermediate's PID
+    "pgid": PID,  # the daemon's process group, when it is not its own PID (--forking)
     # How it was started (record.StartSpec): the command, then the start options as
     # start_options.py declares them, with every path absolute.
     "command": items(text(), min_items=1),

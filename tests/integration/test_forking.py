@@ -1,0 +1,246 @@
+"""CONTRACT "Programs that daemonize themselves (--forking)" (issue 14), with a test program of its own
+that forks, calls setsid, forks again, writes its pidfile and exits 0, as nginx or redis do."""
+import signal
+import stat
+import subprocess
+
+import pytest
+
+from .helpers import (
+    PY,
+    SIGNAL_LOGGER,
+    SLEEP,
+    alive,
+    assert_ok,
+    assert_one_error,
+    error_lines,
+    log_lines,
+    proc_stat,
+    read_pidfile,
+    wait_for,
+    wait_gone,
+)
+
+pytestmark = pytest.mark.integration
+
+# argv: PIDFILE (or -) and MODE: ok (removes its pidfile on TERM), keep (leaves it), exitN (fails
+# before forking), nopidfile, canary=PID (writes another's PID), two (leaves two processes),
+# slow (its first process waits before forking). The pidfile is mode 0640: daemonctl writes 0644.
+SELF_DAEMON = r"""
+import os, signal, sys, time
+pidfile, mode = sys.argv[1], sys.argv[2]
+pidfile = None if pidfile == "-" else pidfile
+if mode.startswith("exit"):
+    print("cannot start: bad configuration", flush=True)
+    sys.exit(int(mode[4:]))
+if mode == "slow":
+    print("first process waits", flush=True)
+    time.sleep(300)
+if os.fork():
+    os._exit(0)
+os.setsid()
+if mode == "two" and os.fork() == 0:  # another process left behind, beside the daemon
+    time.sleep(300)
+    os._exit(0)
+if os.fork():
+    os._exit(0)
+if pidfile and mode != "nopidfile":
+    pid = int(mode[7:]) if mode.startswith("canary=") else os.getpid()
+    fd = os.open(pidfile + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    os.write(fd, f"{pid}\n".encode())
+    os.close(fd)
+    os.rename(pidfile + ".new", pidfile)
+def on(num, frame):
+    print(signal.Signals(num).name[3:], flush=True)
+    if num == signal.SIGTERM:
+        if pidfile and mode == "ok":
+            os.unlink(pidfile)
+        sys.exit(0)
+signal.signal(signal.SIGTERM, on)
+signal.signal(signal.SIGHUP, on)
+if os.fork() == 0:  # a worker, in the daemon's group (as nginx's are)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    while True:
+        time.sleep(1)
+print("daemon up", os.getpid(), flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def program(pidfile="-", mode="ok"):
+    return [PY, "-c", SELF_DAEMON, str(pidfile), mode]
+
+
+def first_line(dctl, name):
+    assert wait_for(lambda: any(line.startswith("daemon up") for line in log_lines(dctl.logfile(name))))
+    return next(line for line in log_lines(dctl.logfile(name)) if line.startswith("daemon up"))
+
+
+def assert_nothing_left(dctl, name):
+    assert wait_for(lambda: dctl.token_pids() == []), f"left running: {dctl.token_pids()}"
+    assert not dctl.pidfile(name).exists()
+    assert not dctl.recordfile(name).exists()
+
+
+def test_adopts_the_single_process_left_behind(dctl):
+    cp = dctl("start", "-n", "selfd", "--forking", *program())
+    assert_ok(cp)
+    pid = dctl.track(dctl.pid("selfd"))
+    assert first_line(dctl, "selfd") == f"daemon up {pid}"
+    st = proc_stat(pid)
+    # Forked from the leader of the session the program created, which has exited.
+    assert st["session"] == st["pgrp"] != pid and not alive(st["session"])
+    assert f"(pid {pid})" in cp.stderr
+    rec = dctl.record("selfd")
+    assert (rec["pid"], rec["starttime"], rec["forking"]) == (pid, st["starttime"], True)
+    assert (rec["sid"], rec["pgid"]) == (st["session"], st["pgrp"])
+    status = dctl("status", "--json", "selfd")
+    assert status.returncode == 0 and f'"pid": {pid}' in status.stdout
+
+
+def test_adopts_the_pid_the_program_writes_and_leaves_its_pidfile_alone(dctl, tmp_path):
+    own = tmp_path / "selfd.pid"
+    assert_ok(dctl("start", "-n", "selfd", "--forking", "--pid-from", own, *program(own, "keep")))
+    pid = dctl.track(read_pidfile(own))
+    assert dctl.pid("selfd") == pid, "daemonctl's pidfile names the adopted daemon"
+    assert stat.S_IMODE(own.stat().st_mode) == 0o640
+    assert_ok(dctl("stop", "selfd"))
+    assert wait_gone(pid)
+    assert own.read_text() == f"{pid}\n", "the program's own pidfile is the program's"
+    assert not dctl.pidfile("selfd").exists()
+    assert dctl.token_pids() == []
+
+
+def test_p_naming_the_programs_pidfile_is_left_to_the_program(dctl, tmp_path):
+    own = tmp_path / "selfd.pid"
+    assert_ok(dctl("start", "-n", "selfd", "-p", own, "--forking", "--pid-from", own, *program(own, "keep")))
+    pid = dctl.track(read_pidfile(own))
+    assert stat.S_IMODE(own.stat().st_mode) == 0o640, "daemonctl rewrote the program's pidfile"
+    assert dctl("status", "selfd").returncode == 0
+    cp = dctl("stop", "selfd")
+    assert_ok(cp)
+    assert "stale" not in cp.stderr
+    assert wait_gone(pid)
+    assert own.read_text() == f"{pid}\n" and stat.S_IMODE(own.stat().st_mode) == 0o640
+    assert dctl("status", "selfd").returncode == 3
+
+
+def test_signal_restart_and_stop_act_on_the_adopted_daemon(dctl, tmp_path):
+    own = tmp_path / "selfd.pid"
+    assert_ok(dctl("start", "-n", "selfd", "--forking", "--pid-from", own, *program(own)))
+    pid = dctl.track(dctl.pid("selfd"))
+    first_line(dctl, "selfd")
+    assert_ok(dctl("signal", "selfd", "HUP"))
+    assert wait_for(lambda: "HUP" in log_lines(dctl.logfile("selfd")))
+    assert alive(pid)
+    assert_ok(dctl("restart", "selfd"))
+    new = dctl.track(dctl.pid("selfd"))
+    assert new != pid and not alive(pid) and alive(new)
+    assert read_pidfile(own) == new
+    workers = [p for p in dctl.token_pids() if p != new]
+    assert workers and all(proc_stat(w)["pgrp"] == proc_stat(new)["pgrp"] for w in workers)
+    cp = dctl("stop", "selfd")
+    assert_ok(cp)
+    assert f"stopped selfd (pid {new})" in cp.stderr
+    assert dctl.token_pids() == [], "a worker outlived stop"
+    assert not own.exists(), "the program removes its pidfile itself"
+
+
+def test_wait_watches_the_adopted_daemon(dctl):
+    assert_ok(dctl("start", "-n", "selfd", "--forking", "--wait", "0.5", *program()))
+    assert alive(dctl.track(dctl.pid("selfd")))
+
+
+def test_a_first_process_that_fails_fails_the_start(dctl):
+    cp = dctl("start", "-n", "selfd", "--forking", *program("-", "exit3"))
+    assert_one_error(cp, 1)
+    assert "exited with status 3" in error_lines(cp.stderr)[0]
+    assert "cannot start: bad configuration" in cp.stderr
+    assert_nothing_left(dctl, "selfd")
+
+
+def test_a_pidfile_naming_a_canary_fails_and_signals_nothing(dctl, tmp_path):
+    canary_log = tmp_path / "canary.log"
+    with canary_log.open("w") as out:
+        canary = dctl.spawn(PY, "-c", SIGNAL_LOGGER, "TERM,HUP,USR1,USR2,INT", stdout=out, start_new_session=True)
+    assert wait_for(lambda: canary_log.read_text() == "ready\n")
+    own = tmp_path / "selfd.pid"
+    cp = dctl("start", "-n", "selfd", "--forking", "--pid-from", own, *program(own, f"canary={canary.pid}"))
+    assert_one_error(cp, 1)
+    assert f"names pid {canary.pid}, which is not a process the program started" in cp.stderr
+    assert canary.poll() is None and canary_log.read_text() == "ready\n", "the canary was signalled"
+    assert read_pidfile(own) == canary.pid, "the program's pidfile was touched"
+    dctl.tracked.remove(canary)
+    canary.kill()
+    canary.wait()
+    assert_nothing_left(dctl, "selfd")
+
+
+def test_a_pidfile_never_written_times_out(dctl, tmp_path):
+    own = tmp_path / "selfd.pid"
+    cp = dctl("start", "-n", "selfd", "--forking", "--pid-from", own, "--ready-timeout", "1", *program(own, "nopidfile"))
+    assert_one_error(cp, 1)
+    assert f"pidfile {own} was never written" in cp.stderr
+    assert_nothing_left(dctl, "selfd")
+
+
+def test_several_processes_left_without_pid_from_fail_and_are_stopped(dctl):
+    cp = dctl("start", "-n", "selfd", "--forking", *program("-", "two"))
+    assert_one_error(cp, 1)
+    assert "--pid-from" in error_lines(cp.stderr)[0]
+    assert_nothing_left(dctl, "selfd")
+
+
+def test_a_first_process_that_never_exits_times_out(dctl):
+    cp = dctl("start", "-n", "selfd", "--forking", "--ready-timeout", "1", *program("-", "slow"))
+    assert_one_error(cp, 1)
+    assert "did not exit within 1s" in cp.stderr
+    assert_nothing_left(dctl, "selfd")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["INT", "TERM", "HUP"])
+def test_interrupted_wait_undoes_the_start(dctl, sig):
+    proc = dctl.popen("start", "-n", "selfd", "--forking", "--ready-timeout", "120", *program("-", "slow"),
+                      stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: "first process waits" in log_lines(dctl.logfile("selfd")))
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    assert len(error_lines(err)) == 1 and "interrupted by SIG" in err
+    assert_nothing_left(dctl, "selfd")
+
+
+def test_plain_start_of_a_program_that_leaves_processes(dctl):
+    """Without --forking: the program exits 0 at once, its child runs on (in its group)."""
+    assert_ok(dctl("start", "-n", "bg", "--", "/bin/sh", "-c", f"{SLEEP} 300 & exit 0"))
+    first = dctl.record("bg")["pid"]
+    assert wait_gone(first)
+    left = dctl.token_pids()
+    assert len(left) == 1
+    cp = dctl("status", "bg")
+    assert cp.returncode == 1
+    assert f"pid {left[0]}" in cp.stdout and "--forking" in cp.stdout
+    js = dctl("status", "--json", "bg")
+    assert '"state": "dead"' in js.stdout and f"{left[0]}" in js.stdout
+    cp = dctl("stop", "bg")
+    assert_ok(cp)
+    assert f"pid {left[0]}" in cp.stderr
+    assert wait_gone(left[0])
+    assert dctl("status", "bg").returncode == 3
+
+
+def test_plain_start_with_p_on_the_programs_own_pidfile_never_removes_it(dctl, tmp_path):
+    """The defect of issue 14: `stop` called the live server's pidfile stale and deleted it."""
+    own = tmp_path / "r.pid"
+    assert_ok(dctl("start", "-n", "r", "-p", own, "--", *program(own, "keep")))
+    assert wait_for(lambda: own.exists() and stat.S_IMODE(own.stat().st_mode) == 0o640)
+    server = dctl.track(read_pidfile(own))
+    first_line(dctl, "r")
+    cp = dctl("status", "r")
+    assert cp.returncode == 1 and "--forking" in cp.stdout
+    cp = dctl("stop", "r")
+    assert_ok(cp)
+    assert "stale" not in cp.stderr and "left it alone" in cp.stderr
+    assert own.read_text() == f"{server}\n", "daemonctl deleted or rewrote the program's pidfile"
+    assert alive(server)
