@@ -8,8 +8,8 @@ at, the next command finds a consistent state. Unset, a step costs one compare.
 
 from __future__ import annotations
 
-import _signal as signal  # not signal.py: its enums cost every run
 import os
+import signal
 
 _CRASH_AT = os.environ.get("DAEMONCTL_TEST_CRASH_AT")
 _PAUSE_AT = os.environ.get("DAEMONCTL_TEST_PAUSE_AT")

@@ -10,7 +10,7 @@ second Ctrl-C cannot break off the undo that the first one started.
 from __future__ import annotations
 
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
-import _signal as signal
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any

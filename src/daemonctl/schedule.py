@@ -5,8 +5,8 @@ processes to be gone. `forever` repeats the steps after it until they are.
 """
 
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
-import _signal as signal
 import math
+import signal
 import time
 from collections.abc import Callable, Iterator
 from typing import NamedTuple

@@ -1,8 +1,8 @@
 """stop, signal and remove: acting on a daemon that was started, after checking it is ours."""
 
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
-import _signal as signal
 import os
+import signal
 from contextlib import ExitStack
 from typing import NamedTuple
 

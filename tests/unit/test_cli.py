@@ -95,8 +95,9 @@ def test_importing_the_cli_does_not_import_psutil_or_the_core():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "psutil" not in out
     # The declaration of the start options (and the record checks it names) is vocabulary, not core.
-    assert eval(out) == ["daemonctl.cli", "daemonctl.cli.commands", "daemonctl.cli.error_handler", "daemonctl.cli.params",
-                         "daemonctl.cli.start_params", "daemonctl.errors", "daemonctl.exitcodes", "daemonctl.limits",
+    assert eval(out) == ["daemonctl.cli", "daemonctl.cli.commands", "daemonctl.cli.error_handler",
+                         "daemonctl.cli.params", "daemonctl.cli.speedups", "daemonctl.cli.start_params",
+                         "daemonctl.errors", "daemonctl.exitcodes", "daemonctl.limits",
                          "daemonctl.start_options", "daemonctl.store", "daemonctl.store.checks"]
 
 
@@ -126,7 +127,7 @@ def test_export_bad_usage(capsys, argv, tmp_path):
 def _spelled(command_name, args):
     import click
 
-    from daemonctl.cli.params import spell_long
+    from daemonctl.cli.speedups import spell_long
 
     command = commands.cli.commands[command_name] if command_name else commands.cli
     ctx = click.Context(command, info_name=command_name or "daemonctl", help_option_names=["-h", "--help"])

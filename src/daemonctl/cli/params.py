@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from daemonctl import __version__
+from daemonctl.cli.speedups import help_option, spell_long
+from daemonctl.cli.speedups import version_option as version_option
 from daemonctl.limits import MAX_COUNT, MAX_SECONDS
 
 _COMPLETE_VAR = "_DAEMONCTL_COMPLETE"  # Click's name for it, from the program name
@@ -53,44 +54,28 @@ and the last lines of its log.
 """
 
 
-def _show_help(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value and not ctx.resilient_parsing:
-        click.echo(ctx.get_help(), color=ctx.color)
-        ctx.exit()
-
-
-def _help_option() -> click.Option:
-    # Click's own help option takes its text from gettext, loading the locale
-    # module on every run: this one is the same flag with the text written out.
-    return click.Option(["-h", "--help"], is_flag=True, expose_value=False, is_eager=True,
-                        callback=_show_help, help="Show this message and exit.")
-
-
 class FastCommand(click.Command):
-    """A command whose short options are spelled long before Click parses them.
-
-    Click tries every short option as a long one first and, on the way, builds a
-    "did you mean" list with difflib: a millisecond and more per `-n`, on every
-    status check a cron job makes. Exact short options are rewritten to their
-    long form; anything else (`-nweb`, typos) is left for Click as it was.
-    """
+    """A command with speedups 3 and 4 (cli/speedups.py): short options spelled long before
+    Click parses them, and the help option written out."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["add_help_option"] = False
         super().__init__(*args, **kwargs)
-        self.params.append(_help_option())
+        self.params.append(help_option())
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, spell_long(args, self.params, ctx, not ctx.allow_interspersed_args))
 
 
 class FastGroup(click.Group):
+    """The group of every command, with the speedups of FastCommand."""
+
     command_class = FastCommand
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["add_help_option"] = False
         super().__init__(*args, **kwargs)
-        self.params.append(_help_option())
+        self.params.append(help_option())
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         if _COMPLETE_VAR in os.environ:
@@ -103,52 +88,6 @@ class FastGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # A group stops at its subcommand: what follows is the subcommand's.
         return super().parse_args(ctx, spell_long(args, self.params, ctx, True))
-
-
-def spell_long(args: list[str], params: list[click.Parameter], ctx: click.Context, stop_at_positional: bool) -> list[str]:
-    longs: dict[str, str] = {}
-    takes_value: set[str] = set()
-    for param in params:
-        if not isinstance(param, click.Option):
-            continue
-        long = next((o for o in param.opts if o.startswith("--")), None)
-        for opt in param.opts:
-            if long and not opt.startswith("--"):
-                longs[opt] = long
-        if not param.is_flag:
-            takes_value.update(param.opts)
-    for name in ctx.help_option_names:
-        if not name.startswith("--"):
-            longs.setdefault(name, "--help")
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = longs.get(args[i], args[i])
-        if arg == "--":
-            return out + args[i:]
-        out.append(arg)
-        if arg.startswith("-") and arg != "-":
-            if arg in takes_value and i + 1 < len(args):
-                out.append(args[i + 1])
-                i += 1
-        elif stop_at_positional:
-            return out + args[i + 1 :]
-        i += 1
-    return out
-
-
-def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value and not ctx.resilient_parsing:
-        click.echo(f"daemonctl, version {__version__}")
-        ctx.exit()
-
-
-# Written out rather than click.version_option, whose gettext defaults load the
-# locale module on every run, --version or not.
-version_option = click.option(
-    "-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
-    help="Show the version and exit.",
-)
 
 
 QUIET = "daemonctl.quiet"  # in ctx.meta, which every context of a command line shares

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-# The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
-import _signal as signal
 import errno
 import os
+
+# The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
+import signal
 import time
 from collections.abc import Callable
 

@@ -15,11 +15,11 @@ caller like any failed exec.
 """
 
 # The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
-import _signal as signal
 import _socket
 import errno as errno_mod
 import fcntl
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import NamedTuple

@@ -35,9 +35,9 @@ Errors carry no content of the file: only its path, its kind and the errno.
 """
 
 # The C module: signal.py builds IntEnum classes at import, milliseconds for every command.
-import _signal as signal
 import errno
 import os
+import signal
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
