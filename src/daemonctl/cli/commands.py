@@ -314,6 +314,28 @@ def export_cmd(ctx: click.Context, timeout: float | None, schedule: str | None, 
     return ExitStatus.OK
 
 
+@cli.command()
+@quiet_option
+@click.option("--socket", "socket_path", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Serve on this unix socket (default STATE_DIR/daemonctl.sock, mode 0600).")
+@click.option("--listen", "listen_on", metavar="[HOST:]PORT",
+              help="Serve on TCP instead (HOST 127.0.0.1 by default); the API then needs the token.")
+@click.option("--token-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The API's bearer token; made (mode 0600) when missing (default STATE_DIR/daemonctl.token).")
+@click.option("--read-only", is_flag=True, help="Refuse every change (403).")
+@click.pass_context
+def serve(ctx: click.Context, socket_path: str | None, listen_on: str | None, token_file: str | None,
+          read_only: bool) -> int:
+    """Serve the JSON API and the web dashboard until stopped."""
+    from daemonctl.serve.server import serve as do_serve
+
+    def announce(where: str, token_path: str | None) -> None:
+        _say(f"serving {where}" + (f" (API token in {token_path})" if token_path else ""))
+
+    do_serve(_state(ctx), socket_path, listen_on, token_file, read_only, announce)
+    return ExitStatus.OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes one line on stderr and its exit code."""
     return run_reporting(lambda: cli.main(args=argv, prog_name="daemonctl", standalone_mode=False))

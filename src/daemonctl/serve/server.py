@@ -1,0 +1,135 @@
+"""`daemonctl serve`: listen, then answer until TERM, INT or HUP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import socketserver
+import sys
+import threading
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+from daemonctl.errors import UsageError
+from daemonctl.serve import listen
+from daemonctl.serve.actions import run_action
+from daemonctl.serve.api import Api
+from daemonctl.serve.handler import Handler
+from daemonctl.serve.sampler import Sampler
+from daemonctl.serve.token import load_or_create
+from daemonctl.store.statedir import StateDir
+
+MAX_CLIENTS = 128  # connections served at once; more are closed as they come
+SOCKET_NAME = "daemonctl.sock"
+TOKEN_NAME = "daemonctl.token"
+ASSETS = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/style.css": ("style.css", "text/css; charset=utf-8"),
+    "/favicon.svg": ("favicon.svg", "image/svg+xml"),
+}
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+
+    def __init__(self, sock: socket.socket, api: Api, token: bytes | None, host_names: frozenset[str]) -> None:
+        super().__init__(("", 0), Handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket, self.address_family = sock, sock.family
+        self.api, self.token, self.host_names = api, token, host_names
+        self.assets = load_assets()
+        self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self.stopping = threading.Event()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)  # as many clients as it serves at once: this one is not waited for
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        print(f"daemonctl serve: error answering a request: {sys.exc_info()[1]!r}", file=sys.stderr, flush=True)
+
+
+def load_assets() -> dict[str, tuple[str, bytes]]:
+    folder = resources.files("daemonctl.serve") / "static"
+    return {path: (kind, (folder / name).read_bytes()) for path, (name, kind) in ASSETS.items()}
+
+
+class Stopped(BaseException):
+    pass
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
+def serve(
+    state: StateDir,
+    socket_path: str | None,
+    listen_on: str | None,
+    token_file: str | None,
+    read_only: bool,
+    announce: Callable[[str, str | None], None],
+) -> None:
+    """Serve until TERM, INT or HUP; `announce(url or socket path, token file)` once listening."""
+    if socket_path is not None and listen_on is not None:
+        raise UsageError("give either --socket PATH or --listen [HOST:]PORT, not both")
+    token: bytes | None = None
+    inode: tuple[int, int] | None = None
+    if listen_on is not None:
+        host, port = listen.parse_listen(listen_on)
+        if token_file is None:
+            state.ensure()
+            token_file = os.path.join(state.path, TOKEN_NAME)
+        token = load_or_create(token_file)
+        sock = listen.tcp(host, port)
+        bound_host, bound_port = sock.getsockname()[:2]
+        where = f"http://{'[' + bound_host + ']' if ':' in bound_host else bound_host}:{bound_port}/"
+        names = frozenset({host.lower(), socket.gethostname().lower()})
+    else:
+        if token_file is not None:
+            token = load_or_create(token_file)
+        if socket_path is None:
+            state.ensure()
+            socket_path = os.path.join(state.path, SOCKET_NAME)
+        sock = listen.unix(socket_path)
+        st = os.lstat(socket_path)
+        inode, where, names = (st.st_dev, st.st_ino), socket_path, frozenset({socket.gethostname().lower()})
+    sampler = Sampler(lambda: _reports(state))
+    server = Server(sock, Api(state, read_only, sampler.snapshot, run_action), token, names)
+    previous: dict[int, Any] = {}
+    try:
+        previous.update({sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)})
+        sampler.start()
+        announce(where, token_file if token is not None else None)
+        server.serve_forever(poll_interval=0.5)
+    except Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stopping.set()
+        sampler.stopping.set()
+        server.server_close()
+        if inode is not None and socket_path is not None:
+            listen.remove_if_ours(socket_path, inode)
+
+
+def _reports(state: StateDir) -> list[dict[str, Any]]:
+    from daemonctl.status import status_all
+
+    return [r.to_json() for r in status_all(state)]
