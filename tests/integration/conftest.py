@@ -125,3 +125,20 @@ def _cleanup(tmp_path):
                 stream.close()
     for pid in victims:
         wait_gone(pid, timeout=5)
+
+
+@pytest.fixture
+def serve(dctl):
+    """serve(*ARGS): `daemonctl serve ARGS` listening (see serving.Served); TERMed after the test."""
+    from .serving import Served
+
+    started: list[Served] = []
+
+    def run(*args: str) -> Served:
+        started.append(Served(dctl, *args))
+        return started[-1]
+
+    yield run
+    for server in started:
+        if server.alive():
+            server.stop()

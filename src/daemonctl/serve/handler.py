@@ -52,6 +52,7 @@ class Bounded:
 
     def __init__(self, raw: Any, left: int) -> None:
         self.raw, self.left = raw, left
+        self.cut = False  # a line ended by the end of the input, not by its newline
 
     def readline(self, size: int = -1) -> bytes:
         want = self.left + 1 if size < 0 else min(size, self.left + 1)
@@ -59,6 +60,8 @@ class Bounded:
         self.left -= len(line)
         if self.left < 0:
             raise TooLarge
+        if not line.endswith(b"\n"):
+            self.cut = True
         return line
 
     def read(self, size: int = -1) -> bytes:
@@ -79,12 +82,14 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         self.rfile = Bounded(self.rfile, HEAD_LIMIT)  # type: ignore[assignment]
         self.answered = False
+        self.expired = False
         self.timer = threading.Timer(HEAD_SECONDS, self._too_slow)
         self.timer.daemon = True
         self.timer.start()
 
     def _too_slow(self) -> None:
         # A reader blocked in recv() sees the end of the input and gives up on the request.
+        self.expired = True
         try:
             self.connection.shutdown(socket.SHUT_RD)
         except OSError:
@@ -151,6 +156,12 @@ class Handler(BaseHTTPRequestHandler):
                 self._error(500, f"internal error: {type(err).__name__}")
 
     def _answer(self, method: str) -> None:
+        assert isinstance(self.rfile, Bounded)
+        if self.rfile.cut:
+            # http.server takes the end of the input for the end of the headers: never act on half a request.
+            why = f"within {HEAD_SECONDS:g} seconds" if self.expired else "before the connection was closed"
+            self._error(400, f"the request did not arrive whole {why}")
+            return
         srv = self.server
         refusal = check_host(self.headers.get_all("Host") or [], srv.host_names)
         url = urlsplit(self.path)
