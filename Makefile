@@ -20,8 +20,10 @@ test: $(STAMP) tools
 
 # The man-page linters, systemd-analyze and logrotate, from Debian, when they are missing.
 # fish, zsh and bash-completion: the shells whose completion is tested.
+# chromium and chromedriver: the dashboard's browser test (Selenium drives Debian's, never a download).
 DEBIAN_TOOLS := mandoc:mandoc groff:groff-base systemd-analyze:systemd logrotate:logrotate \
-	fish:fish zsh:zsh /usr/share/bash-completion/bash_completion:bash-completion
+	fish:fish zsh:zsh /usr/share/bash-completion/bash_completion:bash-completion \
+	chromium:chromium chromedriver:chromium-driver
 tools:
 	@missing=""; for t in $(DEBIAN_TOOLS); do \
 	    command -v $${t%%:*} >/dev/null || [ -e $${t%%:*} ] || missing="$$missing $${t#*:}"; done; \
