@@ -94,3 +94,26 @@ def test_the_walk_sees_imports_inside_functions(tmp_path: Path) -> None:
 def test_the_walk_follows_the_cli_to_click() -> None:
     seen = reachable("daemonctl.cli.commands")
     assert "click" in seen and "daemonctl.cli.params" in seen
+
+
+SERVER = ("http.server", "socketserver", "daemonctl.serve")
+
+
+def test_serve_never_imports_click() -> None:
+    """The server is a program of its own beside the CLI: no Click, and no CLI, in any module of it."""
+    modules = sorted(m for m in MODULES if m.startswith("daemonctl.serve"))
+    assert "daemonctl.serve.server" in modules and "daemonctl.serve.worker" in modules
+    bad = []
+    for module in modules:
+        seen = reachable(module)
+        bad += [chain(seen, name) for name in seen if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)]
+    assert bad == []
+
+
+def test_the_operations_never_reach_the_server() -> None:
+    """start, stop and status (and what they import, inside functions too) never load the server's modules."""
+    bad = []
+    for module in ("daemonctl.start", "daemonctl.stop", "daemonctl.status", "daemonctl.reconcile"):
+        seen = reachable(module)
+        bad += [chain(seen, name) for name in seen if any(name == f or name.startswith(f + ".") for f in SERVER)]
+    assert bad == []

@@ -27,7 +27,7 @@ def split_host(value: str) -> tuple[str, str | None]:
         if not sep:
             host, port_text = value, ""
         port = port_text or None
-    if not host or (port is not None and not port.isdigit()):
+    if not host or (port is not None and not port.isdigit()) or (":" in host and not value.startswith("[")):
         raise ValueError(value)
     return host.lower().rstrip("."), port
 

@@ -1,0 +1,87 @@
+"""serve's small parts: the token file, --listen, the exit-status map, splitting a log into events."""
+
+import os
+import stat
+
+import pytest
+
+from daemonctl.errors import Failure, PrivilegeError, UsageError
+from daemonctl.exitcodes import ExitStatus
+from daemonctl.serve.listen import parse_listen
+from daemonctl.serve.logstream import MAX_LINE, Lines, decode, event
+from daemonctl.serve.statuses import ALLOWED, for_exit
+from daemonctl.serve.token import load_or_create
+
+
+def test_token_file_created_0600_once(tmp_path):
+    path = tmp_path / "token"
+    os.umask(0o022)
+    token = load_or_create(str(path))
+    assert len(token) >= 32 and path.read_bytes() == token + b"\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create(str(path)) == token
+
+
+def test_token_file_refusals(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("x" * 40)
+    path.chmod(0o640)
+    with pytest.raises(PrivilegeError, match="chmod 600"):
+        load_or_create(str(path))
+    path.chmod(0o600)
+    path.write_text("has spaces in the middle of it")
+    with pytest.raises(Failure, match="printable"):
+        load_or_create(str(path))
+    link = tmp_path / "link"
+    link.symlink_to(path)
+    with pytest.raises(PrivilegeError, match="symlink"):
+        load_or_create(str(link))
+    os.mkfifo(tmp_path / "fifo", 0o600)
+    with pytest.raises(PrivilegeError, match="regular"):
+        load_or_create(str(tmp_path / "fifo"))  # and never blocks on it
+    with pytest.raises(Failure):
+        load_or_create(str(tmp_path / "no" / "such" / "dir"))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("9001", ("127.0.0.1", 9001)),
+    ("0", ("127.0.0.1", 0)),
+    ("0.0.0.0:80", ("0.0.0.0", 80)),
+    ("localhost:9001", ("localhost", 9001)),
+    ("[::1]:9001", ("::1", 9001)),
+])
+def test_parse_listen(text, expected):
+    assert parse_listen(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", ":", "host:", ":80", "65536", "x", "-1", "1.2.3.4:port"])
+def test_parse_listen_bad(text):
+    with pytest.raises(UsageError):
+        parse_listen(text)
+
+
+def test_every_exit_status_maps_to_a_contract_status():
+    for code in [*ExitStatus, 42]:
+        assert for_exit(code) in ALLOWED
+    assert for_exit(ExitStatus.OK) == 200
+    assert for_exit(ExitStatus.USAGE) == 400
+    assert for_exit(ExitStatus.PRIVILEGE) == 403
+    assert for_exit(ExitStatus.NO_PROGRAM) == 404
+    assert for_exit(ExitStatus.SIGNAL_NOT_RUNNING) == 409
+    assert for_exit(ExitStatus.FAILURE) == 500
+
+
+def test_lines_whole_and_in_order_across_reads():
+    lines = Lines()
+    assert lines.feed(b"one\ntw") == ["one"]
+    assert lines.feed(b"o\r\n\nthree") == ["two", ""]
+    assert lines.feed(b"\n") == ["three"]
+    long = lines.feed(b"x" * (MAX_LINE * 2 + 5))
+    assert long == ["x" * MAX_LINE, "x" * MAX_LINE]
+    assert lines.feed(b"\n") == ["xxxxx"]
+    assert lines.feed("é\n".encode()[:1]) == [] and lines.feed("é\n".encode()[1:]) == ["é"]
+
+
+def test_an_event_is_one_line_whatever_the_bytes():
+    assert event("a: b") == b"data: a: b\n\n"
+    assert decode(b"ok\n\xff\xfe\r") == ["ok", "\ufffd\ufffd"]
