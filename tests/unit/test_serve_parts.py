@@ -85,3 +85,30 @@ def test_lines_whole_and_in_order_across_reads():
 def test_an_event_is_one_line_whatever_the_bytes():
     assert event("a: b") == b"data: a: b\n\n"
     assert decode(b"ok\n\xff\xfe\r") == ["ok", "\ufffd\ufffd"]
+
+
+def test_deadlines_end_the_input_of_late_requests_only():
+    import socket
+
+    from daemonctl.serve.deadlines import Deadlines
+
+    now = [0.0]
+    deadlines = Deadlines(clock=lambda: now[0])
+    late, on_time = socket.socketpair(), socket.socketpair()
+    expired: list[str] = []
+    deadlines.add(10, late[0], lambda: expired.append("late"))
+    key = deadlines.add(10, on_time[0], lambda: expired.append("on time"))
+    now[0] = 5.0
+    deadlines.check()
+    deadlines.cancel(key)  # its request arrived whole
+    assert expired == []
+    now[0] = 10.0
+    deadlines.check()
+    assert expired == ["late"]
+    assert late[0].recv(10) == b""  # the reader sees the end of its input
+    on_time[0].setblocking(False)
+    on_time[1].sendall(b"x")
+    assert on_time[0].recv(10) == b"x"
+    for a, b in (late, on_time):
+        a.close()
+        b.close()

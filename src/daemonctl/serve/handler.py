@@ -9,9 +9,7 @@ stalls holds only its own thread, and at most MAX_CLIENTS connections are served
 from __future__ import annotations
 
 import json
-import socket
 import sys
-import threading
 import traceback
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
@@ -83,17 +81,10 @@ class Handler(BaseHTTPRequestHandler):
         self.rfile = Bounded(self.rfile, HEAD_LIMIT)  # type: ignore[assignment]
         self.answered = False
         self.expired = False
-        self.timer = threading.Timer(HEAD_SECONDS, self._too_slow)
-        self.timer.daemon = True
-        self.timer.start()
+        self.deadline = self.server.deadlines.add(HEAD_SECONDS, self.connection, self._too_slow)
 
     def _too_slow(self) -> None:
-        # A reader blocked in recv() sees the end of the input and gives up on the request.
         self.expired = True
-        try:
-            self.connection.shutdown(socket.SHUT_RD)
-        except OSError:
-            pass
 
     def handle(self) -> None:
         try:
@@ -104,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass  # the client went away, or stopped reading
         finally:
-            self.timer.cancel()
+            self.server.deadlines.cancel(self.deadline)
 
     # -- answers
 
@@ -180,7 +171,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self._body()
         if body is None:
             return
-        self.timer.cancel()  # the request is in: what follows may take long (a stop, a stream)
+        self.server.deadlines.cancel(self.deadline)  # the request is in: what follows may take long (a stop, a stream)
         if not url.path.startswith("/api/"):
             self._static(method, url.path)
         elif url.path.startswith(API_PREFIX + "/"):

@@ -16,6 +16,7 @@ from daemonctl.errors import UsageError
 from daemonctl.serve import listen
 from daemonctl.serve.actions import run_action
 from daemonctl.serve.api import Api
+from daemonctl.serve.deadlines import Deadlines
 from daemonctl.serve.handler import Handler
 from daemonctl.serve.sampler import Sampler
 from daemonctl.serve.token import load_or_create
@@ -43,6 +44,7 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.assets = load_assets()
         self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
         self.stopping = threading.Event()
+        self.deadlines = Deadlines()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
@@ -115,6 +117,7 @@ def serve(
     try:
         previous.update({sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)})
         sampler.start()
+        server.deadlines.start()
         announce(where, token_file if token is not None else None)
         server.serve_forever(poll_interval=0.5)
     except Stopped:
@@ -124,6 +127,7 @@ def serve(
             signal.signal(sig, handler)
         server.stopping.set()
         sampler.stopping.set()
+        server.deadlines.stopping.set()
         server.server_close()
         if inode is not None and socket_path is not None:
             listen.remove_if_ours(socket_path, inode)
