@@ -2,35 +2,31 @@
 
 import os
 
-from daemonctl.proc.usage import CLK_TCK, PAGE, Usage, group_usage, parse_usage
-from daemonctl.serve.sampler import Sampler
+from daemonctl.proc.procfs import groups_members
+from daemonctl.proc.usage import Usage
+from daemonctl.serve.sampler import Sampler, group_usage
 
 
-def stat_line(pid: int, pgid: int, utime: int, stime: int, rss: int, comm: str = "prog") -> str:
-    fields = ["S", "1", str(pgid), str(pgid), "0", "-1", "0", "0", "0", "0", "0", str(utime), str(stime),
-              "0", "0", "20", "0", "1", "0", "100", "1000", str(rss)] + ["0"] * 20
-    return f"{pid} ({comm}) " + " ".join(fields)
+def stat_line(pid: int, pgid: int, state: str = "S") -> str:
+    fields = [state, "1", str(pgid), str(pgid), "0", "-1", "0", "0", "0", "0", "0", "5", "5",
+              "0", "0", "20", "0", "1", "0", "100", "1000", "4"] + ["0"] * 20
+    return f"{pid} (a) (b) " + " ".join(fields)
 
 
-def test_parse_usage_reads_after_the_last_parenthesis():
-    pgid, usage = parse_usage(stat_line(7, 5, 150, 50, 10, comm="a) (b"))
-    assert pgid == 5 and usage == Usage(200 / CLK_TCK, 10 * PAGE, 1)
-
-
-def test_group_usage_sums_each_group(tmp_path):
-    for pid, pgid, ut, rss in [(10, 10, 100, 4), (11, 10, 50, 6), (20, 20, 7, 1), (30, 30, 1, 1)]:
+def test_groups_members_in_one_scan(tmp_path):
+    for pid, pgid, state in [(10, 10, "S"), (11, 10, "R"), (12, 10, "Z"), (20, 20, "S"), (30, 30, "S"), (2, 1, "S")]:
         (tmp_path / str(pid)).mkdir()
-        (tmp_path / str(pid) / "stat").write_text(stat_line(pid, pgid, ut, 0, rss))
+        (tmp_path / str(pid) / "stat").write_text(stat_line(pid, pgid, state))
     (tmp_path / "self").mkdir()
     (tmp_path / "40").mkdir()  # gone meanwhile: no stat
-    got = group_usage({10, 20, 99}, str(tmp_path))
-    assert got == {10: Usage(150 / CLK_TCK, 10 * PAGE, 2), 20: Usage(7 / CLK_TCK, PAGE, 1)}
-    assert group_usage(set(), str(tmp_path)) == {}
+    got = groups_members({10, 20, 99, 1, 0}, str(tmp_path))
+    assert {k: sorted(v) for k, v in got.items()} == {10: [10, 11], 20: [20]}  # no zombie, never init's group
+    assert groups_members(set(), str(tmp_path)) == {}
 
 
-def test_group_usage_of_this_process():
+def test_group_usage_of_this_process_group():
     me = group_usage({os.getpgrp()})[os.getpgrp()]
-    assert me.tasks >= 1 and me.memory > 0
+    assert me.tasks >= 1 and me.memory > 0 and me.cpu_seconds > 0
 
 
 class Fake:
@@ -40,7 +36,7 @@ class Fake:
         self.cpu = {}
 
     def usage(self, pgids):
-        return {p: Usage(self.cpu[p], 1 << 20, 1) for p in pgids if p in self.cpu}
+        return {p: Usage(tasks=1, memory=1 << 20, cpu_seconds=self.cpu[p]) for p in pgids if p in self.cpu}
 
 
 def test_sampler_cpu_percent_memory_and_restarts():

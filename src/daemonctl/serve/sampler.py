@@ -1,8 +1,8 @@
 """CPU and memory of every daemon, sampled while the server runs, for the dashboard's charts.
 
 Each tick reads the daemons' status; the figures come from `status --json`'s
-`cpu_seconds` and `memory` where it has them (a daemon in a cgroup), else from the
-live members of the daemon's process group in /proc (proc/usage.py). A restart
+`cpu_seconds` and `memory` where it has them, else from the live members of the
+daemon's process group in /proc (proc/usage.py's of_processes). A restart
 (the restart count going up, or another PID) is marked at the tick it was seen.
 """
 
@@ -12,7 +12,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from daemonctl.proc.usage import Usage, group_usage
+from daemonctl.proc.procfs import groups_members
+from daemonctl.proc.usage import Usage, of_processes
 
 INTERVAL = 2.0  # seconds between samples
 KEEP = 300  # samples kept per daemon: ten minutes
@@ -38,10 +39,10 @@ class Sampler:
     def __init__(
         self,
         reports: Callable[[], list[dict[str, Any]]],
-        usage: Callable[[set[int]], dict[int, Usage]] = group_usage,
+        usage: Callable[[set[int]], dict[int, Usage]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.reports, self.usage, self.clock = reports, usage, clock
+        self.reports, self.usage, self.clock = reports, usage or group_usage, clock
         self.histories: dict[str, History] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -106,3 +107,8 @@ class Sampler:
         thread = threading.Thread(target=self.run, name="sampler", daemon=True)
         thread.start()
         return thread
+
+
+def group_usage(pgids: set[int]) -> dict[int, Usage]:
+    """The usage of each daemon's process group (a daemon leads its own: its PID is the group's id)."""
+    return {pgid: of_processes(pids) for pgid, pids in groups_members(pgids).items()}
