@@ -156,3 +156,14 @@ def test_give_up_window_of_the_largest_max_restarts_is_finite():
     # Once an OverflowError traceback from `export` (delay * 2**i as a float) and 2**31 loop rounds.
     n = 2**31 - 1
     assert Respawn("always", 1.0, 60.0, 10.0, n).give_up_window() == (n + 1) * 10.0 + 63.0 + (n - 6) * 60.0
+
+
+def test_forking_is_type_forking_with_the_programs_pidfile():
+    forking = spec(forking=True, pid_from="/run/nginx.pid", ready_timeout=20)
+    text, notes = render("systemd", Record("nginx", forking), parse_schedule("TERM/5"))
+    assert {"Type=forking", "PIDFile=/run/nginx.pid", "TimeoutStartSec=20"} <= set(lines(text))
+    assert "Type=exec" not in lines(text) and notes == []
+    text, _ = render("systemd", Record("nginx", spec(forking=True)), default_schedule(10))
+    assert "Type=forking" in lines(text) and not [ln for ln in lines(text) if ln.startswith("PIDFile=")]
+    text, notes = render("supervisor", Record("nginx", forking), default_schedule(10))
+    assert [n for n in notes if n.startswith("--forking")]

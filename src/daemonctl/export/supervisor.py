@@ -22,7 +22,7 @@ from daemonctl.store.record import Record, StartSpec
 BY_HAND = frozenset({
     "pidfile", "stdout", "stderr", "chdir", "umask", "env", "wait", "env_file", "respawn", "restart_delay",
     "restart_delay_max", "min_uptime", "max_restarts", "ready_file", "ready_port", "ready_log", "notify",
-    "ready_timeout", "user", "group", "nice",
+    "ready_timeout", "user", "group", "nice", "forking", "pid_from",
 })
 SUPERVISOR_SIGNALS = {"TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"}
 
@@ -49,6 +49,8 @@ def supervisor_section(record: Record, schedule: Schedule, notes: Notes | None =
         *nice_notes,
         *declared(spec, "supervisor"),
         *undeclared(spec, "supervisor", BY_HAND, "supervisord", notes),
+        *(notes.cannot("--forking: supervisord runs programs in the foreground only; "
+                       "give the program its own option not to daemonize (nginx: daemon off;)") if spec.forking else []),
         "autostart=true",
         *_supervisor_restart(Respawn.of(spec), spec, notes),
         *[ln for option, value in readiness(spec, notify_ok=False)

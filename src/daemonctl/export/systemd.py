@@ -23,7 +23,7 @@ from daemonctl.store.record import Record, StartSpec
 BY_HAND = frozenset({
     "pidfile", "stdout", "stderr", "chdir", "umask", "env", "wait", "env_file", "respawn", "restart_delay",
     "restart_delay_max", "min_uptime", "max_restarts", "ready_file", "ready_port", "ready_log", "notify",
-    "ready_timeout", "user", "group",
+    "ready_timeout", "user", "group", "forking", "pid_from",
 })
 
 
@@ -38,8 +38,7 @@ def systemd_unit(record: Record, schedule: Schedule, notes: Notes | None = None)
         *_systemd_give_up(respawn),
         "",
         "[Service]",
-        # exec, not simple: like daemonctl start, a program that cannot be exec'd fails the start.
-        f"Type={'notify' if spec.notify else 'exec'}",
+        *_systemd_type(spec, notes),
         f"ExecStart={systemd_exec(spec.executable, spec.command)}",
         f"WorkingDirectory={systemd_word(spec.chdir, expand_dollar=False)}",
         f"UMask={spec.umask:04o}",
@@ -57,6 +56,20 @@ def systemd_unit(record: Record, schedule: Schedule, notes: Notes | None = None)
         "WantedBy=multi-user.target",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _systemd_type(spec: StartSpec, notes: Notes) -> list[str]:
+    if spec.forking:
+        # systemd waits for the first process to exit, then takes the main PID from PIDFile=
+        # (or guesses it, as daemonctl adopts the one process left), within TimeoutStartSec=.
+        lines = ["Type=forking"]
+        if spec.pid_from is not None:
+            lines.append(f"PIDFile={systemd_word(spec.pid_from, expand_dollar=False)}")
+        if spec.notify:
+            lines += notes.cannot("--notify with --forking: a unit has one Type=, and it is forking")
+        return lines
+    # exec, not simple: like daemonctl start, a program that cannot be exec'd fails the start.
+    return [f"Type={'notify' if spec.notify else 'exec'}"]
 
 
 def _append(path: str) -> str:
@@ -83,7 +96,7 @@ def _systemd_identity(spec: StartSpec) -> list[str]:
 
 def _systemd_ready(spec: StartSpec, notes: Notes) -> list[str]:
     lines = []
-    if spec.notify:
+    if spec.notify or spec.forking:
         lines.append(f"TimeoutStartSec={spec.ready_timeout:g}")
     for option, value in readiness(spec, notify_ok=True):
         lines += notes.cannot(f"{option} {value}: systemd deems the service started once the program runs")
