@@ -115,7 +115,7 @@ def watch_or_undo(pending: Pending) -> None:
 def undo(pending: Pending) -> list[str]:
     """Stop what this start started, put pidfile and record back; the last lines this run logged."""
     stop_launched(pending.launched, pending.progress)
-    if pending.spec.forking:
+    if pending.spec.forking and pending.launched.supervisor is None:
         from daemonctl.forking import stop_left
 
         stop_left(pending.progress)  # the daemon it forked, and anything else it left

@@ -158,7 +158,8 @@ def start_locked(
         with InterruptGuard() as interrupts:
             if checks or spec.wait > 0 or spec.forking:
                 logs = RunLogs([spec.stdout, spec.stderr], Rights.of(creds))
-            launched = _launch(state, name, spec, creds, ready_env, previous, spawner)
+            tail = logs.last_lines if logs is not None and spec.forking else None
+            launched = _launch(state, name, spec, creds, ready_env, previous, spawner, tail)
             crash_point("start:spawned")
             pending = Pending(state, name, spec, launched, previous, logs, interrupts, progress)
             launched = settle(pending, checks, action, before)
@@ -178,8 +179,12 @@ def _launch(
     extra_env: dict[str, str],
     previous: bytes | None,
     spawner: Callable[..., Identity] | None = None,
+    tail: Callable[[int], list[str]] | None = None,
 ) -> Launched:
-    """Spawn with pidfile and record committed before the exec; nothing is left behind on failure."""
+    """Spawn with pidfile and record committed before the exec; nothing is left behind on failure.
+
+    `tail(n)`: the last lines of this run's log, for a failure to show before a log it created goes.
+    """
     with ExitStack() as undo:
         commit = _Commit(state, name, spec, previous, Rights.of(creds))
         undo.callback(commit.discard)
@@ -187,6 +192,10 @@ def _launch(
         undo.callback(logs.remove_created)
         try:
             launched = _spawn(state, name, spec, logs, creds, extra_env, commit, spawner)
+        except Failure as err:
+            if tail is not None:
+                err.log_tail = tail(10)  # --respawn --forking: the supervisor's why, and the program's
+            raise
         finally:
             logs.close()
         undo.pop_all()
@@ -320,7 +329,7 @@ def _spawn(
     spawner: Callable[..., Identity] | None = None,
 ) -> Launched:
     env = {**program_env(spec, dict(os.environ), creds.environment() if creds else None), **extra_env}
-    if spec.wait > 0 or spec.readiness or spec.forking:
+    if spec.wait > 0 or spec.readiness or (spec.forking and not spec.respawn):
         from daemonctl.proc.subreaper import become_subreaper
 
         become_subreaper()
@@ -332,6 +341,10 @@ def _spawn(
                 name, spec, env, state.record(name), state.lock(name), logs.err_fd, on_ready=commit
             )
             launched = Launched(program, supervisor, commit.sid)
+            if spec.forking:
+                # The daemon the supervisor adopted: in a session and group of the program's making.
+                st = read_stat(program.pid)
+                launched = Launched(program, supervisor, st.sid if st else None, st.pgid if st else None)
             try:
                 commit.complete(launched)
             except BaseException:
@@ -352,6 +365,8 @@ def _spawn(
 def _spawn_failure(spec: StartSpec, err: SpawnError) -> DaemonctlError:
     if err.not_found:
         return ProgramNotFound(f"cannot execute {spec.executable}: {err.strerror}")
+    if err.stage == "adopt":
+        return Failure(f"cannot start {spec.executable} with --forking: no daemon to adopt (its log says why)")
     if err.stage == "killed":
         return Failure(f"cannot start {spec.executable}: it was killed before it could run")
     if err.stage in ("user", "nice") and err.errno in (errno.EPERM, errno.EACCES):

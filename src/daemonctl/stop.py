@@ -123,8 +123,10 @@ def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[st
 def _proof_of(daemon: Daemon, program: Identity) -> GroupProof | None:
     """The proof for one of the supervisor's programs (the record's, or one it could not record)."""
     p = proof(daemon)
-    # Its session comes from the live program itself, or else from the record.
-    return GroupProof(program.pid, p.sid if p else None, program.starttime, p.uid if p else None)
+    # Its session comes from the live program itself, or else from the record, as its group
+    # does for the recorded program (a --forking daemon's need not be its own PID).
+    pgid = p.pgid if p is not None and daemon.identity == program else program.pid
+    return GroupProof(pgid, p.sid if p else None, program.starttime, p.uid if p else None)
 
 
 def _reread(daemon: Daemon, known: record_mod.Record) -> Daemon:

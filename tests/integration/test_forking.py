@@ -1,5 +1,6 @@
 """CONTRACT "Programs that daemonize themselves (--forking)" (issue 14), with a test program of its own
 that forks, calls setsid, forks again, writes its pidfile and exits 0, as nginx or redis do."""
+import os
 import signal
 import stat
 import subprocess
@@ -244,3 +245,39 @@ def test_plain_start_with_p_on_the_programs_own_pidfile_never_removes_it(dctl, t
     assert "stale" not in cp.stderr and "left it alone" in cp.stderr
     assert own.read_text() == f"{server}\n", "daemonctl deleted or rewrote the program's pidfile"
     assert alive(server)
+
+
+def test_respawn_adopts_each_runs_daemon(dctl, tmp_path):
+    own = tmp_path / "selfd.pid"
+    assert_ok(dctl("start", "-n", "selfd", "--respawn", "--restart-delay", "0.1", "--forking", "--pid-from", own,
+                   *program(own)))
+    supervisor = dctl.track(dctl.pid("selfd"))
+    first = dctl.record("selfd")["pid"]
+    assert read_pidfile(own) == first and first != supervisor
+    assert proc_stat(first)["ppid"] == supervisor, "the daemon is handed to its supervisor, the subreaper"
+    os.kill(first, signal.SIGKILL)
+
+    def adopted_again():
+        # Each run's first process is recorded before it runs, then the daemon it leaves.
+        rec = dctl.record("selfd")
+        return rec["restarts"] == 1 and rec["pid"] != first and own.exists() and read_pidfile(own) == rec["pid"]
+
+    assert wait_for(adopted_again)
+    second = dctl.record("selfd")["pid"]
+    assert proc_stat(second)["ppid"] == supervisor and dctl.pid("selfd") == supervisor
+    assert dctl.record("selfd")["pgid"] == proc_stat(second)["pgrp"]
+    assert_ok(dctl("signal", "selfd", "HUP"))
+    assert wait_for(lambda: "HUP" in log_lines(dctl.logfile("selfd")))
+    cp = dctl("status", "selfd")
+    assert cp.returncode == 0 and f"pid {second}" in cp.stdout and "1 restart" in cp.stdout
+    assert not [p for p in dctl.token_pids() if proc_stat(p) and proc_stat(p)["state"] == "Z"], "unreaped children"
+    assert_ok(dctl("stop", "selfd"))
+    assert dctl.token_pids() == [], "a daemon, a worker or the supervisor outlived stop"
+
+
+def test_respawn_whose_first_run_fails_fails_the_start(dctl):
+    cp = dctl("start", "-n", "selfd", "--respawn", "--forking", *program("-", "exit3"))
+    assert_one_error(cp, 1)
+    assert "no daemon to adopt" in error_lines(cp.stderr)[0]
+    assert "exited with status 3" in cp.stderr, "the log's last lines say why"
+    assert_nothing_left(dctl, "selfd")

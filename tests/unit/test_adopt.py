@@ -183,3 +183,11 @@ def test_a_process_gone_while_held_is_not_adopted(tree):
         yield lambda: False  # the pidfd says it exited after the stat was read
 
     assert tree.host(hold=gone).verify(601) is None
+
+
+def test_a_scan_that_reaped_an_intermediate_looks_again(tree):
+    """The intermediate exited while /proc was read: the daemon it forked was missed."""
+    tree.put(601, ME, state="Z", start=2000)
+    tree.at.append((0.01, lambda: tree.put(602, ME, start=2001)))  # seen by the next scan
+    adopted = adopt.single(tree.host(), deadline=30)
+    assert adopted.identity.pid == 602 and tree.reaped == [601]

@@ -15,6 +15,8 @@ out, _ = sup.open_log(os.devnull, "stdout", None)
 pid, report = spawn_child(Launch("/bin/true", ["true"], dict(os.environ), "/", 0o22, out, out, for_spec("root", None), None))
 parse_report(report)
 os.waitpid(pid, 0)
+# With --forking it adopts each run's daemon too.
+import daemonctl.proc.adopt, daemonctl.proc.subreaper, daemonctl.store.pidfile
 print(" ".join(sorted(sys.modules)))
 """
 

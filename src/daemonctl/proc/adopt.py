@@ -97,13 +97,19 @@ class Host:
         self.hold = contextmanager(hold)
         self.member = member  # in the daemon's cgroup (None: no cgroup to go by)
         self.reap = reap if reap is not None else _reap
+        self.reaped_any = False
 
     def stat(self, pid: int) -> Stat | None:
         return read_stat(pid, self.proc)
 
     def children(self) -> list[Stat]:
-        """The live processes whose parent is us (zombies among them are reaped)."""
+        """The live processes whose parent is us (zombies among them are reaped: `reaped_any`).
+
+        /proc is not read at once: a child that exits during the scan may have forked one
+        that the scan missed, which is why a scan that reaped anything proves nothing.
+        """
         found = []
+        self.reaped_any = False
         for entry in os.listdir(self.proc):
             if not entry.isdigit():
                 continue
@@ -112,6 +118,7 @@ class Host:
                 continue
             if st.zombie:
                 self.reap(st.pid)  # an intermediate that has done its work
+                self.reaped_any = True
             else:
                 found.append(st)
         return found
@@ -165,11 +172,12 @@ def single(host: Host, deadline: float, settle: float = SETTLE) -> Adopted:
         key = tuple(sorted((st.pid, st.starttime) for st in kids))
         if key != seen:
             seen, since = key, now
-        if not kids:
-            # Everything it forked before exiting was ours the moment it exited: nothing is left.
+        if not kids and (not host.reaped_any or now >= deadline):
+            # Everything it forked before exiting was ours the moment it exited, and a scan that
+            # met no child at all, not even one exiting, missed none: nothing is left.
             raise NotAdopted("left no process behind: nothing to adopt (a program that stays in "
                              "the foreground is started without --forking)")
-        if now - since >= settle or now >= deadline:
+        if kids and (now - since >= settle or now >= deadline):
             if len(kids) > 1:
                 pids = " ".join(str(st.pid) for st in sorted(kids, key=lambda s: s.pid))
                 raise NotAdopted(f"left {len(kids)} processes behind (pid {pids}): give --pid-from PATH, "
@@ -207,6 +215,7 @@ def named(
         if pid is not None:
             adopted = host.verify(pid)
             if adopted is not None:
+                host.children()  # reaps the intermediates that have done their work
                 return adopted
             if pid == before:
                 problem = f"still names pid {pid}, of an earlier run"
@@ -222,3 +231,33 @@ def named(
         if now >= deadline:
             raise NotAdopted(f"pidfile {path} {problem}", left=left_behind(host))
         host.sleep(max(min(TICK, deadline - now), 0.0))
+
+
+def kill_left(left: list[Adopted]) -> None:
+    """SIGKILL what a failed adoption left behind, and reap it: each process, held by a pidfd
+    and checked again, with its group while it is in it (as stop does, see ownership)."""
+    import signal
+
+    from daemonctl.proc.pidfd import open_verified
+
+    for each in left:
+        fd = open_verified(each.identity)
+        if fd is None:
+            continue
+        try:
+            st = read_stat(each.identity.pid)
+            if st is not None and st.pgid == each.pgid and not st.zombie:
+                os.killpg(each.pgid, signal.SIGKILL)
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        except OSError:
+            pass  # gone meanwhile
+        finally:
+            os.close(fd)
+        _reap_blocking(each.identity.pid)
+
+
+def _reap_blocking(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass

@@ -39,10 +39,12 @@ if TYPE_CHECKING:
 
 
 class ProgramChild:
-    """The program, our child, leader of its own process group."""
+    """The program, our child, leader of its own process group (`pgid`: the group it is in, when
+    not its own: a --forking daemon forked from its session's leader)."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, pgid: int | None = None) -> None:
         self.pid = pid
+        self.pgid = pid if pgid is None else pgid
         self.reaped = False
 
     def wait(self) -> Ending:
@@ -50,20 +52,36 @@ class ProgramChild:
         # cannot be reused, so what is left of the group can be killed safely.
         os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
         try:
-            os.killpg(self.pid, signal.SIGKILL)
+            os.killpg(self.pgid, signal.SIGKILL)
         except OSError:
             pass
         _, status = os.waitpid(self.pid, 0)
         self.reaped = True
+        _reap_strays()
         return Ending.of_wait_status(status)
 
     def signal(self, sig: int, group: bool = False) -> None:
         if self.reaped:
             return
         try:
-            (os.killpg if group else os.kill)(self.pid, sig)
+            if group:
+                os.killpg(self.pgid, sig)
+            else:
+                os.kill(self.pid, sig)
         except OSError:
             pass
+
+
+def _reap_strays() -> None:
+    """Reap exited children other than the program: with --forking we are the subreaper of
+    what it starts, and what it orphans (an intermediate, a worker outliving its master) is ours."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 class Spec:
@@ -79,6 +97,9 @@ class Spec:
         self.user: str | None = data.get("user")
         self.group: str | None = data.get("group")
         self.nice: int | None = data.get("nice")
+        self.forking = bool(data.get("forking"))
+        self.pid_from: str | None = data.get("pid_from")
+        self.ready_timeout = float(data["ready_timeout"])
         self.policy = Policy(
             data.get("respawn") or "on-failure",
             float(data["restart_delay"]),
@@ -164,7 +185,60 @@ def start_program(
         os.waitpid(pid, 0)
         tell(f"daemonctl: supervisor: cannot start {spec.executable} ({err.stage}): {err.strerror}")
         raise OSError(err.errno, err.strerror) from None
+    if spec.forking:
+        return adopt_daemon(spec, pid, Rights.of(creds))
     return ProgramChild(pid)
+
+
+def adopt_daemon(spec: Spec, first: int, rights: Rights | None) -> ProgramChild:
+    """--forking: once the first process (our child) exits 0, the daemon it left (ours as
+    subreaper, see proc/adopt); else an OSError, told in one line on our stderr (its log),
+    with what it left killed."""
+    from daemonctl.proc import adopt
+    from daemonctl.proc.pidfd import wait_exit
+    from daemonctl.proc.subreaper import describe
+
+    host = adopt.Host()
+    deadline = host.clock() + spec.ready_timeout
+    if not wait_exit(first, spec.ready_timeout):
+        try:
+            os.killpg(first, signal.SIGKILL)  # still our unreaped child: its group is its own
+        except OSError:
+            pass
+        os.waitpid(first, 0)
+        adopt.kill_left(adopt.left_behind(host))
+        return _not_adopted(f"the program did not exit within {spec.ready_timeout:g}s "
+                            "(with --forking it must fork into the background and exit)")
+    _, status = os.waitpid(first, 0)
+    if status != 0:
+        adopt.kill_left(adopt.left_behind(host))
+        return _not_adopted(f"the program {describe(status)}")
+    try:
+        if spec.pid_from is None:
+            found = adopt.single(host, deadline)
+        else:
+            found = adopt.named(host, spec.pid_from, lambda: _read_pid_from(spec.pid_from or "", rights), deadline)
+    except adopt.NotAdopted as err:
+        adopt.kill_left(err.left)
+        return _not_adopted(f"the program exited with status 0 but {'its' if spec.pid_from else 'it'} {err.message}")
+    return ProgramChild(found.identity.pid, found.pgid)
+
+
+def _not_adopted(why: str) -> ProgramChild:
+    tell(f"daemonctl: supervisor: {why}; no daemon to adopt")
+    raise OSError(errno.ECHILD, why)
+
+
+def _read_pid_from(path: str, rights: Rights | None) -> int | None:
+    from daemonctl.proc.adopt import PidfileUnreadable
+    from daemonctl.store import pidfile
+
+    try:
+        return pidfile.read(path, rights).pid
+    except (pidfile.UnsafePidfile, pidfile.PidfileNotPermitted) as err:
+        raise PidfileUnreadable(str(err), final=True) from None
+    except pidfile.InvalidPidfile as err:
+        raise PidfileUnreadable(str(err)) from None
 
 
 def iso() -> str:
@@ -219,7 +293,8 @@ class RecordKeeper:
         st = read_stat(child.pid) if child.pid else None
         if st is None:
             return self._update(state=RESTARTING, restarts=restarts) is not None
-        changes = {"pid": child.pid, "starttime": st.starttime, "sid": st.sid, "started_at": iso()}
+        pgid = st.pgid if st.pgid != child.pid else None
+        changes = {"pid": child.pid, "starttime": st.starttime, "sid": st.sid, "pgid": pgid, "started_at": iso()}
         return self._update(state=RUNNING, restarts=restarts, **changes) is not None
 
     def ended(self, ending: Ending) -> bool:
@@ -315,6 +390,10 @@ def main() -> int:
         _write_report(f"P 0 0\nE {errno.EINVAL} user\n".encode())
         return 127
     keeper = RecordKeeper(config["record_path"], config["lock_path"], me, Rights.of(creds))
+    if spec.forking:
+        from daemonctl.proc.subreaper import become_subreaper
+
+        become_subreaper()  # what the program orphans is handed to us, to adopt
 
     def record_restart(pid: int) -> None:
         # A restart is recorded before it may exec, as the first run is (the lock is held):
@@ -337,6 +416,17 @@ def main() -> int:
     except SpawnError as err:
         pid, report = 0, f"P 0 0\nE {err.errno} {err.stage}\n".encode()
     crash_point("supervisor:spawned")
+    child = ProgramChild(pid)
+    if spec.forking and pid and b"\nE " not in b"\n" + report:
+        # daemonctl waits for this report: it learns the adopted daemon, or why there is none.
+        try:
+            child = adopt_daemon(spec, pid, keeper.rights)
+        except OSError as err:
+            pid, report = 0, f"P 0 0\nE {err.errno or 0} adopt\n".encode()
+        else:
+            keeper.started(child, 0)
+            st = read_stat(child.pid)
+            report = f"P {child.pid} {st.starttime if st else 0}\nR\n".encode()
     _write_report(report)
     try:
         parse_report(report)
@@ -344,7 +434,7 @@ def main() -> int:
         if pid:
             os.waitpid(pid, 0)
         return 127
-    sup.run(ProgramChild(pid))
+    sup.run(child)
     return 0
 
 
