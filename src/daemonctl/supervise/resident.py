@@ -19,6 +19,7 @@ from daemonctl.faults import crash_point
 from daemonctl.proc.privileges import Credentials, for_spec, pinned
 from daemonctl.proc.procfs import Identity, read_stat
 from daemonctl.proc.spawn import Launch, SpawnError, parse_report, spawn_child
+from daemonctl.start_options import DEFAULTS
 from daemonctl.states import RESTARTING, RUNNING
 from daemonctl.store import schema
 from daemonctl.store.atomic import atomic_write
@@ -99,7 +100,7 @@ class Spec:
         self.nice: int | None = data.get("nice")
         self.forking = bool(data.get("forking"))
         self.pid_from: str | None = data.get("pid_from")
-        self.ready_timeout = float(data["ready_timeout"])
+        self.ready_timeout = float(data.get("ready_timeout", DEFAULTS["ready_timeout"]))
         self.policy = Policy(
             data.get("respawn") or "on-failure",
             float(data["restart_delay"]),
