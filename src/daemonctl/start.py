@@ -10,12 +10,14 @@ from daemonctl.errors import DaemonctlError, Failure, PrivilegeError, ProgramNot
 from daemonctl.faults import crash_point
 from daemonctl.forking import pid_before, programs_own_pidfile
 from daemonctl.interrupts import InterruptGuard
-from daemonctl.options import StartOptions, build_spec, inherited, program_env, with_command
+from daemonctl.options import StartOptions
 from daemonctl.proc.privileges import Credentials, for_spec, needed
 from daemonctl.proc.procfs import Identity, exe_of, pid_alive, read_stat
 from daemonctl.proc.spawn import Launch, SpawnError, spawn
+from daemonctl.program_env import program_env
 from daemonctl.reconcile import Daemon, Target, inspect, leftovers, load_record, pidfile_rights, wrote_pidfile
 from daemonctl.settle import Launched, Pending, arm, close_checks, settle, stop_launched, undo_commit
+from daemonctl.spec_merge import build_spec, inherited, with_command
 from daemonctl.states import ACTIVE, RUNNING
 from daemonctl.store import pidfile as pidfile_mod
 from daemonctl.store import record as record_mod

@@ -10,7 +10,7 @@ recorded value, and how it is exported. From it:
   reads it with `to_record`/`from_record`; record.StartSpec takes its defaults from
   DEFAULTS (tests/unit/test_start_options.py proves StartSpec and OPTIONS agree field for
   field);
-- options.py merges what was given over the record with `merge`, and refuses a `needs`
+- spec_merge.py merges what was given over the record with `merge`, and refuses a `needs`
   option given without the option it needs;
 - export/ writes the options with an `export` entry for its target, and names every other
   recorded option it does not handle by hand as not exported.

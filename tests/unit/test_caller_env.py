@@ -4,7 +4,8 @@ import json
 import pytest
 
 from daemonctl.errors import Failure, UsageError
-from daemonctl.options import inherited, program_env, recordable
+from daemonctl.program_env import program_env, recordable
+from daemonctl.spec_merge import inherited
 from daemonctl.store.record import MAX_ENV_BYTES, CorruptRecord, Record, StartSpec, check_environment, encode, load
 
 SPEC = StartSpec(["/bin/sleep", "1"], "/bin/sleep", "/s/a.pid", "/s/a.log", "/s/a.log")

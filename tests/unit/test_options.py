@@ -4,7 +4,10 @@ import pytest
 
 from daemonctl.errors import NoProgram, ProgramNotFound, UsageError
 from daemonctl.exitcodes import ExitStatus
-from daemonctl.options import StartOptions, build_spec, find_program, override, parse_env, parse_umask
+from daemonctl.options import StartOptions
+from daemonctl.program_path import find_program
+from daemonctl.spec_merge import build_spec, override
+from daemonctl.start_options import parse_env, parse_umask
 from daemonctl.store.record import Record
 from daemonctl.store.statedir import StateDir
 

@@ -7,7 +7,8 @@ from daemonctl.cli import start_params
 from daemonctl.errors import UsageError
 from daemonctl.export import supervisor, systemd
 from daemonctl.export.base import Notes, declared, undeclared
-from daemonctl.options import StartOptions, override, parse_given
+from daemonctl.options import StartOptions, parse_given
+from daemonctl.spec_merge import override
 from daemonctl.start_options import (
     BY_NAME,
     CHOICE,

@@ -68,7 +68,7 @@ def _supervisor_env(spec: StartSpec) -> list[str]:
     env = dict(spec.env)
     lines = caller_env_comment(spec, ";")
     if spec.env_file:
-        from daemonctl.options import env_file_rights
+        from daemonctl.program_env import env_file_rights
         from daemonctl.store.envfile import load_env_file
 
         # supervisord has no environment file: its variables are copied in as they are now.
