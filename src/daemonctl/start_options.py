@@ -279,3 +279,10 @@ RECORDED: tuple[Option, ...] = tuple(option for option in OPTIONS if option.reco
 DEFAULTS: dict[str, Any] = {option.name: option.default for option in OPTIONS}
 # The recorded options whose value is not JSON itself (to_record and from_record both given).
 CONVERTED: tuple[Option, ...] = tuple(option for option in RECORDED if option.to_record and option.from_record)
+
+
+def recorded(data: Mapping[str, Any], name: str) -> Any:
+    """Option `name`'s value in a checked record (a dict, as the supervisor keeps it): converted
+    back from JSON, or its default when the record is older than the option."""
+    option = BY_NAME[name]
+    return option.of_json(data[name]) if name in data else option.default

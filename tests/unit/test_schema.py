@@ -162,3 +162,23 @@ def test_load_refuses_a_record_of_another_name(tmp_path):
 
 def test_written_records_are_what_the_json_package_reads():
     assert json.loads(dump(good())) == good()
+
+
+def test_write_is_the_one_writer_mode_0600_checked(tmp_path):
+    path = str(tmp_path / "web.json")
+    schema.write(path, good())
+    assert os.stat(path).st_mode & 0o777 == 0o600 and schema.load(path) == good()
+    with pytest.raises(Invalid):
+        schema.write(path, {**good(), "pid": 1})
+    assert schema.load(path) == good()  # a record the next load would refuse is never written
+
+
+def test_the_supervisor_and_daemonctl_write_records_through_schema_write():
+    from pathlib import Path
+
+    import daemonctl
+
+    root = Path(daemonctl.__file__).parent
+    writers = {p.relative_to(root).as_posix() for p in root.rglob("*.py") if "schema.write(" in p.read_text()}
+    assert writers == {"store/record.py", "supervise/resident.py"}
+    assert "atomic_write" not in (root / "supervise" / "resident.py").read_text()

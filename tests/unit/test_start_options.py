@@ -150,3 +150,13 @@ def test_a_size_is_bytes_or_a_binary_unit():
 
 def test_defaults_appear_once():
     assert DEFAULTS["ready_timeout"] == 30.0 and DEFAULTS["max_restarts"] == 10
+
+
+def test_the_supervisor_reads_recorded_options_as_declared():
+    from daemonctl.start_options import recorded
+    from daemonctl.supervise.resident import Spec
+
+    data = {"executable": "/bin/x", "command": ["x"], "stdout": "/o", "stderr": "/o", "umask": "027"}
+    assert (recorded(data, "umask"), recorded(data, "ready_timeout"), recorded(data, "forking")) == (0o27, 30.0, False)
+    spec = Spec(data)  # a record older than most options: their defaults
+    assert (spec.umask, spec.chdir, spec.policy.max_restarts, spec.ready_timeout) == (0o27, "/", 10, 30.0)

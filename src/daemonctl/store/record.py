@@ -8,7 +8,7 @@ from daemonctl.proc.procfs import Identity
 from daemonctl.start_options import CONVERTED, DEFAULTS
 from daemonctl.states import RUNNING, STOPPED
 from daemonctl.store import checks, schema
-from daemonctl.store.atomic import atomic_write, remove
+from daemonctl.store.atomic import remove
 from daemonctl.store.schema import FORMAT
 
 
@@ -187,7 +187,11 @@ def encode(record: Record) -> bytes:
 
 
 def save(path: str, record: Record) -> None:
-    atomic_write(path, encode(record), mode=0o600)
+    """Write `record` at `path` (schema.write); Failure if it would not load again."""
+    try:
+        schema.write(path, record.to_json())
+    except schema.Invalid as err:
+        raise Failure(f"cannot record {record.name}: {err}") from None
 
 
 def delete(path: str) -> bool:

@@ -14,6 +14,9 @@ lack the field, so they stay readable. A record written by a newer daemonctl
 with a field this one does not know is refused as corrupt (downgrades are not
 supported); `format` is for changes old readers must not misread.
 
+Records are read (load) and written (write) here and nowhere else: record.py turns them
+into NamedTuples for daemonctl, the supervisor keeps them as checked dicts.
+
 Lean on purpose: the supervisor imports it (no Click, datetime or dataclasses),
 and the json package is imported only when a record is parsed or written.
 """
@@ -43,6 +46,7 @@ FORMAT = 1
 
 MAX_BYTES = 8 << 20  # argv and environment may take 2 MiB, and JSON escapes can triple that
 PID_MAX = 1 << 22  # PID_MAX_LIMIT of Linux
+MODE = 0o600  # a record holds the caller's environment: for its owner's eyes only
 
 
 class Invalid(ValueError):
@@ -131,6 +135,15 @@ def dump(data: dict[str, Any]) -> bytes:
     if len(out) > MAX_BYTES:
         raise Invalid(f"larger than {MAX_BYTES >> 20} MiB (command and environment too large)")
     return out
+
+
+def write(path: str, data: dict[str, Any]) -> None:
+    """The one writer of records, daemonctl's and the supervisor's: `data` replaces the record
+    at `path` atomically, mode MODE, once dump has checked it. Invalid if it is not a record
+    the next load accepts; OSError if it cannot be written."""
+    from daemonctl.store.atomic import atomic_write
+
+    atomic_write(path, dump(data), MODE)
 
 
 def read(path: str) -> bytes | None:

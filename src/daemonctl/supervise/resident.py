@@ -19,10 +19,9 @@ from daemonctl.faults import crash_point
 from daemonctl.proc.privileges import Credentials, for_spec, pinned
 from daemonctl.proc.procfs import Identity, read_stat
 from daemonctl.proc.spawn import Launch, SpawnError, parse_report, spawn_child
-from daemonctl.start_options import DEFAULTS
+from daemonctl.start_options import recorded
 from daemonctl.states import RESTARTING, RUNNING
 from daemonctl.store import schema
-from daemonctl.store.atomic import atomic_write
 from daemonctl.store.lock import locked
 from daemonctl.store.logfiles import open_log
 from daemonctl.store.safeopen import Refused, Rights, acting_as, open_read, rights_for
@@ -86,27 +85,28 @@ def _reap_strays() -> None:
 
 
 class Spec:
-    """The fields of the recorded StartSpec that the supervisor needs."""
+    """The fields of the recorded StartSpec that the supervisor needs, read as start_options.py
+    declares them (a record older than an option holds its default)."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.executable: str = data["executable"]
         self.command: list[str] = data["command"]
-        self.chdir: str = data["chdir"]
-        self.umask = int(str(data["umask"]), 8)
+        self.chdir: str = recorded(data, "chdir")
+        self.umask: int = recorded(data, "umask")
         self.stdout: str = data["stdout"]
         self.stderr: str = data["stderr"]
-        self.user: str | None = data.get("user")
-        self.group: str | None = data.get("group")
-        self.nice: int | None = data.get("nice")
-        self.forking = bool(data.get("forking"))
-        self.pid_from: str | None = data.get("pid_from")
-        self.ready_timeout = float(data.get("ready_timeout", DEFAULTS["ready_timeout"]))
+        self.user: str | None = recorded(data, "user")
+        self.group: str | None = recorded(data, "group")
+        self.nice: int | None = recorded(data, "nice")
+        self.forking: bool = recorded(data, "forking")
+        self.pid_from: str | None = recorded(data, "pid_from")
+        self.ready_timeout: float = recorded(data, "ready_timeout")
         self.policy = Policy(
-            data.get("respawn") or "on-failure",
-            float(data["restart_delay"]),
-            float(data["restart_delay_max"]),
-            float(data["min_uptime"]),
-            int(data["max_restarts"]),
+            recorded(data, "respawn") or "on-failure",
+            float(recorded(data, "restart_delay")),
+            float(recorded(data, "restart_delay_max")),
+            float(recorded(data, "min_uptime")),
+            recorded(data, "max_restarts"),
         )
 
 
@@ -275,11 +275,9 @@ class RecordKeeper:
             return None
         data.update(changes)
         try:
-            raw = schema.dump(data)
+            schema.write(self.record_path, data)
         except schema.Invalid:
             return None  # a restart count or exit this record cannot hold: stop acting on it
-        try:
-            atomic_write(self.record_path, raw, 0o600)
         except OSError as err:
             # A full state directory must not end the supervision: the program still
             # needs it. Said once (until a write succeeds again), in the daemon's log.
