@@ -65,6 +65,14 @@ def start(state: StateDir, opts: StartOptions, progress: "Progress | None" = Non
     return result
 
 
+def start_spec(state: StateDir, name: str, spec: StartSpec, progress: "Progress | None" = None) -> StartResult:
+    """Start NAME with a spec built already (an instance of a set), unless it runs."""
+    needed(for_spec(spec.user, spec.group))
+    state.ensure()
+    with locked(state.lock(name)):
+        return start_locked(state, name, spec, load_record(state, name), progress=progress)
+
+
 def same_command(running: StartSpec, asked: StartSpec) -> bool:
     """The same program with the same arguments; argv[0] may be spelled differently.
 
@@ -107,12 +115,23 @@ def restart(
             _, spec = build_spec(StartOptions(name=name, program=program), state, None, cwd, environ)
         else:
             spec = inherited(recorded.spec, environ, update_env)
-            spec = with_command(spec, program, cwd, environ) if program else spec
+            spec = _with_program(spec, program, cwd, environ) if program else spec
             _check_startable(state, name, spec, environ)
             stop_locked(Target(name, recorded.spec.pidfile, recorded, state.record(name)), schedule.told(progress))
             crash_point("restart:stopped")
             recorded = load_record(state, name)
         return start_locked(state, name, spec, recorded, "restart", progress)
+
+
+def _with_program(spec: StartSpec, program: tuple[str, ...], cwd: str, environ: dict[str, str]) -> StartSpec:
+    """`spec` running PROGRAM; an instance of a set takes its own number for %i in the arguments."""
+    if spec.instance is None or spec.template is None:
+        return with_command(spec, program, cwd, environ)
+    from daemonctl.instances import instance_command
+
+    template = {**spec.template, "command": list(program)}
+    spec = with_command(spec, tuple(instance_command(program, spec.instance)), cwd, environ)
+    return spec._replace(template=template)
 
 
 def _check_startable(state: StateDir, name: str, spec: StartSpec, environ: dict[str, str]) -> None:

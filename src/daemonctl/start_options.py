@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from daemonctl.errors import UsageError
-from daemonctl.limits import MAX_COUNT, MAX_SECONDS, NICE
+from daemonctl.limits import MAX_COUNT, MAX_INSTANCES, MAX_SECONDS, NICE
 from daemonctl.store import checks
 
 # What an option's text is, for cli/start_params.py: each becomes a Click type there.
@@ -101,7 +101,8 @@ class Option:
     """One start option (see the module's docstring for what reads each part)."""
 
     __slots__ = ("name", "flags", "help", "metavar", "kind", "default", "choices", "bounds", "bare", "multiple",
-                 "parse", "record", "to_record", "from_record", "merge", "needs", "export", "complete")
+                 "parse", "record", "to_record", "from_record", "merge", "needs", "export", "complete",
+                 "per_instance")
 
     def __init__(
         self,
@@ -124,6 +125,7 @@ class Option:
         needs: str | None = None,
         export: Mapping[str, Export] | None = None,
         complete: str | None = None,
+        per_instance: bool = False,
     ) -> None:
         self.name = name  # the attribute of StartOptions and StartSpec, and the record's key
         self.flags = flags
@@ -143,6 +145,7 @@ class Option:
         self.needs = needs  # the option this one makes sense only with
         self.export = export or {}  # target ("systemd", "supervisor") -> its lines for the value
         self.complete = complete  # the name of a word list in cli/completion.py
+        self.per_instance = per_instance  # with --instances, %i in its text becomes each instance's number
 
     @property
     def flag(self) -> str:
@@ -217,19 +220,22 @@ RESPAWN_MODES = ("on-failure", "always")
 OPTIONS: tuple[Option, ...] = (
     Option("name", ("-n", "--name"), "Instance name (default: basename of PROGRAM).",
            default=DERIVED, complete="daemon_names"),
+    Option("instances", ("--instances",),
+           "Start N instances NAME@1..NAME@N; %i in the arguments and paths becomes each one's number.",
+           metavar="N", kind=INTEGER, bounds=(1, MAX_INSTANCES), record=checks.optional(checks.integer(1, MAX_INSTANCES))),
     Option("pidfile", ("-p", "--pidfile"), "Pidfile (default STATE_DIR/NAME.pid).", metavar="PATH", kind=PATH,
-           default=DERIVED, record=checks.path, merge=absolute()),
+           default=DERIVED, record=checks.path, merge=absolute(), per_instance=True),
     Option("stdout", ("-o", "--stdout"), "Append stdout here (default STATE_DIR/NAME.log).", metavar="PATH",
-           kind=PATH, default=DERIVED, record=checks.path, merge=absolute()),
+           kind=PATH, default=DERIVED, record=checks.path, merge=absolute(), per_instance=True),
     Option("stderr", ("-e", "--stderr"), "Append stderr here (default: same as stdout).", metavar="PATH",
-           kind=PATH, default=DERIVED, record=checks.path, merge=absolute()),
+           kind=PATH, default=DERIVED, record=checks.path, merge=absolute(), per_instance=True),
     Option("chdir", ("-d", "--chdir"), "Working directory (default {default}).", metavar="DIR", kind=PATH,
-           default="/", record=checks.path, merge=absolute()),
+           default="/", record=checks.path, merge=absolute(), per_instance=True),
     Option("umask", ("--umask",), "umask of the program (default {default}).", metavar="OCTAL", default=0o022,
            parse=parse_umask, record=checks.umask, to_record=lambda mode: format(mode, "03o"),
            from_record=lambda text: int(text, 8)),
     Option("env", ("--env",), "Set a variable (repeatable).", metavar="KEY=VALUE", multiple=True, default={},
-           parse=parse_env, record=checks.mapping(checks.env_key, checks.text()), merge=update),
+           parse=parse_env, record=checks.mapping(checks.env_key, checks.text()), merge=update, per_instance=True),
     Option("env_file", ("--env-file",), "Read KEY=VALUE lines (systemd EnvironmentFile syntax) at every start.",
            metavar="FILE", kind=PATH, record=checks.optional(checks.path), merge=absolute("--env-file: ")),
     Option("update_env", ("--update-env",),
@@ -251,11 +257,11 @@ OPTIONS: tuple[Option, ...] = (
            "Give up when the run after the Nth quick restart in a row also fails (default {default}; 0: never).",
            metavar="N", kind=COUNT, default=10, record=checks.integer(0, MAX_COUNT), needs="respawn"),
     Option("ready_file", ("--ready-file",), "Ready once PATH exists.", metavar="PATH", kind=PATH,
-           record=checks.optional(checks.path), merge=absolute()),
+           record=checks.optional(checks.path), merge=absolute(), per_instance=True),
     Option("ready_port", ("--ready-port",), "Ready once a TCP connection to HOST (127.0.0.1) PORT succeeds.",
-           metavar="[HOST:]PORT", record=checks.optional(checks.port_address)),
+           metavar="[HOST:]PORT", record=checks.optional(checks.port_address), per_instance=True),
     Option("ready_log", ("--ready-log",), "Ready once a new line of the stdout or stderr log matches REGEX.",
-           metavar="REGEX", record=checks.optional(checks.regex)),
+           metavar="REGEX", record=checks.optional(checks.regex), per_instance=True),
     Option("notify", ("--notify",), "Ready once the program sends READY=1 to $NOTIFY_SOCKET (sd_notify).",
            kind=FLAG, default=False, record=checks.flag),
     Option("ready_timeout", ("--ready-timeout",), "How long to wait for readiness (default {default}).",
@@ -277,6 +283,8 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 RECORDED: tuple[Option, ...] = tuple(option for option in OPTIONS if option.record is not None)
 DEFAULTS: dict[str, Any] = {option.name: option.default for option in OPTIONS}
+# The options whose text takes %i with --instances (and PROGRAM's arguments).
+PER_INSTANCE: tuple[Option, ...] = tuple(option for option in OPTIONS if option.per_instance)
 # The recorded options whose value is not JSON itself (to_record and from_record both given).
 CONVERTED: tuple[Option, ...] = tuple(option for option in RECORDED if option.to_record and option.from_record)
 

@@ -28,7 +28,7 @@ from daemonctl.start_options import (
 from daemonctl.store import schema
 from daemonctl.store.record import Record, StartSpec
 
-NOT_OPTIONS = ("command", "executable", "caller_env")  # StartSpec fields that no option sets
+NOT_OPTIONS = ("command", "executable", "caller_env", "instance", "template")  # StartSpec fields that no option sets
 
 
 def test_startspec_has_one_field_per_recorded_option_with_its_default():

@@ -107,9 +107,35 @@ def start(ctx: click.Context, /, program: tuple[str, ...], **opts: Any) -> int:
     if not program and opts["name"] is None:
         raise UsageError("no PROGRAM given (or -n NAME to start a daemon again from its record)")
     options = StartOptions(program=program, **parse_given(opts))
+    state = _state(ctx)
+    if options.instances is not None or (not program and _is_set(state, options.name)):
+        return _start_set(state, options)
     with _progress(opts["name"] or program[0].rstrip("/").rpartition("/")[2]) as progress:
-        result = do_start(_state(ctx), options, progress)
+        result = do_start(state, options, progress)
     _render_start(result)
+    return ExitStatus.OK
+
+
+def _is_set(state: StateDir, name: str | None) -> bool:
+    """NAME names a set of instances (and no daemon of its own)."""
+    from daemonctl.sets import set_members
+
+    return name is not None and set_members(state, name) is not None
+
+
+def _start_set(state: StateDir, options: Any) -> int:
+    from daemonctl.schedule import default_schedule
+    from daemonctl.sets import start_set
+
+    with _progress(options.name or options.program[0].rstrip("/").rpartition("/")[2]) as progress:
+        result = start_set(state, options, default_schedule(10.0), progress)
+    size = len(result.plan.start) + len(result.plan.keep)
+    for stopped in result.stopped:
+        _say(f"stopped and removed {stopped.label} (the set {result.name} has {size} instances now)")
+    for i in result.plan.keep:
+        _say(f"{result.name}@{i} is already running")
+    for started in result.started:
+        _render_start(started)
     return ExitStatus.OK
 
 
@@ -132,14 +158,27 @@ def _render_start(result: StartResult) -> None:
 @click.argument("name", required=False, shell_complete=NAMES)
 @click.pass_context
 def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfile: str | None, name: str | None) -> int:
-    """Stop a daemon: TERM, then HUP, then KILL to its process group."""
-    from daemonctl.states import HALTED, NO_SUCH_DAEMON, STALE
+    """Stop a daemon (or every instance of a set, at once): TERM, then HUP, then KILL to its process group."""
     from daemonctl.stop import stop as do_stop
 
     label = _one_target(name, pidfile)
     state = _state(ctx)
+    if pidfile is None and _is_set(state, name):
+        from daemonctl.sets import stop_set
+
+        assert name is not None
+        for each in stop_set(state, name, _schedule(timeout, schedule)):
+            _render_stop(state, each.label, each)
+        return ExitStatus.OK
     with _progress(label) as progress:
         result = do_stop(state, name, pidfile, _schedule(timeout, schedule).told(progress))
+    _render_stop(state, name, result)
+    return ExitStatus.OK
+
+
+def _render_stop(state: StateDir, name: str | None, result: Any) -> None:
+    from daemonctl.states import HALTED, NO_SUCH_DAEMON, STALE
+
     if result.note:
         click.echo(f"daemonctl: warning: {result.note}", err=True)
     if result.outcome == NO_SUCH_DAEMON:
@@ -160,7 +199,6 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
         _say(f"{result.label} was not running; stopped the processes it left behind (pid {pids})")
     else:
         _say(f"{result.label} was not running")
-    return ExitStatus.OK
 
 
 @cli.command(context_settings=PASSTHROUGH)
@@ -180,9 +218,29 @@ def restart(ctx: click.Context, timeout: float | None, schedule: str | None, upd
     # restart's separator, not part of the program.
     if program[:1] == ("--",):
         program = program[1:]
+    state = _state(ctx)
+    if _is_set(state, name):
+        return _restart_set(state, name, program, _schedule(timeout, schedule), update_env)
     with _progress(name) as progress:
-        result = do_restart(_state(ctx), name, program, _schedule(timeout, schedule), update_env, progress)
+        result = do_restart(state, name, program, _schedule(timeout, schedule), update_env, progress)
     _render_start(result)
+    return ExitStatus.OK
+
+
+def _restart_set(state: StateDir, name: str, program: tuple[str, ...], schedule: Schedule, update_env: bool) -> int:
+    from daemonctl.errors import DaemonctlError
+    from daemonctl.sets import restart_set
+
+    with _progress(name) as progress:
+        rolled = restart_set(state, name, program, schedule, update_env, progress)
+    for result in rolled.results:
+        _render_start(result)
+    if rolled.failed is not None:
+        err = rolled.failed.error
+        why = err.message if isinstance(err, DaemonctlError) else str(err)
+        raise Failure(f"rolling restart of {name} stopped at {name}@{rolled.failed.number}, which did not come back "
+                      f"({why}); the instances after it were left as they were",
+                      err.log_tail if isinstance(err, DaemonctlError) else None)
     return ExitStatus.OK
 
 
@@ -207,6 +265,19 @@ def status(ctx: click.Context, as_json: bool, pidfile: str | None, name: str | N
             echo_table(reports, f"no daemons in {state.path}; start one with daemonctl start -n NAME PROGRAM")
         return ExitStatus.OK
     _one_target(name, pidfile)
+    if pidfile is None and _is_set(state, name):
+        from daemonctl.instances import set_exit
+        from daemonctl.sets import status_set
+
+        assert name is not None
+        reports = status_set(state, name)
+        if as_json:
+            _echo_json([r.to_json() for r in reports])
+        elif not ctx.meta.get(QUIET):
+            from daemonctl.cli.table import echo_table
+
+            echo_table(reports, f"no instances of {name}")
+        return set_exit(r.exit_status for r in reports)
     report = st.status_one(state, name, pidfile)
     if as_json:
         _echo_json(report.to_json())
@@ -238,7 +309,15 @@ def signal_cmd(ctx: click.Context, pidfile: str | None, name: str | None, signal
         sig = parse_signal(signal_name)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    result = send_signal(_state(ctx), name, pidfile, sig)
+    state = _state(ctx)
+    if pidfile is None and _is_set(state, name):
+        from daemonctl.sets import signal_set
+
+        assert name is not None
+        for result in signal_set(state, name, sig):
+            _say(f"sent {name_of(result.signal)} to {result.label} (pid {result.pid})")
+        return ExitStatus.OK
+    result = send_signal(state, name, pidfile, sig)
     _say(f"sent {name_of(result.signal)} to {result.label} (pid {result.pid})")
     return ExitStatus.OK
 
@@ -250,11 +329,18 @@ def signal_cmd(ctx: click.Context, pidfile: str | None, name: str | None, signal
 @click.argument("name", shell_complete=NAMES)
 @click.pass_context
 def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
-    """Print the last lines of the daemon's stdout log."""
+    """Print the last lines of the daemon's stdout log (of each instance of a set, prefixed by its name)."""
     from daemonctl.interrupts import Interrupted, InterruptGuard
     from daemonctl.store.logread import log_source, show
+    from daemonctl.store.logsets import show_all
 
-    source = log_source(_state(ctx), name)
+    state = _state(ctx)
+    if _is_set(state, name):
+        from daemonctl.sets import require_set
+
+        sources = [(member, log_source(state, member)) for member in require_set(state, name).values()]
+    else:
+        sources = [(name, log_source(state, name))]
     out = sys.stdout.buffer
 
     def write(data: bytes) -> None:
@@ -264,7 +350,10 @@ def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
 
     try:
         with InterruptGuard() as guard, guard.raising():
-            show(source, lines, follow, write)
+            if len(sources) == 1 and sources[0][0] == name:
+                show(sources[0][1], lines, follow, write)
+            else:
+                show_all(sources, lines, follow, write)
             out.flush()
     except Interrupted as stop:
         return for_signal(stop.signum)
@@ -283,8 +372,15 @@ def remove(ctx: click.Context, name: str) -> int:
     """Forget a daemon that is not running (its log stays)."""
     from daemonctl.stop import forget
 
+    state = _state(ctx)
+    if _is_set(state, name):
+        from daemonctl.sets import remove_set
+
+        for member in remove_set(state, name):
+            _say(f"forgot {member}; its log was kept")
+        return ExitStatus.OK
     try:
-        result = forget(_state(ctx), name)
+        result = forget(state, name)
     except PrivilegeError as err:
         raise Failure(err.message) from None  # remove's exit codes have no 4
     if result.log is None:

@@ -52,9 +52,14 @@ class StartSpec(NamedTuple):
     user: str | None = DEFAULTS["user"]  # as given to --user (name or number), resolved at each start
     group: str | None = DEFAULTS["group"]
     nice: int | None = DEFAULTS["nice"]
+    instances: int | None = DEFAULTS["instances"]  # --instances: the size of its set at this start
     # The environment the program inherits, as the caller of the start that recorded
     # it had it; --env-file and --env go over it. None in records older than it.
     caller_env: dict[str, str] | None = None
+    # An instance of a set (instances.py): its number, and the set's command and
+    # per-instance options as given, with %i in them.
+    instance: int | None = None
+    template: dict[str, Any] | None = None
 
     @property
     def readiness(self) -> bool:

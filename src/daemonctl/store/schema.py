@@ -4,7 +4,7 @@ A record decides which process gets signalled, what runs as whom and where its
 output goes, so it is checked whole on every load, by daemonctl and by the
 resident supervisor alike, before anything acts on it. What is not declared
 below is refused, so every value that reaches the code has been checked and the
-nesting is at most two levels deep.
+nesting is at most three levels deep (a template's --env).
 
 The start options' fields come from their declaration (start_options.py). To add
 another field: add it to the Record NamedTuple in record.py AND one line to FIELDS
@@ -24,16 +24,20 @@ and the json package is imported only when a record is parsed or written.
 import os
 from typing import Any
 
-from daemonctl.start_options import DERIVED, RECORDED
+from daemonctl.limits import MAX_INSTANCES
+from daemonctl.start_options import DERIVED, PER_INSTANCE, RECORDED
 from daemonctl.states import RECORDED as RECORDED_STATES
 from daemonctl.store.checks import (
     MAX_NAME,
+    MAX_PATH,
     Check,
+    env_key,
     environment,
     integer,
     items,
     kind_of,
     last_exit,
+    mapping,
     one_of,
     optional,
     path,
@@ -83,7 +87,32 @@ FIELDS: dict[str, Check] = {
     "executable": path,
     **{option.name: option.record for option in RECORDED if option.record is not None},
     "caller_env": optional(environment),  # the caller's environment at the start that recorded it
+    "instance": optional(integer(1, MAX_INSTANCES)),  # NAME@i of a set: i
 }
+# A set's template (instances.py): the command and the per-instance options with %i still in them.
+TEMPLATE_FIELDS: dict[str, Check] = {
+    "command": items(text(), min_items=1),
+    **{option.name: optional(mapping(env_key, text()) if option.multiple else text(MAX_PATH))
+       for option in PER_INSTANCE},
+}
+
+
+def _template(value: Any) -> str | None:
+    if type(value) is not dict:
+        return f"must be an object, not {kind_of(value)}"
+    if "command" not in value:
+        return "lacks the command"
+    for key, item in value.items():
+        item_check = TEMPLATE_FIELDS.get(key)
+        if item_check is None:
+            return f"holds an unknown key {quote_key(key)}"
+        problem = item_check(item)
+        if problem:
+            return f"{key} {problem}"
+    return None
+
+
+FIELDS["template"] = optional(_template)
 # The name, the command and the options whose default is computed at start (paths).
 REQUIRED = ("name", "command", "executable", *(option.name for option in RECORDED if option.default is DERIVED))
 
