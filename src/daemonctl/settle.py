@@ -21,6 +21,7 @@ class Launched(NamedTuple):
     supervisor: Identity | None  # with --respawn
     sid: int | None = None  # the session it was started in (see ownership)
     pgid: int | None = None  # its process group, when not its own PID (a --forking daemon's)
+    pool: bool = False  # the supervisor is its set's (supervise/pool.py): others' too, never ended here
 
     @property
     def pidfile_pid(self) -> int:
@@ -127,7 +128,8 @@ def stop_launched(launched: Launched, progress: "Progress | None") -> None:
     """Stop what a start launched: the supervisor first, so that nothing is restarted, then the program."""
     from daemonctl.supervise.client import end_supervisor
 
-    end_supervisor(launched.supervisor)
+    if not launched.pool:
+        end_supervisor(launched.supervisor)
     stop_groups([(launched.program, launched.pgid, launched.sid)], progress)
 
 

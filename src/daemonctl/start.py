@@ -355,6 +355,18 @@ def _spawn(
 
         become_subreaper()
     try:
+        if spec.respawn and spec.instance is not None:
+            # An instance of a set: its program runs under the set's one supervisor.
+            from daemonctl.supervise.poolclient import spawn_in_pool
+
+            supervisor, program = spawn_in_pool(state, name, spec, env, logs.err_fd, on_ready=commit)
+            launched = Launched(program, supervisor, commit.sid, pool=True)
+            try:
+                commit.complete(launched)
+            except BaseException:
+                stop_launched(launched, None)
+                raise
+            return launched
         if spec.respawn:
             from daemonctl.supervise.client import spawn_supervised
 

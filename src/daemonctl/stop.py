@@ -105,6 +105,8 @@ def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[st
     assert rec is not None
     if rec.state not in ACTIVE:
         return WAS_NOT_RUNNING, daemon  # exited, failed or stopped: nothing of it is ours to signal
+    if rec.spec.instance is not None and daemon.supervisor is not None:
+        return _release(daemon, schedule, label)
     programs = end_supervisor(rec.supervisor)
     # The supervisor records its program before letting it exec: now that it is gone,
     # the record names every program that may run (a start killed meanwhile included).
@@ -118,6 +120,26 @@ def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[st
     if daemon.state in ACTIVE or daemon.identity is not None:
         return HALTED, daemon
     return (STALE if daemon.stale else WAS_NOT_RUNNING), daemon
+
+
+def _release(daemon: Daemon, schedule: Schedule, label: str) -> tuple[str, Daemon]:
+    """An instance under its set's supervisor, which supervises others too: release the instance
+    (its record stops naming the supervisor, which then lets it end unrestarted), then stop its
+    program. The supervisor writes the record only under the lock this stop holds."""
+    rec = daemon.record
+    path = daemon.target.record_path
+    assert rec is not None and path is not None
+    released = rec._replace(supervisor_pid=None, supervisor_starttime=None)
+    try:
+        record_mod.save(path, released)
+    except OSError as err:
+        raise write_failure(err, "record", path) from None
+    daemon = daemon._replace(target=daemon.target._replace(record=released), supervisor=None)
+    if daemon.identity is not None and is_alive(daemon.identity):
+        _run(schedule, ProcessGroup(daemon.identity, proof(daemon)), label, daemon.pid)
+    else:
+        _stop_leftovers(daemon, schedule, label)
+    return HALTED, daemon
 
 
 def _proof_of(daemon: Daemon, program: Identity) -> GroupProof | None:

@@ -1,0 +1,251 @@
+"""The resident supervisor of a set (`python -P -m daemonctl.supervise.pool_resident`): one process
+for every instance of `start --respawn --instances N` (the loop is supervise/pool.py).
+
+It starts with no instance. daemonctl hands it each one (at start, at a scale-up, at a
+restart of one instance) over a unix socket in the abstract namespace named after this
+process's identity (pool.address), which only root and this process's own user may use:
+the request is the instance's record and environment, as the single supervisor gets
+them on its stdin; the answer is the program's spawn report. The program is recorded
+before it may exec, without the lock, which the daemonctl that asked holds meanwhile.
+
+`stop NAME@i` takes the instance's lock and releases it (the record stops naming this
+supervisor), then stops the program itself: when it ends, this supervisor finds the
+record no longer its own and lets the instance go, restarting nothing.
+
+Lean like the single supervisor: no Click, no psutil, no socket module (only _socket).
+"""
+
+from __future__ import annotations
+
+import _socket
+import errno
+import os
+import select
+import signal
+import time
+
+from daemonctl.proc.procfs import Identity
+from daemonctl.proc.spawn import SpawnError, parse_report
+from daemonctl.store import schema
+from daemonctl.store.lock import try_locked
+from daemonctl.store.safeopen import Rights
+from daemonctl.supervise.policy import Ending
+from daemonctl.supervise.pool import Member, Pool, address
+from daemonctl.supervise.resident import (
+    ProgramChild,
+    RecordKeeper,
+    Spec,
+    _read_config,
+    _write_report,
+    credentials,
+    spawn_program,
+    start_program,
+    tell,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+    from typing import Any
+
+    from daemonctl.supervise.loop import Child
+
+MAX_REQUEST = 16 << 20  # a record and an environment: a few MiB at most
+REQUEST_TIMEOUT = 10.0
+
+
+class PoolProgram(ProgramChild):
+    """An instance's program, our child, polled without blocking."""
+
+    def poll(self) -> Ending | None:
+        if self.reaped:
+            return None
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return None
+        if info is None:
+            return None
+        return self.wait()
+
+
+class PoolKeeper(RecordKeeper):
+    """An instance's record: ours while it names this supervisor AND the program we last started,
+    so that an instance released and handed to us again is never taken for the old one."""
+
+    def __init__(self, record_path: str, lock_path: str, me: Identity, rights: Rights | None) -> None:
+        super().__init__(record_path, lock_path, me, rights)
+        self.program: tuple[Any, Any] | None = None
+
+    def try_locked(self) -> AbstractContextManager[bool]:
+        return try_locked(self.lock_path)
+
+    def _mine(self) -> dict[str, Any] | None:
+        data = super()._mine()
+        if data is None or (self.program is not None and (data.get("pid"), data.get("starttime")) != self.program):
+            return None
+        return data
+
+    def started(self, child: Child, restarts: int) -> bool:
+        if not super().started(child, restarts):
+            return False
+        if child.pid:
+            data = super()._mine()
+            if data is not None:
+                self.program = (data.get("pid"), data.get("starttime"))
+        return True
+
+
+class Listener:
+    """The supervisor's socket; each request adopts one instance."""
+
+    def __init__(self, me: Identity) -> None:
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        self.sock.bind(address(me.pid, me.starttime))
+        self.sock.listen(64)
+
+    def fileno(self) -> int:
+        return int(self.sock.fileno())
+
+    def accept(self) -> _socket.socket | None:
+        """The next request's connection, if it comes from root or our own user."""
+        try:
+            fd, _ = self.sock._accept()  # type: ignore[attr-defined]  # _socket has no accept()
+        except OSError:
+            return None
+        conn = _socket.socket(fileno=fd)
+        cred = conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+        uid = int.from_bytes(cred[4:8], "little")
+        if uid not in (0, os.geteuid()):
+            conn.close()
+            return None
+        conn.settimeout(REQUEST_TIMEOUT)
+        return conn
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _receive(conn: _socket.socket) -> bytes:
+    chunks, size = [], 0
+    while size <= MAX_REQUEST:
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def adopt(pool: Pool, conn: _socket.socket, me: Identity) -> None:
+    """One request: start the instance's program, answer with its spawn report, supervise it."""
+    import json
+
+    try:
+        request = json.loads(_receive(conn))
+        record = schema.check(request["record"])
+        env: dict[str, str] = request["env"]
+        record_path, lock_path = str(request["record_path"]), str(request["lock_path"])
+        spec = Spec(record)
+        creds = credentials(spec)
+    except Exception as err:  # a request daemonctl would never send: refuse it, go on supervising
+        tell(f"daemonctl: supervisor: refused a request: {err}")
+        _answer(conn, f"P 0 0\nE {errno.EINVAL} request\n".encode())
+        return
+    keeper = PoolKeeper(record_path, lock_path, me, Rights.of(creds))
+    member: Member | None = None
+
+    def record_restart(pid: int) -> None:
+        assert member is not None
+        if not keeper.started(ProgramChild(pid), member.restarts + 1):
+            raise OSError(errno.ESTALE, "the record is no longer this supervisor's")
+
+    try:
+        pid, report = spawn_program(spec, env, creds, on_ready=lambda pid: keeper.started(ProgramChild(pid), 0))
+    except OSError as err:
+        pid, report = 0, f"P 0 0\nE {err.errno or 0} stdio\n".encode()
+    except SpawnError as err:
+        pid, report = 0, f"P 0 0\nE {err.errno} {err.stage}\n".encode()
+    _answer(conn, report)
+    try:
+        parse_report(report)
+    except SpawnError:
+        if pid:
+            os.waitpid(pid, 0)
+        return
+    member = Member(int(record.get("instance") or 0), PoolProgram(pid),
+                    lambda: _restarted(spec, env, creds, record_restart), spec.policy, keeper, time.monotonic())
+    pool.adopt(member)
+
+
+def _restarted(spec: Spec, env: dict[str, str], creds: Any, on_ready: Any) -> PoolProgram:
+    return PoolProgram(start_program(spec, env, creds, on_ready).pid)
+
+
+def _answer(conn: _socket.socket, report: bytes) -> None:
+    try:
+        conn.sendall(report)
+    except OSError:
+        pass  # daemonctl was killed: the record names the program, so supervise it all the same
+    finally:
+        conn.close()
+
+
+def _install_signals(pool: Pool, wake: int) -> None:
+    def on_stop(sig: int, frame: object) -> None:
+        pool.request_stop()
+
+    def on_forward(sig: int, frame: object) -> None:
+        pool.forward(sig)
+
+    def on_child(sig: int, frame: object) -> None:
+        pass  # the wakeup fd is written: the loop polls the children
+
+    signal.set_wakeup_fd(wake)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_stop)
+    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, on_forward)
+    signal.signal(signal.SIGCHLD, on_child)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def main() -> int:
+    _read_config()
+    me = Identity.of(os.getpid())
+    assert me is not None
+    wake_read, wake_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    pool = Pool(time.monotonic)
+    try:
+        listener = Listener(me)
+    except OSError as err:
+        tell(f"daemonctl: supervisor: cannot listen for instances: {err.strerror}")
+        _write_report(f"P {me.pid} 0\nE {err.errno or 0} listen\n".encode())
+        return 1
+    _install_signals(pool, wake_write)
+    _write_report(b"R\n")
+    try:
+        while True:
+            timeout = pool.step()
+            if pool.done:
+                return 0
+            ready, _, _ = select.select([listener.fileno(), wake_read], [], [], timeout)
+            if wake_read in ready:
+                _drain(wake_read)
+            if listener.fileno() in ready:
+                conn = listener.accept()
+                if conn is not None:
+                    adopt(pool, conn, me)
+    finally:
+        listener.close()
+
+
+if __name__ == "__main__":  # pragma: no cover - the resident process
+    raise SystemExit(main())
