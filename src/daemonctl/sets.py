@@ -136,7 +136,10 @@ def _specs(
 
     def spec_of(number: int) -> StartSpec:
         spec = instance_spec(base, template, number, count)
-        return checked(spec, StartOptions()) if number != 1 else spec
+        try:
+            return checked(spec, StartOptions())
+        except UsageError as err:
+            raise UsageError(f"{instance_name(name, number)}: {err.message}") from None
 
     return spec_of
 

@@ -29,3 +29,11 @@ def test_supervisor_start_path_imports_nothing_heavy():
     loaded = set(out.split())
     assert "daemonctl.supervise.resident" in loaded and "daemonctl.proc.spawn" in loaded
     assert sorted(loaded & set(HEAVY)) == []
+
+
+def test_the_sets_supervisor_imports_nothing_heavy():
+    probe = PROBE.replace("daemonctl.supervise.resident as sup", "daemonctl.supervise.pool_resident as pool, daemonctl.supervise.resident as sup")
+    out = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, check=True).stdout
+    loaded = set(out.split())
+    assert "daemonctl.supervise.pool_resident" in loaded and "daemonctl.supervise.pool" in loaded
+    assert sorted(loaded & set(HEAVY)) == []

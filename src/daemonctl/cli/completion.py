@@ -64,12 +64,16 @@ def register() -> None:
 
 
 def daemon_names(ctx: click.Context, incomplete: str) -> list[str]:
-    """The daemons in the state directory the command line names (--state-dir or default)."""
+    """The daemons in the state directory the command line names (--state-dir or default), and
+    the sets their instances make up (`web` for web@1, web@2 ...)."""
+    from daemonctl.instances import split
+
     try:
         names = StateDir.resolve(ctx.find_root().params.get("state_dir")).names()
     except Exception:  # a traceback must never land in the user's shell
         return []
-    return [n for n in names if n.startswith(incomplete)]
+    sets = {parts[0] for parts in map(split, names) if parts is not None} - set(names)
+    return sorted(n for n in {*names, *sets} if n.startswith(incomplete))
 
 
 def signal_names(ctx: click.Context, incomplete: str) -> list[str]:

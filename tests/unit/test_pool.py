@@ -1,0 +1,174 @@
+"""The set's one supervisor (supervise/pool.py), with fake children, records and clock."""
+
+import signal
+from contextlib import contextmanager
+
+from daemonctl.states import FAILED, LOST, STOPPED
+from daemonctl.supervise.pool import IDLE_GRACE, RETRY, FailedStart, Member, Pool
+from daemonctl.supervise.policy import Ending, Policy
+
+POLICY = Policy("on-failure", delay=1.0, delay_max=8.0, min_uptime=10.0, max_restarts=3)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+class Child:
+    pids = iter(range(5000, 9000))
+
+    def __init__(self):
+        self.pid = next(Child.pids)
+        self.ending = None
+        self.signals = []
+
+    def poll(self):
+        return self.ending
+
+    def wait(self):
+        return self.ending or Ending(signal=9)
+
+    def signal(self, sig, group=False):
+        self.signals.append((sig, group))
+
+
+class Recorder:
+    def __init__(self):
+        self.events, self.busy, self.mine = [], False, True
+
+    @contextmanager
+    def try_locked(self):
+        yield not self.busy
+
+    def started(self, child, restarts):
+        self.events.append(("started", child.pid, restarts))
+        return self.mine
+
+    def ended(self, ending):
+        self.events.append(("ended", ending))
+        return self.mine
+
+    def finish(self, state, ending):
+        self.events.append((state, ending))
+
+
+def member(pool, clock, number, starts=None):
+    recorder = Recorder()
+    children = [Child()]
+
+    def start():
+        if starts is not None and not starts():
+            raise OSError("cannot")
+        children.append(Child())
+        return children[-1]
+
+    m = Member(number, children[0], start, POLICY, recorder, clock())
+    pool.adopt(m)
+    return m, recorder, children
+
+
+def test_each_instance_is_restarted_under_its_own_number_the_others_untouched():
+    clock = Clock()
+    pool = Pool(clock)
+    m1, r1, c1 = member(pool, clock, 1)
+    m2, r2, c2 = member(pool, clock, 2)
+    c2[0].ending = Ending(signal=9)
+    assert pool.step() == 1.0  # the delay of instance 2
+    assert r2.events == [("ended", Ending(signal=9))] and r1.events == []
+    clock.now += 1.0
+    pool.step()
+    assert r2.events[-1] == ("started", c2[1].pid, 1) and m2.child is c2[1] and m2.restarts == 1
+    assert m1.child is c1[0] and m1.restarts == 0 and len(c1) == 1
+
+
+def test_backoff_and_count_are_per_instance_and_it_gives_up_alone():
+    clock = Clock()
+    pool = Pool(clock)
+    m1, r1, c1 = member(pool, clock, 1)
+    m2, r2, c2 = member(pool, clock, 2)
+    delays = []
+    for _ in range(3):
+        m2.child.ending = Ending(code=1)
+        delays.append(pool.step())
+        clock.now += delays[-1]
+        pool.step()
+    assert delays == [1.0, 2.0, 4.0]
+    m2.child.ending = Ending(code=1)
+    pool.step()
+    assert r2.events[-1] == (FAILED, Ending(code=1))
+    assert pool.members == [m1] and not pool.done  # instance 1 is still supervised
+    c1[0].ending = Ending(code=1)
+    assert pool.step() == 1.0  # instance 1's own first delay, not instance 2's doubled one
+
+
+def test_a_released_instance_is_let_go_not_restarted():
+    clock = Clock()
+    pool = Pool(clock)
+    m1, r1, c1 = member(pool, clock, 1)
+    r1.mine = False  # stop NAME@1 took it: the record no longer names this supervisor
+    c1[0].ending = Ending(signal=15)
+    pool.step()
+    assert m1.result == LOST and pool.members == [] and len(c1) == 1
+    assert pool.done
+
+
+def test_a_busy_lock_delays_only_that_instance():
+    clock = Clock()
+    pool = Pool(clock)
+    m1, r1, c1 = member(pool, clock, 1)
+    m2, r2, c2 = member(pool, clock, 2)
+    r1.busy = True
+    c1[0].ending = Ending(signal=15)
+    c2[0].ending = Ending(code=3)
+    assert pool.step() == RETRY
+    assert r1.events == [] and r2.events == [("ended", Ending(code=3))]
+    r1.busy, r1.mine = False, False
+    pool.step()
+    assert m1.result == LOST and pool.members == [m2]
+
+
+def test_a_restart_that_cannot_exec_is_a_quick_failure():
+    clock = Clock()
+    pool = Pool(clock)
+    m1, r1, c1 = member(pool, clock, 1, starts=lambda: False)
+    c1[0].ending = Ending(code=1)
+    clock.now += pool.step()
+    pool.step()
+    assert isinstance(m1.child, FailedStart) and r1.events[-1] == ("started", 0, 1)
+    assert pool.step() == 2.0  # it ended at once: the doubled delay
+
+
+def test_stop_request_ends_every_group_and_restarts_nothing():
+    clock = Clock()
+    pool = Pool(clock)
+    m1, r1, c1 = member(pool, clock, 1)
+    m2, r2, c2 = member(pool, clock, 2)
+    c2[0].ending = Ending(code=1)
+    pool.step()  # instance 2 waits out its delay
+    pool.request_stop()
+    assert c1[0].signals == [(signal.SIGTERM, True)]
+    c1[0].ending = Ending(signal=15)
+    pool.step()
+    assert r1.events[-1] == (STOPPED, Ending(signal=15)) and r2.events[-1] == (STOPPED, None)
+    assert pool.done and len(c2) == 1
+
+
+def test_forwarded_signals_go_to_every_program():
+    clock = Clock()
+    pool = Pool(clock)
+    _, _, c1 = member(pool, clock, 1)
+    _, _, c2 = member(pool, clock, 2)
+    pool.forward(signal.SIGHUP)
+    assert c1[0].signals == [(signal.SIGHUP, False)] and c2[0].signals == [(signal.SIGHUP, False)]
+
+
+def test_a_supervisor_given_nothing_ends_after_its_grace():
+    clock = Clock()
+    pool = Pool(clock)
+    assert pool.step() == IDLE_GRACE and not pool.done
+    clock.now += IDLE_GRACE
+    assert pool.done
