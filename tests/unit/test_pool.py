@@ -4,8 +4,8 @@ import signal
 from contextlib import contextmanager
 
 from daemonctl.states import FAILED, LOST, STOPPED
-from daemonctl.supervise.pool import IDLE_GRACE, RETRY, FailedStart, Member, Pool
 from daemonctl.supervise.policy import Ending, Policy
+from daemonctl.supervise.pool import IDLE_GRACE, RETRY, FailedStart, Member, Pool
 
 POLICY = Policy("on-failure", delay=1.0, delay_max=8.0, min_uptime=10.0, max_restarts=3)
 

@@ -32,7 +32,8 @@ def test_supervisor_start_path_imports_nothing_heavy():
 
 
 def test_the_sets_supervisor_imports_nothing_heavy():
-    probe = PROBE.replace("daemonctl.supervise.resident as sup", "daemonctl.supervise.pool_resident as pool, daemonctl.supervise.resident as sup")
+    probe = PROBE.replace("import daemonctl.supervise.resident as sup",
+                          "import daemonctl.supervise.pool_resident, daemonctl.supervise.resident as sup")
     out = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, check=True).stdout
     loaded = set(out.split())
     assert "daemonctl.supervise.pool_resident" in loaded and "daemonctl.supervise.pool" in loaded
