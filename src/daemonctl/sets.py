@@ -22,8 +22,9 @@ from daemonctl.instances import (
     template_of,
     template_over,
 )
-from daemonctl.options import StartOptions, build_spec, checked, default_name, inherited, override
+from daemonctl.options import StartOptions
 from daemonctl.reconcile import inspect, load_record, named, trusted
+from daemonctl.spec_merge import build_spec, checked, default_name, inherited, override
 from daemonctl.start_options import PER_INSTANCE
 from daemonctl.states import ACTIVE
 from daemonctl.store.record import Record, StartSpec
@@ -90,11 +91,15 @@ def start_set(
     records = {i: load_record(state, member) for i, member in found.items()}
     count = opts.instances or (max(found) if found else 1)
     specs_of = _specs(state, name, opts, records, count)
+    first = specs_of(1)
+    if first.respawn and first.forking:
+        raise UsageError("--instances with --respawn does not take --forking: the set's one supervisor "
+                         "runs programs that stay in the foreground")
     running = [i for i, member in found.items() if _running(state, member)]
     plan = plan_scale(running, found, count)
     specs = {i: specs_of(i) for i in plan.start}  # all built (and checked) before anything runs
     if opts.program:
-        _check_same_command(name, plan.keep, records, specs_of(1))
+        _check_same_command(name, plan.keep, records, first)
     stopped = stop_instances(state, [found[i] for i in plan.drop], schedule)
     for i in plan.drop:
         _forget(state, found[i])

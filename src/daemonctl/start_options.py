@@ -271,7 +271,7 @@ OPTIONS: tuple[Option, ...] = (
            "The program forks into the background itself: wait for it to exit, adopt the daemon it leaves.",
            kind=FLAG, default=False, record=checks.flag),
     Option("pid_from", ("--pid-from",), "With --forking: the pidfile the program writes, naming its daemon.",
-           metavar="PATH", kind=PATH, record=checks.optional(checks.path), merge=absolute(), needs="forking"),
+           metavar="PATH", kind=PATH, record=checks.optional(checks.path), merge=absolute(), needs="forking", per_instance=True),
     Option("user", ("-u", "--user"), "Run as this user (root only; name or number).", metavar="USER[:GROUP]",
            record=checks.optional(checks.text(checks.MAX_NAME, empty=False))),
     Option("group", ("-g", "--group"), "Run with this group (root only; name or number).", metavar="GROUP",

@@ -139,7 +139,15 @@ def _release(daemon: Daemon, schedule: Schedule, label: str) -> tuple[str, Daemo
         _run(schedule, ProcessGroup(daemon.identity, proof(daemon)), label, daemon.pid)
     else:
         _stop_leftovers(daemon, schedule, label)
-    return HALTED, daemon
+    # The pidfile names the supervisor, which the released record no longer does.
+    if daemon.pidfile_pid is not None and wrote_pidfile(rec, daemon.target.pidfile, daemon.pidfile_pid):
+        rights = pidfile_rights(rec.spec)
+        try:
+            if pidfile_mod.read(daemon.target.pidfile, rights).pid == daemon.pidfile_pid:
+                remove(daemon.target.pidfile, rights)
+        except pidfile_mod.InvalidPidfile:
+            pass
+    return HALTED, daemon._replace(pidfile_pid=None)
 
 
 def _proof_of(daemon: Daemon, program: Identity) -> GroupProof | None:

@@ -57,6 +57,17 @@ REQUEST_TIMEOUT = 10.0
 class PoolProgram(ProgramChild):
     """An instance's program, our child, polled without blocking."""
 
+    def wait(self) -> Ending:
+        # As ProgramChild's, but reaping only this child: the others are other instances'.
+        os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+        try:
+            os.killpg(self.pgid, signal.SIGKILL)
+        except OSError:
+            pass
+        _, status = os.waitpid(self.pid, 0)
+        self.reaped = True
+        return Ending.of_wait_status(status)
+
     def poll(self) -> Ending | None:
         if self.reaped:
             return None
