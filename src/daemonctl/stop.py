@@ -19,6 +19,7 @@ from daemonctl.reconcile import (
     leftovers,
     named,
     pidfile_rights,
+    programs_own,
     proof,
     resolve,
     trusted,
@@ -289,7 +290,9 @@ def forget(state: StateDir, name: str) -> RemoveResult:
             pids = " ".join(map(str, remains[:5])) + (" ..." if len(remains) > 5 else "")
             raise Failure(f"{name} is dead but processes it started still run (pid {pids}); "
                           f"stop them first with daemonctl stop {name}")
-        if daemon is None or (daemon.pidfile_pid is not None and not daemon.foreign):
+        if (daemon is None and not programs_own(target.record, target.pidfile)) or (
+            daemon is not None and daemon.pidfile_pid is not None and not daemon.foreign
+        ):
             remove(target.pidfile, pidfile_rights(target.record.spec))
         remove(state.record(name))
         sweep_temps(state.record(name))

@@ -25,8 +25,8 @@ from .helpers import (
 pytestmark = pytest.mark.integration
 
 # argv: PIDFILE (or -) and MODE: ok (removes its pidfile on TERM), keep (leaves it), exitN (fails
-# before forking), nopidfile, canary=PID (writes another's PID), two (leaves two processes),
-# slow (its first process waits before forking). The pidfile is mode 0640: daemonctl writes 0644.
+# before forking), nopidfile, canary=PID (writes another's PID), symlink=PATH or fifo (plants one
+# at PIDFILE), two (leaves two processes), slow (its first process waits before forking). The pidfile is mode 0640: daemonctl writes 0644.
 SELF_DAEMON = r"""
 import os, signal, sys, time
 pidfile, mode = sys.argv[1], sys.argv[2]
@@ -45,7 +45,11 @@ if mode == "two" and os.fork() == 0:  # another process left behind, beside the 
     os._exit(0)
 if os.fork():
     os._exit(0)
-if pidfile and mode != "nopidfile":
+if mode.startswith("symlink="):
+    os.symlink(mode[8:], pidfile)
+elif mode == "fifo":
+    os.mkfifo(pidfile)
+elif pidfile and mode != "nopidfile":
     pid = int(mode[7:]) if mode.startswith("canary=") else os.getpid()
     fd = os.open(pidfile + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     os.write(fd, f"{pid}\n".encode())
@@ -280,4 +284,24 @@ def test_respawn_whose_first_run_fails_fails_the_start(dctl):
     assert_one_error(cp, 1)
     assert "no daemon to adopt" in error_lines(cp.stderr)[0]
     assert "exited with status 3" in cp.stderr, "the log's last lines say why"
+    assert_nothing_left(dctl, "selfd")
+
+
+@pytest.mark.parametrize("plant", ["symlink", "fifo"])
+def test_a_pidfile_its_user_planted_is_never_followed_nor_read(dctl, home, tmp_path, plant):
+    """--user nobody may write where its pidfile goes: a symlink to root's file naming a canary,
+    or a FIFO, is refused (exit 4), read with nobody's rights and never blocking."""
+    canary = dctl.spawn(SLEEP, "300", start_new_session=True)
+    target = tmp_path / "roots.pid"
+    target.write_text(f"{canary.pid}\n")
+    own = home / "selfd.pid"
+    mode = f"symlink={target}" if plant == "symlink" else "fifo"
+    cp = dctl("start", "-n", "selfd", "-u", "nobody", "--forking", "--pid-from", own, "/usr/bin/python3", "-c",
+              SELF_DAEMON, own, mode)
+    assert_one_error(cp, 4)
+    assert ("symbolic link" if plant == "symlink" else "not a regular file") in error_lines(cp.stderr)[0]
+    assert canary.poll() is None
+    dctl.tracked.remove(canary)
+    canary.kill()
+    canary.wait()
     assert_nothing_left(dctl, "selfd")

@@ -128,6 +128,27 @@ def test_a_stopped_record_never_makes_its_old_pid_running(proc, pidfile):
     assert (d.state, d.identity, d.stale) == (DEAD, None, True)
 
 
+def test_a_pidfile_rewritten_by_the_program_is_foreign_never_stale(proc, pidfile):
+    """Issue 14: a program that daemonized itself wrote its own PID there; daemonctl did not."""
+    proc.run(OTHER)
+    d = look(proc, pidfile, plain(pidfile), OTHER)
+    assert (d.state, d.pid, d.identity, d.stale, d.foreign) == (DEAD, OTHER, None, False, True)
+    d = look(proc, pidfile, plain(pidfile, STOPPED), OTHER)  # after a stop that left it alone
+    assert (d.state, d.stale, d.foreign) == (NOT_RUNNING, False, True)
+
+
+def test_the_programs_own_pidfile_is_never_daemonctls(proc, pidfile):
+    rec = plain(pidfile)._replace(spec=spec(pidfile)._replace(forking=True, pid_from=str(pidfile)))
+    assert not daemon_mod.wrote_pidfile(rec, str(pidfile), PROGRAM)
+    assert daemon_mod.wrote_pidfile(plain(pidfile), str(pidfile), PROGRAM)
+    assert not daemon_mod.wrote_pidfile(plain(pidfile), str(pidfile), OTHER)
+    assert daemon_mod.wrote_pidfile(supervised(pidfile), str(pidfile), SUPERVISOR)
+    assert daemon_mod.wrote_pidfile(None, str(pidfile), OTHER), "another tool's pidfile, given with -p"
+    proc.run(PROGRAM, starttime=T0 + 1)  # its PID reused: still not called stale
+    d = look(proc, pidfile, rec, PROGRAM)
+    assert (d.state, d.stale, d.foreign) == (DEAD, False, True)
+
+
 # ----------------------------------------------------------------- a pidfile with no record
 
 def test_foreign_pidfile_of_a_live_process_is_running_by_pid_alone(proc, pidfile):
