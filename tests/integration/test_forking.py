@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 
 # argv: PIDFILE (or -) and MODE: ok (removes its pidfile on TERM), keep (leaves it), exitN (fails
 # before forking), nopidfile, canary=PID (writes another's PID), symlink=PATH or fifo (plants one
-# at PIDFILE), two (leaves two processes), slow (its first process waits before forking). The pidfile is mode 0640: daemonctl writes 0644.
+# at PIDFILE), two (leaves two processes), slow (its first process waits before forking).
+# The pidfile is mode 0640: daemonctl writes 0644.
 SELF_DAEMON = r"""
 import os, signal, sys, time
 pidfile, mode = sys.argv[1], sys.argv[2]
