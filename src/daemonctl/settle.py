@@ -79,13 +79,16 @@ def settle(pending: Pending, checks: "list[Check]", action: str = "start", befor
         pending.interrupts.check()
     except Interrupted as interrupt:
         undo(pending)  # further interrupts are held back until it is done
-        from daemonctl.signals import signal_name
-
-        raise StartInterrupted(
-            f"{action} of {pending.name} interrupted by {signal_name(interrupt.signum)}: "
-            f"stopped what it started; {pending.name} is not running", interrupt.signum
-        ) from None
+        raise interrupted(action, pending.name, interrupt.signum) from None
     return pending.launched
+
+
+def interrupted(action: str, name: str, signum: int) -> StartInterrupted:
+    from daemonctl.signals import signal_name
+
+    return StartInterrupted(
+        f"{action} of {name} interrupted by {signal_name(signum)}: stopped what it started; {name} is not running", signum
+    )
 
 
 def await_ready(pending: Pending, checks: "list[Check]") -> None:

@@ -16,7 +16,7 @@ from daemonctl.proc.procfs import Identity, exe_of, pid_alive, read_stat
 from daemonctl.proc.spawn import Launch, SpawnError, spawn
 from daemonctl.program_env import program_env
 from daemonctl.reconcile import Daemon, Target, inspect, leftovers, load_record, pidfile_rights, wrote_pidfile
-from daemonctl.settle import Launched, Pending, arm, close_checks, settle, stop_launched, undo_commit
+from daemonctl.settle import Launched, Pending, arm, close_checks, interrupted, settle, stop_launched, undo_commit
 from daemonctl.spec_merge import build_spec, inherited, with_command
 from daemonctl.states import ACTIVE, RUNNING
 from daemonctl.store import pidfile as pidfile_mod
@@ -180,7 +180,14 @@ def start_locked(
             if checks or spec.wait > 0 or spec.forking:
                 logs = RunLogs([spec.stdout, spec.stderr], Rights.of(creds))
             tail = logs.last_lines if logs is not None and spec.forking else None
-            launched = _launch(state, name, spec, creds, ready_env, previous, spawner, tail)
+            try:
+                launched = _launch(state, name, spec, creds, ready_env, previous, spawner, tail)
+            except Failure:
+                # --respawn --forking: the supervisor reports once it adopted (or not), and an
+                # interrupt meanwhile waits for that; the failed start is undone all the same.
+                if spec.respawn and spec.forking and interrupts.received is not None:
+                    raise interrupted(action, name, interrupts.received) from None
+                raise
             crash_point("start:spawned")
             pending = Pending(state, name, spec, launched, previous, logs, interrupts, progress)
             launched = settle(pending, checks, action, before)

@@ -306,3 +306,16 @@ def test_a_pidfile_its_user_planted_is_never_followed_nor_read(dctl, home, tmp_p
     canary.kill()
     canary.wait()
     assert_nothing_left(dctl, "selfd")
+
+
+def test_interrupted_respawn_adoption_undoes_the_start(dctl):
+    """The supervisor adopts before it reports: the interrupt is acted on once it has (here when
+    the first process is given up, after --ready-timeout), and the start is undone."""
+    proc = dctl.popen("start", "-n", "selfd", "--respawn", "--forking", "--ready-timeout", "3",
+                      *program("-", "slow"), stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: "first process waits" in log_lines(dctl.logfile("selfd")))
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert len(error_lines(err)) == 1 and "interrupted by SIGINT" in err
+    assert_nothing_left(dctl, "selfd")
