@@ -137,7 +137,7 @@ def _absolute(path: str, cwd: str) -> str:
     return os.path.normpath(os.path.join(escape(cwd), path))
 
 
-def instance_options(template: Template, number: int) -> dict[str, Any]:
+def instance_options(template: Template, number: int | str) -> dict[str, Any]:
     """The per-instance options of instance `number`, `%i` replaced."""
     values: dict[str, Any] = {}
     for option in PER_INSTANCE:
@@ -150,7 +150,7 @@ def instance_options(template: Template, number: int) -> dict[str, Any]:
     return values
 
 
-def instance_command(command: list[str] | tuple[str, ...], number: int) -> list[str]:
+def instance_command(command: list[str] | tuple[str, ...], number: int | str) -> list[str]:
     """PROGRAM [ARG]... of instance `number`: `%i` replaced in the arguments, not in PROGRAM."""
     return [command[0], *(substitute(arg, number) for arg in command[1:])]
 

@@ -376,3 +376,30 @@ def test_rolling_restart_of_a_respawned_set(dctl):
     assert all(wait_gone(p) for p in first) and all(alive(p) for p in after)
     assert supervisors(dctl, "w", 2) == {sup} and all(proc_stat(p)["ppid"] == sup for p in after)
     assert [dctl.record(f"w@{i}")["restarts"] for i in (1, 2)] == [0, 0]
+
+
+def test_export_of_a_set(dctl):
+    assert_ok(dctl("start", "-n", "web", "--instances", "2", "--respawn", SLEEP, "30%i"))
+    [dctl.track(dctl.record(f"web@{i}")["supervisor_pid"]) for i in (1, 2)]
+    unit = dctl("export", "systemd", "web")
+    assert_ok(unit)
+    assert f"ExecStart={SLEEP} 30%i" in unit.stdout and "web@.service" in unit.stdout
+    assert 'Environment="DAEMONCTL_INSTANCE=%i"' in unit.stdout
+    section = dctl("export", "supervisor", "web")
+    assert_ok(section)
+    assert "numprocs=2" in section.stdout.splitlines() and "[program:web]" in section.stdout.splitlines()
+    one = dctl("export", "systemd", "web@2")
+    assert_ok(one)
+    assert f"ExecStart={SLEEP} 302" in one.stdout
+
+
+def test_start_of_a_set_by_its_name_and_another_command_refused(dctl):
+    assert_ok(dctl("start", "-n", "web", "--instances", "2", SLEEP, "300"))
+    [dctl.track(p) for p in pids(dctl, "web", 2)]
+    assert_ok(dctl("stop", "web"))
+    assert_ok(dctl("start", "-n", "web"))  # the whole set again, from its records
+    again = [dctl.track(p) for p in pids(dctl, "web", 2)]
+    assert all(alive(p) for p in again)
+    cp = dctl("start", "-n", "web", "--instances", "2", SLEEP, "301")
+    assert_one_error(cp, 1)
+    assert "restart web" in cp.stderr and [dctl.pid(f"web@{i}") for i in (1, 2)] == again

@@ -398,12 +398,19 @@ def remove(ctx: click.Context, name: str) -> int:
 @click.argument("name", shell_complete=NAMES)
 @click.pass_context
 def export_cmd(ctx: click.Context, timeout: float | None, schedule: str | None, kind: str, name: str) -> int:
-    """Print NAME as a systemd unit or a supervisord [program:NAME] section."""
+    """Print NAME as a systemd unit or a supervisord [program:NAME] section (a set: a template unit, numprocs)."""
     from daemonctl import export
 
     state = _state(ctx)
-    record = export.load(state, name)
-    text, notes = export.render(kind, record, _schedule(timeout, schedule), state.pidfile(record.name))
+    a_set = export.load_set(state, name) if "@" not in name else None
+    if a_set is not None:
+        from daemonctl.export.sets import default_pidfile
+
+        record, count = a_set
+        text, notes = export.render(kind, record, _schedule(timeout, schedule), default_pidfile(state, name), count)
+    else:
+        record = export.load(state, name)
+        text, notes = export.render(kind, record, _schedule(timeout, schedule), state.pidfile(record.name))
     click.echo(text, nl=False)
     for note in notes:  # also comments in the text; -q does not hide what was not exported
         click.echo(f"daemonctl: warning: {kind} export of {record.name} leaves out {note}", err=True)

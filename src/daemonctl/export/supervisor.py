@@ -22,12 +22,14 @@ from daemonctl.store.record import Record, StartSpec
 BY_HAND = frozenset({
     "pidfile", "stdout", "stderr", "chdir", "umask", "env", "wait", "env_file", "respawn", "restart_delay",
     "restart_delay_max", "min_uptime", "max_restarts", "ready_file", "ready_port", "ready_log", "notify",
-    "ready_timeout", "user", "group", "nice", "forking", "pid_from",
+    "ready_timeout", "user", "group", "nice", "instances", "forking", "pid_from",
 })
 SUPERVISOR_SIGNALS = {"TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"}
 
 
-def supervisor_section(record: Record, schedule: Schedule, notes: Notes | None = None) -> str:
+def supervisor_section(record: Record, schedule: Schedule, notes: Notes | None = None,
+                       instances: int | None = None) -> str:
+    """The section of `record`; with `instances`, one section for a set's N processes (numprocs)."""
     spec, stop, notes = record.spec, StopPlan.of(schedule), notes or Notes(";")
     stop_name = signal_name(stop.signal).removeprefix("SIG")
     if stop_name not in SUPERVISOR_SIGNALS:
@@ -38,8 +40,10 @@ def supervisor_section(record: Record, schedule: Schedule, notes: Notes | None =
     nice, nice_notes = _supervisor_nice(spec, notes)
     command = " ".join(supervisor_word(w) for w in [*nice, spec.executable, *spec.command[1:]])
     lines = [
-        f"; {record.name}, exported by daemonctl: add to supervisord's configuration",
+        f"; {record.name}, {f'a set of {instances} instances ' if instances else ''}exported by daemonctl: "
+        "add to supervisord's configuration",
         f"[program:{record.name}]",
+        *_numprocs(instances),
         f"command={command}",
         f"directory={spec.chdir.replace('%', '%%')}",
         f"umask={spec.umask:03o}",
@@ -149,3 +153,9 @@ def _supervisor_stop(stop: StopPlan, notes: Notes) -> list[str]:
         return []
     names = ", ".join(signal_name(s) for s in stop.lost)
     return notes.cannot(f"{names} in the stop schedule: supervisord goes straight to SIGKILL")
+
+
+def _numprocs(instances: int | None) -> list[str]:
+    if instances is None:
+        return []
+    return ["process_name=%(program_name)s@%(process_num)d", f"numprocs={instances}", "numprocs_start=1"]

@@ -13,6 +13,7 @@ from daemonctl.export.base import (
     undeclared,
     user_group,
 )
+from daemonctl.export.sets import PLACEHOLDER
 from daemonctl.quoting import systemd_env, systemd_exec, systemd_word
 from daemonctl.schedule import Schedule
 from daemonctl.signals import signal_name
@@ -23,18 +24,18 @@ from daemonctl.store.record import Record, StartSpec
 BY_HAND = frozenset({
     "pidfile", "stdout", "stderr", "chdir", "umask", "env", "wait", "env_file", "respawn", "restart_delay",
     "restart_delay_max", "min_uptime", "max_restarts", "ready_file", "ready_port", "ready_log", "notify",
-    "ready_timeout", "user", "group", "forking", "pid_from",
+    "ready_timeout", "user", "group", "instances", "forking", "pid_from",
 })
 
 
-def systemd_unit(record: Record, schedule: Schedule, notes: Notes | None = None) -> str:
+def systemd_unit(record: Record, schedule: Schedule, notes: Notes | None = None, instances: int | None = None) -> str:
+    """The unit of `record`; with `instances`, the template unit NAME@.service of a set (record: export/sets.py)."""
     spec, stop, notes = record.spec, StopPlan.of(schedule), notes or Notes("#")
     respawn = Respawn.of(spec)
     lines = [
-        f"# {record.name}, exported by daemonctl. Install as /etc/systemd/system/{record.name}.service,",
-        f"# then: systemctl daemon-reload && systemctl enable --now {record.name}",
+        *_header(record.name, instances),
         "[Unit]",
-        f"Description={record.name} (exported from daemonctl)",
+        f"Description={record.name}{' instance ' + PLACEHOLDER if instances else ''} (exported from daemonctl)",
         *_systemd_give_up(respawn),
         "",
         "[Service]",
@@ -70,6 +71,15 @@ def _systemd_type(spec: StartSpec, notes: Notes) -> list[str]:
         return lines
     # exec, not simple: like daemonctl start, a program that cannot be exec'd fails the start.
     return [f"Type={'notify' if spec.notify else 'exec'}"]
+
+
+def _header(name: str, instances: int | None) -> list[str]:
+    if instances is None:
+        return [f"# {name}, exported by daemonctl. Install as /etc/systemd/system/{name}.service,",
+                f"# then: systemctl daemon-reload && systemctl enable --now {name}"]
+    return [f"# {name}, a set of {instances} instances exported by daemonctl: a template unit. Install as",
+            f"# /etc/systemd/system/{name}@.service, then: systemctl daemon-reload &&",
+            f"# systemctl enable --now {name}@{{1..{instances}}}"]
 
 
 def _append(path: str) -> str:
