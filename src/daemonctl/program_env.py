@@ -21,10 +21,10 @@ def recordable(environ: dict[str, str]) -> dict[str, str]:
 
 def env_file_rights(spec: StartSpec) -> Rights | None:
     """Whose rights the env file is read with, where its user can write (see safeopen)."""
-    from daemonctl.proc.privileges import for_spec
+    from daemonctl.proc.privileges import credentials_of
     from daemonctl.store.safeopen import Rights
 
-    return Rights.of(for_spec(spec.user, spec.group))
+    return Rights.of(credentials_of(spec.user, spec.group))
 
 
 def program_env(spec: StartSpec, environ: dict[str, str], account: dict[str, str] | None = None) -> dict[str, str]:

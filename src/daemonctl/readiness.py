@@ -233,7 +233,7 @@ def wait_ready(
             raise NotReady(f"{why} before it was ready")
 
 
-def arm(spec: StartSpec) -> tuple[list[Check], dict[str, str]]:
+def open_checks(spec: StartSpec) -> tuple[list[Check], dict[str, str]]:
     """The checks `spec` asks for, armed now; and what to add to the program's environment."""
     checks: list[Check] = []
     env: dict[str, str] = {}
@@ -257,16 +257,16 @@ def arm(spec: StartSpec) -> tuple[list[Check], dict[str, str]]:
 
 def _rights(spec: StartSpec) -> Rights | None:
     """The daemon user's rights, for what its user may change (see safeopen); None: ours."""
-    from daemonctl.proc.privileges import for_spec
+    from daemonctl.proc.privileges import credentials_of
 
-    return Rights.of(for_spec(spec.user, spec.group))
+    return Rights.of(credentials_of(spec.user, spec.group))
 
 
 def _notify_owner(spec: StartSpec) -> tuple[int, int] | None:
     """The uid and gid the program sends its notifications as, when that is not us."""
-    from daemonctl.proc.privileges import for_spec
+    from daemonctl.proc.privileges import credentials_of
 
-    creds = for_spec(spec.user, spec.group)
+    creds = credentials_of(spec.user, spec.group)
     if creds is None or os.geteuid() != 0 or creds.uid == 0:
         return None  # root may send to any socket
     return creds.uid, creds.gid

@@ -115,11 +115,11 @@ def pidfile_rights(spec: StartSpec | None) -> "Rights | None":
     """
     if spec is None or os.geteuid() != 0 or (spec.user is None and spec.group is None):
         return None
-    from daemonctl.proc.privileges import for_spec
+    from daemonctl.proc.privileges import credentials_of
     from daemonctl.store.safeopen import Rights
 
     try:
-        return Rights.of(for_spec(spec.user, spec.group))
+        return Rights.of(credentials_of(spec.user, spec.group))
     except DaemonctlError:
         return None
 
@@ -244,10 +244,10 @@ def trusted(daemon: Daemon) -> Daemon:
 def _daemon_uid(daemon: Daemon) -> int | None:
     if daemon.record is None:
         return process_uid(daemon.pidfile_pid) if daemon.pidfile_pid is not None else None
-    from daemonctl.proc.privileges import for_spec
+    from daemonctl.proc.privileges import credentials_of
 
     try:
-        creds = for_spec(daemon.record.spec.user, daemon.record.spec.group)
+        creds = credentials_of(daemon.record.spec.user, daemon.record.spec.group)
     except DaemonctlError:
         # The user is gone from the password database: the recorded process, verified by
         # its start time and boot id, still runs as its uid; else trust no one but root.

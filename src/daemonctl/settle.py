@@ -34,13 +34,13 @@ class Launched(NamedTuple):
         return rec._replace(supervisor_pid=self.supervisor.pid, supervisor_starttime=self.supervisor.starttime)
 
 
-def arm(spec: StartSpec) -> "tuple[list[Check], dict[str, str]]":
+def open_readiness_checks(spec: StartSpec) -> "tuple[list[Check], dict[str, str]]":
     """Readiness checks set up before the program starts (so nothing it says is missed)."""
     if not spec.readiness:
         return [], {}
-    from daemonctl.readiness import arm as arm_checks
+    from daemonctl.readiness import open_checks
 
-    return arm_checks(spec)
+    return open_checks(spec)
 
 
 def close_checks(checks: "list[Check]") -> None:

@@ -11,12 +11,21 @@ from daemonctl.faults import crash_point
 from daemonctl.forking import pid_before, programs_own_pidfile
 from daemonctl.interrupts import InterruptGuard
 from daemonctl.options import StartOptions
-from daemonctl.proc.privileges import Credentials, for_spec, needed
+from daemonctl.proc.privileges import Credentials, credentials_of, credentials_to_switch
 from daemonctl.proc.procfs import Identity, exe_of, pid_alive, read_stat
 from daemonctl.proc.spawn import Launch, SpawnError, spawn
 from daemonctl.program_env import program_env
 from daemonctl.reconcile import Daemon, Target, inspect, leftovers, load_record, pidfile_rights, wrote_pidfile
-from daemonctl.settle import Launched, Pending, arm, close_checks, interrupted, settle, stop_launched, undo_commit
+from daemonctl.settle import (
+    Launched,
+    Pending,
+    close_checks,
+    interrupted,
+    open_readiness_checks,
+    settle,
+    stop_launched,
+    undo_commit,
+)
 from daemonctl.spec_merge import build_spec, inherited, with_command
 from daemonctl.states import ACTIVE, RUNNING
 from daemonctl.store import pidfile as pidfile_mod
@@ -50,7 +59,7 @@ def start(state: StateDir, opts: StartOptions, progress: "Progress | None" = Non
     # then build it again under the lock from a record that cannot change meanwhile.
     seen = load_record(state, name) if name else None
     name, early = build_spec(opts, state, seen, cwd, environ)
-    needed(for_spec(early.user, early.group))
+    credentials_to_switch(credentials_of(early.user, early.group))
     state.ensure()
     with locked(state.lock(name)):
         recorded = load_record(state, name)
@@ -67,7 +76,7 @@ def start(state: StateDir, opts: StartOptions, progress: "Progress | None" = Non
 
 def start_spec(state: StateDir, name: str, spec: StartSpec, progress: "Progress | None" = None) -> StartResult:
     """Start NAME with a spec built already (an instance of a set), unless it runs."""
-    needed(for_spec(spec.user, spec.group))
+    credentials_to_switch(credentials_of(spec.user, spec.group))
     state.ensure()
     with locked(state.lock(name)):
         return start_locked(state, name, spec, load_record(state, name), progress=progress)
@@ -137,7 +146,7 @@ def _with_program(spec: StartSpec, program: tuple[str, ...], cwd: str, environ: 
 def _check_startable(state: StateDir, name: str, spec: StartSpec, environ: dict[str, str]) -> None:
     """Fail before restart stops anything if it could not start again (env file, user, logs, full disk)."""
     program_env(spec, environ)
-    creds = needed(for_spec(spec.user, spec.group))
+    creds = credentials_to_switch(credentials_of(spec.user, spec.group))
     # The logs by the rules start opens them with: a FIFO or symlink planted there fails now.
     logs = Logs.open(spec, creds)
     logs.close()
@@ -163,7 +172,7 @@ def start_locked(
 ) -> StartResult:
     """Start NAME (the lock held) unless it runs; `spawner`: a test's stand-in for spawn (None: spawn)."""
     crash_point("start:locked")
-    creds = needed(for_spec(spec.user, spec.group))
+    creds = credentials_to_switch(credentials_of(spec.user, spec.group))
     running = _running_pid(state, name, spec, recorded)
     if running is not None:
         return StartResult(name, running, True, recorded.spec if recorded else spec)
@@ -172,7 +181,7 @@ def start_locked(
     sweep_temps(spec.pidfile, Rights.of(creds))
     sweep_temps(state.record(name))
     previous = _read_bytes(state.record(name))
-    checks, ready_env = arm(spec)
+    checks, ready_env = open_readiness_checks(spec)
     logs = None
     before = pid_before(spec) if spec.forking else None
     try:

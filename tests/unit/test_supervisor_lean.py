@@ -7,12 +7,12 @@ import sys
 PROBE = r"""
 import os, sys
 import daemonctl.supervise.resident as sup
-from daemonctl.proc.privileges import for_spec
+from daemonctl.proc.privileges import credentials_of
 from daemonctl.proc.spawn import Launch, parse_report, spawn_child
-for_spec(None, None)
-for_spec("root", None)
+credentials_of(None, None)
+root = credentials_of("root", None)
 out, _ = sup.open_log(os.devnull, "stdout", None)
-pid, report = spawn_child(Launch("/bin/true", ["true"], dict(os.environ), "/", 0o22, out, out, for_spec("root", None), None))
+pid, report = spawn_child(Launch("/bin/true", ["true"], dict(os.environ), "/", 0o22, out, out, root, None))
 parse_report(report)
 os.waitpid(pid, 0)
 # With --forking it adopts each run's daemon too.

@@ -31,17 +31,17 @@ def test_split_user():
 
 def test_group_given_twice_is_usage():
     with pytest.raises(UsageError):
-        privileges.for_spec("0:0", "0")
+        privileges.credentials_of("0:0", "0")
 
 
 def test_numeric_user_without_passwd_entry_needs_a_group():
-    assert privileges.for_spec("4000123:7", None) == privileges.Credentials(4000123, 7, None)
+    assert privileges.credentials_of("4000123:7", None) == privileges.Credentials(4000123, 7, None)
     with pytest.raises(UsageError):
-        privileges.for_spec("4000123", None)
+        privileges.credentials_of("4000123", None)
 
 
 def test_root_account_environment():
-    creds = privileges.for_spec("root", None)
+    creds = privileges.credentials_of("root", None)
     assert creds is not None and creds.uid == 0
     assert creds.environment()["USER"] == "root" and "HOME" in creds.environment()
 
@@ -59,9 +59,9 @@ def test_pinned_credentials_keep_numbers_only(monkeypatch):
 def test_non_root_cannot_become_another(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(os, "getegid", lambda: 1000)
-    assert privileges.needed(privileges.Credentials(1000, 1000, "me")) is None
+    assert privileges.credentials_to_switch(privileges.Credentials(1000, 1000, "me")) is None
     with pytest.raises(PrivilegeError):
-        privileges.needed(privileges.Credentials(0, 0, "root"))
+        privileges.credentials_to_switch(privileges.Credentials(0, 0, "root"))
 
 
 def test_pidfile_rules(as_root, tmp_path):

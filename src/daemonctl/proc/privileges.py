@@ -76,7 +76,7 @@ def _group_id(group: str) -> int:
         raise UsageError(f"unknown group {group!r}") from None
 
 
-def needed(creds: Credentials | None) -> Credentials | None:
+def credentials_to_switch(creds: Credentials | None) -> Credentials | None:
     """The credentials to switch to, None when the caller already has them.
 
     Only root may become someone else: anyone else gets exit 4 instead of a
@@ -139,9 +139,14 @@ def drop_privileges(creds: Credentials | None) -> None:  # pragma: no cover - ru
     os.setuid(creds.uid)
 
 
-def for_spec(user: str | None, group: str | None) -> Credentials | None:
+def credentials_of(user: str | None, group: str | None) -> Credentials | None:
     """The credentials of a spec's `--user USER[:GROUP]` and `--group GROUP`."""
     name, user_group = split_user(user) if user is not None else (None, None)
     if user_group is not None and group is not None:
         raise UsageError("give the group once: either --user USER:GROUP or --group GROUP")
     return resolve(name, user_group if user_group is not None else group)
+
+
+# The old name, for code written against it while it changed (supervise/logwriter.py, issue 15):
+# remove once nothing imports it.
+for_spec = credentials_of

@@ -50,9 +50,9 @@ def _reader(user: str | None, group: str | None) -> Rights | None:
     """As root, the daemon's user: what root shows of its log is what that user could read (see safeopen)."""
     if os.geteuid() != 0 or (user is None and group is None):
         return None
-    from daemonctl.proc.privileges import for_spec
+    from daemonctl.proc.privileges import credentials_of
 
-    return Rights.of(for_spec(user, group))
+    return Rights.of(credentials_of(user, group))
 
 
 def open_log(path: str, rights: Rights | None = None) -> int | None:

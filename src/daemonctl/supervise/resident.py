@@ -16,7 +16,7 @@ import signal
 import time
 
 from daemonctl.faults import crash_point
-from daemonctl.proc.privileges import Credentials, for_spec, pinned
+from daemonctl.proc.privileges import Credentials, credentials_of, pinned
 from daemonctl.proc.procfs import Identity, read_stat
 from daemonctl.proc.spawn import Launch, SpawnError, parse_report, spawn_child
 from daemonctl.start_options import recorded
@@ -146,7 +146,7 @@ def credentials(spec: Spec) -> Credentials | None:
     A user removed from the password database while its daemon runs must not stop
     the supervision: the restarts go on as the numbers it had when we started.
     """
-    return pinned(for_spec(spec.user, spec.group))
+    return pinned(credentials_of(spec.user, spec.group))
 
 
 def spawn_program(
