@@ -24,6 +24,7 @@ from latency import stop_latency  # noqa: E402
 from resident import supervisor_rss  # noqa: E402
 from instructions import instruction_ratios  # noqa: E402
 from logs_tail import logs_tail  # noqa: E402
+from instances import pool_rss, set_vs_separate  # noqa: E402
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 TARGETS = {"--help": 1.2, "start": 1.3, "status": 1.3, "stop": 1.5}
@@ -120,6 +121,9 @@ def main() -> None:
     scale_run(dc, args.daemons)
     print()
     logs_tail(dc, args.runs)
+    print()
+    set_vs_separate(dc)
+    pool_rss(dc)
 
 
 if __name__ == "__main__":
