@@ -403,3 +403,21 @@ def test_start_of_a_set_by_its_name_and_another_command_refused(dctl):
     cp = dctl("start", "-n", "web", "--instances", "2", SLEEP, "301")
     assert_one_error(cp, 1)
     assert "restart web" in cp.stderr and [dctl.pid(f"web@{i}") for i in (1, 2)] == again
+
+
+def test_a_killed_set_supervisor_leaves_dead_instances_that_stop_and_start_take_over(dctl):
+    assert_ok(dctl("start", "-n", "w", "--instances", "2", "--respawn", *FAST, SLEEP, "300"))
+    sup = dctl.track(supervisors(dctl, "w", 2).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2)]
+    os.kill(sup, signal.SIGKILL)
+    assert wait_gone(sup)
+    objs, code = status(dctl, "w")
+    assert code == 1 and [o["state"] for o in objs] == ["dead", "dead"]
+    assert [o["pid"] for o in objs] == progs  # the programs still run, and are named
+    assert_ok(dctl("start", "-n", "w"))  # stops what is left, then one new supervisor for both
+    assert all(wait_gone(p) for p in progs)
+    new_sups = supervisors(dctl, "w", 2)
+    assert len(new_sups) == 1 and sup not in new_sups
+    dctl.track(new_sups.pop())
+    [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2)]
+    assert status(dctl, "w")[1] == 0

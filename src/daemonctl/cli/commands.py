@@ -108,7 +108,8 @@ def start(ctx: click.Context, /, program: tuple[str, ...], **opts: Any) -> int:
         raise UsageError("no PROGRAM given (or -n NAME to start a daemon again from its record)")
     options = StartOptions(program=program, **parse_given(opts))
     state = _state(ctx)
-    if options.instances is not None or (not program and _is_set(state, options.name)):
+    # A set's NAME without --instances: the set again (from its records, or "already running").
+    if options.instances is not None or _is_set(state, options.name or _basename(program)):
         return _start_set(state, options)
     with _progress(opts["name"] or program[0].rstrip("/").rpartition("/")[2]) as progress:
         result = do_start(state, options, progress)
@@ -116,18 +117,25 @@ def start(ctx: click.Context, /, program: tuple[str, ...], **opts: Any) -> int:
     return ExitStatus.OK
 
 
+def _basename(program: tuple[str, ...]) -> str | None:
+    return program[0].rstrip("/").rpartition("/")[2] if program else None
+
+
 def _is_set(state: StateDir, name: str | None) -> bool:
     """NAME names a set of instances (and no daemon of its own)."""
-    from daemonctl.sets import set_members
+    # One lstat for a daemon's name: the directory is listed only for a name with no record.
+    if name is None or "@" in name or os.path.lexists(state.record(name)):
+        return False
+    from daemonctl.instances import members
 
-    return name is not None and set_members(state, name) is not None
+    return bool(members(state.names(), name))
 
 
 def _start_set(state: StateDir, options: Any) -> int:
     from daemonctl.schedule import default_schedule
     from daemonctl.sets import start_set
 
-    with _progress(options.name or options.program[0].rstrip("/").rpartition("/")[2]) as progress:
+    with _progress(options.name or _basename(options.program) or "") as progress:
         result = start_set(state, options, default_schedule(10.0), progress)
     size = len(result.plan.start) + len(result.plan.keep)
     for stopped in result.stopped:
@@ -168,7 +176,8 @@ def stop(ctx: click.Context, timeout: float | None, schedule: str | None, pidfil
 
         assert name is not None
         for each in stop_set(state, name, _schedule(timeout, schedule)):
-            _render_stop(state, each.label, each)
+            _render_stop(state, None, each)
+        _say(f"start the set {name} again with daemonctl start -n {name}")
         return ExitStatus.OK
     with _progress(label) as progress:
         result = do_stop(state, name, pidfile, _schedule(timeout, schedule).told(progress))
