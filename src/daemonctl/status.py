@@ -6,7 +6,9 @@ from typing import Any, NamedTuple
 from daemonctl.errors import DaemonctlError, NotRunning, StatusUnknown, UnreadableRecord
 from daemonctl.exitcodes import ExitStatus
 from daemonctl.reconcile import Daemon, inspect, leftovers, resolve, trusted
+from daemonctl.start_options import RECORDED
 from daemonctl.states import DEAD, EXITED, FAILED, NOT_RUNNING, RESTARTING, RUNNING, UNKNOWN
+from daemonctl.store.record import StartSpec
 from daemonctl.store.statedir import StateDir
 
 EXIT_BY_STATE = {
@@ -45,6 +47,7 @@ class Report(NamedTuple):
     nice: int | None = None
     left_behind: list[int] = []  # dead, but processes it started still run (never changed in place)
     foreign: bool = False  # the pidfile names a PID daemonctl did not write there
+    options: dict[str, Any] | None = None  # every recorded start option, as the record holds it
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -64,6 +67,7 @@ class Report(NamedTuple):
             "user": self.user,
             "group": self.group,
             "nice": self.nice,
+            "options": self.options,
         }
         if self.state == DEAD and sup is None:
             data["left_behind"] = self.left_behind
@@ -94,7 +98,18 @@ def report(daemon: Daemon) -> Report:
         nice=spec.nice if spec else None,
         left_behind=leftovers(daemon) if daemon.state == DEAD and (rec is None or rec.supervisor is None) else [],
         foreign=daemon.foreign,
+        options=recorded_options(spec) if spec else None,
     )
+
+
+def recorded_options(spec: StartSpec) -> dict[str, Any]:
+    """The start options `spec` was started with, by name, as the record holds them: what a tool
+    that converges a daemon (the Ansible module) compares with what it is asked for.
+
+    Only the declared options: the environment daemonctl's caller had (caller_env, kept
+    mode 0600 in the record) is not one and is never shown; `env` holds only the --env values.
+    """
+    return {option.name: option.to_json(getattr(spec, option.name)) for option in RECORDED}
 
 
 def _from_proc(daemon: Daemon) -> tuple[list[str], str | None]:
