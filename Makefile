@@ -22,12 +22,13 @@ test: $(STAMP) tools
 # fish, zsh and bash-completion: the shells whose completion is tested.
 # chromium and chromedriver: the dashboard's browser test (Selenium drives Debian's, never a download).
 # nginx, redis-server and memcached: the self-daemonizing programs `start --forking` is tested with.
+# sshd: the Ansible tests start one of their own on a loopback port (tests/integration/test_ansible.py).
 # Installing a server package starts its service unless policy-rc.d says no (101): while apt-get
 # runs, one that exits 101 is put in place if there is none, and removed after.
 DEBIAN_TOOLS := mandoc:mandoc groff:groff-base systemd-analyze:systemd logrotate:logrotate \
 	fish:fish zsh:zsh /usr/share/bash-completion/bash_completion:bash-completion \
 	chromium:chromium chromedriver:chromium-driver \
-	/usr/sbin/nginx:nginx redis-server:redis-server memcached:memcached
+	/usr/sbin/nginx:nginx redis-server:redis-server memcached:memcached /usr/sbin/sshd:openssh-server
 POLICY_RC := /usr/sbin/policy-rc.d
 tools:
 	@missing=""; for t in $(DEBIAN_TOOLS); do \
@@ -48,7 +49,7 @@ lint-man: tools
 # Types (mypy, strict on the package) and style (ruff); both configured in pyproject.toml.
 lint: $(STAMP) lint-man
 	$(BIN)/mypy src
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests integrations
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
