@@ -314,7 +314,9 @@ def test_one_supervisor_for_a_respawned_set_restarts_each_under_its_number(dctl)
     os.kill(progs[2], signal.SIGKILL)
     assert wait_for(lambda: program_pid(dctl, "w@3") != progs[2] and dctl.record("w@3")["state"] == "running")
     new = dctl.track(program_pid(dctl, "w@3"))
-    assert proc_stat(new)["ppid"] == sup and environ(new)["DAEMONCTL_INSTANCE"] == "3"
+    assert proc_stat(new)["ppid"] == sup
+    # Recorded before its exec: its environment is the program's once it has exec'd.
+    assert wait_for(lambda: environ(new).get("DAEMONCTL_INSTANCE") == "3")
     objs, code = status(dctl, "w")
     assert code == 0
     assert [o["restarts"] for o in objs] == [0, 0, 1, 0]
