@@ -423,3 +423,17 @@ def test_a_killed_set_supervisor_leaves_dead_instances_that_stop_and_start_take_
     dctl.track(new_sups.pop())
     [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2)]
     assert status(dctl, "w")[1] == 0
+
+
+def test_instances_dying_together_are_each_restarted(dctl):
+    assert_ok(dctl("start", "-n", "w", "--instances", "3", "--respawn", *FAST, SLEEP, "300"))
+    sup = dctl.track(supervisors(dctl, "w", 3).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2, 3)]
+    for pid in progs:
+        os.kill(pid, signal.SIGKILL)  # all three end before the supervisor reaps any
+    for i in (1, 2, 3):
+        assert wait_for(lambda i=i: program_pid(dctl, f"w@{i}") != progs[i - 1]
+                        and dctl.record(f"w@{i}")["state"] == "running"), f"w@{i} was not restarted"
+        dctl.track(program_pid(dctl, f"w@{i}"))
+    assert [dctl.record(f"w@{i}")["restarts"] for i in (1, 2, 3)] == [1, 1, 1]
+    assert supervisors(dctl, "w", 3) == {sup}

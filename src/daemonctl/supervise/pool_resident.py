@@ -54,22 +54,16 @@ MAX_REQUEST = 16 << 20  # a record and an environment: a few MiB at most
 REQUEST_TIMEOUT = 10.0
 
 
-class PoolProgram(ProgramChild):
-    """An instance's program, our child, polled without blocking."""
+class PoolProgram:
+    """An instance's program (the single supervisor's ProgramChild), polled without blocking."""
 
-    def wait(self) -> Ending:
-        # As ProgramChild's, but reaping only this child: the others are other instances'.
-        os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
-        try:
-            os.killpg(self.pgid, signal.SIGKILL)
-        except OSError:
-            pass
-        _, status = os.waitpid(self.pid, 0)
-        self.reaped = True
-        return Ending.of_wait_status(status)
+    def __init__(self, child: ProgramChild) -> None:
+        child.reaps_strays = False
+        self.child = child
+        self.pid = child.pid
 
     def poll(self) -> Ending | None:
-        if self.reaped:
+        if self.child.reaped:
             return None
         try:
             info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
@@ -77,7 +71,13 @@ class PoolProgram(ProgramChild):
             return None
         if info is None:
             return None
-        return self.wait()
+        return self.child.wait()
+
+    def wait(self) -> Ending:
+        return self.child.wait()
+
+    def signal(self, sig: int, group: bool = False) -> None:
+        self.child.signal(sig, group)
 
 
 class PoolKeeper(RecordKeeper):
@@ -184,13 +184,13 @@ def adopt(pool: Pool, conn: _socket.socket, me: Identity) -> None:
         if pid:
             os.waitpid(pid, 0)
         return
-    member = Member(int(record.get("instance") or 0), PoolProgram(pid),
+    member = Member(int(record.get("instance") or 0), PoolProgram(ProgramChild(pid)),
                     lambda: _restarted(spec, env, creds, record_restart), spec.policy, keeper, time.monotonic())
     pool.adopt(member)
 
 
 def _restarted(spec: Spec, env: dict[str, str], creds: Any, on_ready: Any) -> PoolProgram:
-    return PoolProgram(start_program(spec, env, creds, on_ready).pid)
+    return PoolProgram(start_program(spec, env, creds, on_ready))
 
 
 def _answer(conn: _socket.socket, report: bytes) -> None:

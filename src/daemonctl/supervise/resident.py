@@ -46,6 +46,7 @@ class ProgramChild:
         self.pid = pid
         self.pgid = pid if pgid is None else pgid
         self.reaped = False
+        self.reaps_strays = True  # False under a set's supervisor: its other children are other instances'
 
     def wait(self) -> Ending:
         # Wait without reaping first: while the zombie holds the PID, its group number
@@ -57,7 +58,8 @@ class ProgramChild:
             pass
         _, status = os.waitpid(self.pid, 0)
         self.reaped = True
-        _reap_strays()
+        if self.reaps_strays:
+            _reap_strays()
         return Ending.of_wait_status(status)
 
     def signal(self, sig: int, group: bool = False) -> None:
