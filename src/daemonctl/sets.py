@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from daemonctl.errors import DaemonctlError, Failure, NoProgram, SignalNotRunning, UsageError
+from daemonctl.errors import DaemonctlError, Failure, NoProgram, SignalNotRunning, StartInterrupted, UsageError
 from daemonctl.instances import (
     Outcome,
     ScalePlan,
@@ -22,6 +22,7 @@ from daemonctl.instances import (
     template_of,
     template_over,
 )
+from daemonctl.interrupts import Interrupted, InterruptGuard
 from daemonctl.options import StartOptions
 from daemonctl.reconcile import inspect, load_record, named, trusted
 from daemonctl.spec_merge import build_spec, checked, default_name, inherited, override
@@ -108,16 +109,30 @@ def start_set(
     for i in plan.drop:
         _forget(state, found[i])
     started: list[StartResult] = []
-    for i in plan.start:
-        try:
-            started.append(start_one(state, instance_name(name, i), specs[i], progress))
-        except DaemonctlError:
-            fresh = [r.name for r in started if not r.already_running]
-            stop_instances(state, fresh, schedule)
-            for member in fresh:
-                _forget(state, member)
-            raise
+    # SIGINT, SIGTERM or SIGHUP between two instances is held back until the next one is started,
+    # then undoes the start as a failure would (during an instance's own wait, start_locked's does).
+    with InterruptGuard() as interrupts:
+        for i in plan.start:
+            try:
+                interrupts.check()
+                started.append(start_one(state, instance_name(name, i), specs[i], progress))
+                interrupts.check()
+            except (DaemonctlError, Interrupted) as err:
+                fresh = [r.name for r in started if not r.already_running]
+                stop_instances(state, fresh, schedule)
+                for member in fresh:
+                    _forget(state, member)
+                if isinstance(err, Interrupted):
+                    raise StartInterrupted(f"start of the set {name} interrupted by {_signal_name(err.signum)}: "
+                                           "stopped the instances it had started", err.signum) from None
+                raise
     return SetStart(name, plan, started, stopped)
+
+
+def _signal_name(signum: int) -> str:
+    from daemonctl.signals import signal_name
+
+    return signal_name(signum)
 
 
 def _specs(

@@ -105,3 +105,25 @@ def test_rolling_restart_stops_at_the_first_instance_that_does_not_come_back(sta
     assert done == ["web@1"]
     assert rolled.failed is not None and rolled.failed.number == 2
     assert [r.name for r in rolled.results] == ["web@1"]
+
+
+def test_an_interrupt_between_two_instances_undoes_the_start(state):
+    import signal
+
+    from daemonctl.errors import StartInterrupted
+    from daemonctl.store.record import Record, save
+
+    started = []
+
+    def starter(state, name, spec, progress):
+        save(state.record(name), Record(name, spec))  # a stopped record, as a start undone would leave one
+        started.append(name)
+        if name == "web@2":
+            os.kill(os.getpid(), signal.SIGTERM)  # held back until this instance is started
+        return StartResult(name, 1000, False, spec)
+
+    with pytest.raises(StartInterrupted) as caught:
+        start_set(state, opts("/bin/sleep", "1", name="web", instances=4), default_schedule(1), starter=starter)
+    assert caught.value.exit_code == 128 + signal.SIGTERM
+    assert started == ["web@1", "web@2"]  # web@3 never started
+    assert not any(os.path.exists(state.record(f"web@{i}")) for i in (1, 2, 3, 4))
