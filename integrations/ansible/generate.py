@@ -93,11 +93,13 @@ def documentation() -> list[str]:
 
 
 def table() -> list[str]:
-    lines = ["# name, flag, kind, daemonctl's default as the record holds it (DERIVED: computed by daemonctl), choices",
+    lines = ["# name, flag, kind, daemonctl's default as the record holds it (DERIVED: computed by daemonctl), choices,",
+             "# per instance (with instances, %i in the value becomes each instance's number)",
              "START_OPTIONS = ("]
     for option in managed():
         default = "DERIVED" if option.default is DERIVED else repr(option.to_json(option.default))
-        lines.append(f"    ({option.name!r}, {option.flag!r}, {kind(option)!r}, {default}, {option.choices!r}),")
+        lines.append(f"    ({option.name!r}, {option.flag!r}, {kind(option)!r}, {default}, {option.choices!r}, "
+                     f"{option.per_instance!r}),")
     lines.append(")")
     return lines
 

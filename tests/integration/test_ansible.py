@@ -532,3 +532,67 @@ def test_the_readme_playbook_converges_three_hosts_over_ssh(dctl, tmp_path, inst
         port = hosts[host]["web_port"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as reply:
             assert reply.read() == b"served by daemonctl over ansible\n"
+
+
+# --------------------------------------------------------------------------- sets of instances
+
+
+def test_a_set_converges_scales_restarts_rolling_and_goes(fleet):
+    def pids() -> dict[str, int]:
+        return {m["name"]: m["pid"] for m in fleet.status("h1", "pool")}
+
+    pool = {"name": "pool", "command": ["sleep", "60%i"], "env": {"N": "%i"}, "instances": 2}
+    _, results = fleet.play(pool, limit="h1")
+    (r,) = results["h1"]
+    assert r["changed"] is True and r["actions"] == ["start"], r
+    assert [(m["name"], m["state"], m["command"], m["options"]["env"]["N"]) for m in r["daemon"]] == [
+        ("pool@1", "running", ["sleep", "601"], "1"), ("pool@2", "running", ["sleep", "602"], "2")]
+    first = pids()
+    _, results = fleet.play(pool, limit="h1")
+    assert results["h1"][0]["changed"] is False and pids() == first, results["h1"]
+    files = fleet.snapshot()
+    for change in ({"instances": 3}, {"instances": 1}, {"env": {"N": "y"}}, {"command": ["sleep", "80%i"]}):
+        _, results = fleet.play({**pool, **change}, limit="h1", check=True, diff=True)
+        assert results["h1"][0]["changed"] is True and pids() == first and fleet.snapshot() == files, change
+
+    _, results = fleet.play({**pool, "instances": 3}, limit="h1")
+    assert results["h1"][0]["actions"] == ["scale"] and results["h1"][0]["changed"] is True
+    grown = pids()
+    assert sorted(grown) == ["pool@1", "pool@2", "pool@3"] and {k: grown[k] for k in first} == first
+    _, results = fleet.play({**pool, "instances": 2}, limit="h1")
+    assert results["h1"][0]["actions"] == ["scale"] and pids() == first and not alive(grown["pool@3"])
+    _, results = fleet.play(pool, limit="h1")
+    assert results["h1"][0]["changed"] is False
+
+    # Another command: daemonctl's rolling restart with it.
+    _, results = fleet.play({**pool, "command": ["sleep", "70%i"]}, limit="h1")
+    assert results["h1"][0]["actions"] == ["restart-command"], results["h1"]
+    rolled = pids()
+    assert not set(rolled.values()) & set(first.values()) and all(alive(pid) for pid in rolled.values())
+    assert [m["command"] for m in fleet.status("h1", "pool")] == [["sleep", "701"], ["sleep", "702"]]
+    # Other options: a new set (daemonctl's rolling restart keeps the recorded options).
+    _, results = fleet.play({**pool, "command": ["sleep", "70%i"], "env": {"N": "x%i"}}, limit="h1")
+    assert results["h1"][0]["actions"] == ["stop", "remove", "start"], results["h1"]
+    assert [m["options"]["env"]["N"] for m in fleet.status("h1", "pool")] == ["x1", "x2"]
+    again = pids()
+    _, results = fleet.play({**pool, "command": ["sleep", "70%i"], "env": {"N": "x%i"}}, limit="h1")
+    assert results["h1"][0]["changed"] is False and pids() == again
+
+    _, results = fleet.play({"name": "pool", "state": "restarted"}, limit="h1")
+    assert results["h1"][0]["actions"] == ["restart"]
+    assert not set(pids().values()) & set(again.values())
+    _, results = fleet.play({"name": "pool", "state": "absent"}, limit="h1")
+    assert results["h1"][0]["actions"] == ["stop", "remove"] and fleet.status("h1", "pool") is None
+
+
+def test_one_daemon_becomes_a_set_and_back(fleet):
+    fleet.play(web(), limit="h1")
+    one = fleet.pid("h1", "web")
+    _, results = fleet.play(web(instances=2), limit="h1")
+    assert results["h1"][0]["actions"] == ["stop", "remove", "start"], results["h1"]
+    assert not alive(one) and [m["name"] for m in fleet.status("h1", "web")] == ["web@1", "web@2"]
+    _, results = fleet.play(web(), limit="h1")
+    assert results["h1"][0]["actions"] == ["stop", "remove", "start"], results["h1"]
+    assert fleet.status("h1", "web")["name"] == "web" and fleet.status("h1", "web")["state"] == "running"
+    _, results = fleet.play(web(), limit="h1")
+    assert results["h1"][0]["changed"] is False

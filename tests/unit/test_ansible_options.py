@@ -53,8 +53,8 @@ def test_the_module_takes_every_recorded_option_with_its_flag_and_default():
     table = {row[0]: row for row in module_table()}
     assert list(table) == [option.name for option in RECORDED]
     for option in RECORDED:
-        name, flag, _kind, default, choices = table[option.name]
-        assert flag == option.flag and tuple(choices) == option.choices
+        name, flag, _kind, default, choices, per_instance = table[option.name]
+        assert flag == option.flag and tuple(choices) == option.choices and per_instance == option.per_instance
         if option.default is start_options.DERIVED:
             assert default == "DERIVED"
         else:
