@@ -30,7 +30,7 @@ description:
   - Paths must be absolute.
 version_added: 0.1.0
 author:
-  - daemonctl contributors
+  - daemonctl contributors (!UNKNOWN)
 requirements:
   - daemonctl on the host (C(make install) from its repository)
 attributes:
@@ -41,6 +41,7 @@ attributes:
     support: full
     description: Shows the daemon's state, command and recorded options before and after.
   platform:
+    support: full
     platforms: posix
     description: Linux, where daemonctl runs.
 options:
