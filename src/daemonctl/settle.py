@@ -118,21 +118,25 @@ def watch_or_undo(pending: Pending) -> None:
 
 def undo(pending: Pending) -> list[str]:
     """Stop what this start started, put pidfile and record back; the last lines this run logged."""
-    stop_launched(pending.launched, pending.progress)
+    stop_launched(pending.launched, pending.progress, pending.spec.log_writer)
     if pending.spec.forking and pending.launched.supervisor is None:
         from daemonctl.forking import stop_left
 
         stop_left(pending.progress)  # the daemon it forked, and anything else it left
+    if pending.spec.log_writer:
+        from daemonctl.supervise.logclient import await_drained
+
+        await_drained(pending.state.writer_lock(pending.name))  # the last lines shown are in the log
     undo_commit(pending.state, pending.name, pending.spec, pending.previous)
     return pending.logs.last_lines(10) if pending.logs is not None else []
 
 
-def stop_launched(launched: Launched, progress: "Progress | None") -> None:
+def stop_launched(launched: Launched, progress: "Progress | None", writes_logs: bool = False) -> None:
     """Stop what a start launched: the supervisor first, so that nothing is restarted, then the program."""
     from daemonctl.supervise.client import end_supervisor
 
     if not launched.pool:
-        end_supervisor(launched.supervisor)
+        end_supervisor(launched.supervisor, writes_logs)
     stop_groups([(launched.program, launched.pgid, launched.sid)], progress)
 
 

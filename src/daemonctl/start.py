@@ -387,7 +387,8 @@ def _spawn(
             from daemonctl.supervise.client import spawn_supervised
 
             supervisor, program = spawn_supervised(
-                name, spec, env, state.record(name), state.lock(name), logs.err_fd, on_ready=commit
+                name, spec, env, state.record(name), state.lock(name), logs.err_fd, on_ready=commit,
+                writer_lock=state.writer_lock(name),
             )
             launched = Launched(program, supervisor, commit.sid)
             if spec.forking:
@@ -400,6 +401,8 @@ def _spawn(
                 stop_launched(launched, None)  # the record that would name them could not be written
                 raise
             return launched
+        if spec.log_writer:
+            return _spawn_with_writer(state, name, spec, logs, creds, env, commit, spawner)
         launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd, creds, spec.nice)
         # Looked up at the call, not bound at definition: a test may replace the module's spawn.
         return Launched((spawner or spawn)(launch, on_ready=commit), None, commit.sid)
@@ -409,6 +412,41 @@ def _spawn(
     except BaseException:
         commit.undo()
         raise
+
+
+def _spawn_with_writer(
+    state: StateDir,
+    name: str,
+    spec: StartSpec,
+    logs: Logs,
+    creds: Credentials | None,
+    env: dict[str, str],
+    commit: _Commit,
+    spawner: Callable[..., Identity] | None = None,
+) -> Launched:
+    """The log writer first (it waits for the pipes), then the program with the pipes as stdout and stderr.
+
+    If the program does not start, the pipes close with it and the writer ends by itself.
+    """
+    from daemonctl.supervise.logclient import WriterPipes, spawn_writer, writer_config
+
+    pipes = WriterPipes()
+    try:
+        try:
+            spawn_writer(writer_config(name, spec, state.writer_lock(name), env, dict(os.environ)), pipes, logs.err_fd)
+        except SpawnError as err:
+            raise Failure(f"cannot start the log writer ({err.stage}): {err.strerror}") from None
+
+        def on_ready(identity: Identity) -> None:
+            commit(identity)
+            pipes.tell_pid(identity.pid)  # before the program may exec: syslog's tag is ready for its first line
+
+        launch = Launch(
+            spec.executable, spec.command, env, spec.chdir, spec.umask, pipes.out_write, pipes.err_write, creds, spec.nice
+        )
+        return Launched((spawner or spawn)(launch, on_ready=on_ready), None, commit.sid)
+    finally:
+        pipes.close()
 
 
 def _spawn_failure(spec: StartSpec, err: SpawnError) -> DaemonctlError:

@@ -30,3 +30,4 @@ NO_SUCH_DAEMON = "no-such-daemon"  # no record and no pidfile by that name
 
 # How a resident supervisor's loop ended, besides a recorded STOPPED, EXITED or FAILED.
 LOST = "lost"  # the record is no longer this supervisor's (another start replaced it)
+DETACHED = "detached"  # `stop` took the daemon over; the supervisor only wrote the logs to their end

@@ -78,6 +78,7 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
         left = _stop_leftovers(daemon, schedule, label)
         outcome = STALE if daemon.stale else WAS_NOT_RUNNING
     crash_point("stop:gone")
+    _await_logs(daemon)
     _forget_process(daemon)
     return StopResult(label, daemon.pid, outcome, daemon.pidfile_note or _foreign_note(daemon), supervisor_pid, left)
 
@@ -87,6 +88,16 @@ def _foreign_note(daemon: Daemon) -> str | None:
         return None
     return (f"pidfile {daemon.target.pidfile} names pid {daemon.pidfile_pid}, which daemonctl did not write there "
             "(the program's own?); left it alone")
+
+
+def _await_logs(daemon: Daemon) -> None:
+    """With a log writer (or a supervisor that writes the logs): return once the program's last lines are in its log."""
+    rec, path = daemon.record, daemon.target.record_path
+    if rec is None or path is None or not rec.spec.log_writer:
+        return
+    from daemonctl.supervise.logclient import await_drained
+
+    await_drained(StateDir(os.path.dirname(path)).writer_lock(rec.name))
 
 
 def _stop_leftovers(daemon: Daemon, schedule: Schedule, label: str) -> list[int]:
@@ -108,7 +119,7 @@ def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[st
         return WAS_NOT_RUNNING, daemon  # exited, failed or stopped: nothing of it is ours to signal
     if rec.spec.instance is not None and daemon.supervisor is not None:
         return _release(daemon, schedule, label)
-    programs = end_supervisor(rec.supervisor)
+    programs = end_supervisor(rec.supervisor, writes_logs=rec.spec.log_writer)
     # The supervisor records its program before letting it exec: now that it is gone,
     # the record names every program that may run (a start killed meanwhile included).
     daemon = _reread(daemon, rec)

@@ -187,3 +187,49 @@ def test_a_record_that_is_no_longer_ours_ends_the_supervisor(fp):
     sup, start, _, children = make(fp, Policy("on-failure", delay=0), recorder=Recorder(mine=False))
     assert sup.run(start()) == LOST
     assert children[1].popen.received_signals() == (signal.SIGKILL,)
+
+
+class DetachingLock:
+    """A record lock held by `stop` at the moment it detaches the supervisor: the detach lands while we wait for it."""
+
+    def __init__(self, sup_holder, recorder):
+        self.sup_holder, self.recorder = sup_holder, recorder
+        self.armed = True
+
+    def __enter__(self):
+        if self.armed:
+            self.armed = False
+            self.sup_holder[0].detach()
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize("at", ["ended", "restart"])
+def test_a_detached_supervisor_restarts_nothing_and_leaves_the_record_to_stop(fp, at):
+    fp.register(PROG, returncode=1, occurrences=2)
+    holder = []
+    recorder = Recorder()
+    lock = DetachingLock(holder, recorder)
+    sup, start, clock, _ = make(fp, Policy("on-failure", delay=1), recorder=recorder)
+    holder.append(sup)
+    if at == "restart":
+        calls = iter([nullcontext(), lock])  # the end is recorded; the detach comes with the restart's lock
+        recorder.locked = lambda: next(calls)
+    else:
+        recorder.locked = lambda: lock
+    assert sup.run(start()) == "detached"
+    assert fp.call_count(PROG) == 1  # never restarted
+    assert [e for e in recorder.events if e[0] != "ended"] == []  # nothing finished or started in the record
+    assert recorder.events == ([("ended", Ending(code=1))] if at == "restart" else [])
+
+
+def test_a_detached_supervisor_waits_for_its_program_and_signals_nothing(fp):
+    fp.register(PROG, callback=never_ends, signal_callback=ends_on_signal)
+    sup, start, clock, _ = make(fp, Policy("always"))
+    first = start()
+    sup.detach()
+    threading.Timer(0.05, ends_on_signal, args=(first.popen, signal.SIGTERM)).start()  # stop's schedule ends it
+    first.signal = lambda sig, group=False: pytest.fail("a detached supervisor signalled its program")
+    assert sup.run(first) == "detached"
+    assert sup.recorder.events == []

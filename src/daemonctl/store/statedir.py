@@ -66,6 +66,10 @@ class StateDir(NamedTuple):
     def lock(self, name: str) -> str:
         return os.path.join(self.path, f"{name}.lock")
 
+    def writer_lock(self, name: str) -> str:
+        """Held by the daemon's log writer (or supervisor) while it writes the logs."""
+        return os.path.join(self.path, f"{name}.writer.lock")
+
     def names(self) -> list[str]:
         """Names of every daemon with a record here, sorted."""
         try:

@@ -25,6 +25,7 @@ def spawn_supervised(
     lock_path: str,
     stderr_fd: int,
     on_ready: Callable[[Identity], None] | None = None,
+    writer_lock: str | None = None,
 ) -> tuple[Identity, Identity]:
     """Start a supervisor, which starts the program: (supervisor, program); SpawnError if either fails.
 
@@ -35,7 +36,12 @@ def spawn_supervised(
         "env": env,
         "record_path": str(record_path),
         "lock_path": str(lock_path),
+        "log": None,
     }
+    if spec.log_writer and writer_lock is not None:
+        from daemonctl.supervise.logclient import writer_config
+
+        config["log"] = writer_config(name, spec, writer_lock, env, dict(os.environ))
     # On its stdin, from a memfd: an environment variable is limited to 128 KiB.
     config_fd = os.memfd_create("daemonctl-supervise", os.MFD_CLOEXEC)
     try:
@@ -70,8 +76,14 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def end_supervisor(identity: Identity | None) -> list[Identity]:
+def end_supervisor(identity: Identity | None, writes_logs: bool = False) -> list[Identity]:
     """SIGKILL the supervisor (if it is still that process) and wait until it is gone.
+
+    One that `writes_logs` is detached instead (see resident.DETACH): it restarts
+    nothing and touches no record from then on, and writes the program's output
+    until the program, which the caller stops next, is gone; `await_drained` waits
+    for that. Killed, it would take the program's last lines with it, and the
+    program would meet a broken pipe.
 
     Called with the daemon's lock held: the supervisor only starts a program
     under that lock, so once it is gone nothing can be restarted any more.
@@ -86,6 +98,9 @@ def end_supervisor(identity: Identity | None) -> list[Identity]:
         return []
     try:
         programs = _programs_of(identity)
+        if writes_logs:
+            signal.pidfd_send_signal(fd, signal.SIGRTMIN)
+            return programs
         signal.pidfd_send_signal(fd, signal.SIGKILL)
         wait_any([fd], SUPERVISOR_GONE_TIMEOUT)
         return programs

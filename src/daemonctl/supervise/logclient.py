@@ -65,12 +65,16 @@ class WriterPipes:
         self.fds = []
 
 
-def writer_config(record: dict[str, Any], lock_path: str, tz: str | None, environ: dict[str, str]) -> dict[str, Any]:
-    """What the writer (or the supervisor) needs to write the logs: the record, syslog's socket, the daemon's TZ."""
+LOG_FIELDS = ("stdout", "stderr", "log_max_size", "log_keep", "log_timestamps", "syslog", "user", "group")
+
+
+def writer_config(name: str, spec: Any, lock_path: str, env: dict[str, str], environ: dict[str, str]) -> dict[str, Any]:
+    """What the writer (or the supervisor) needs to write the logs of `spec` (a StartSpec): its log
+    options, syslog's socket, and the daemon's TZ (from `env`, the program's environment)."""
     return {
-        "record": record,
+        "record": {"name": name, **{key: getattr(spec, key) for key in LOG_FIELDS}},
         "lock_path": lock_path,
-        "tz": tz,
+        "tz": env.get("TZ"),
         # A test (or a container with its syslog socket elsewhere) may name another socket.
         "syslog_socket": environ.get("DAEMONCTL_SYSLOG_SOCKET") or "/dev/log",
     }

@@ -27,7 +27,7 @@ from typing import Any
 
 from daemonctl.proc.privileges import for_spec, pinned
 from daemonctl.supervise.logsink import LogSettings, build_sink, set_timezone
-from daemonctl.supervise.pump import Pump
+from daemonctl.supervise.pump import Pump, widen
 
 STDOUT_PIPE, STDERR_PIPE = 3, 4
 
@@ -61,6 +61,8 @@ def main() -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    for fd in (STDOUT_PIPE, STDERR_PIPE):
+        widen(fd)
     lock = hold_lock(config["lock_path"])
     sink = build_sink(LogSettings(record, config.get("syslog_socket") or "/dev/log"), creds)
     if pid_line.strip().isdigit():

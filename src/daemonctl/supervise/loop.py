@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from daemonctl.states import LOST, STOPPED
+from daemonctl.states import DETACHED, LOST, STOPPED
 from daemonctl.supervise.policy import RESTART, Backoff, Ending, Policy, decide
 
 SPAWN_FAILED = Ending(code=127)  # a restart whose exec failed counts as a quick failure
@@ -62,6 +62,7 @@ class Supervisor:
         self.start, self.policy, self.recorder = start, policy, recorder
         self.clock, self.sleep = clock, sleep
         self.stopping = False
+        self.detached = False
         self.child: Child | None = None
         self.restarts = 0
 
@@ -70,6 +71,16 @@ class Supervisor:
         self.stopping = True
         if self.child is not None:
             self.child.signal(signal.SIGTERM, group=True)
+
+    def detach(self) -> None:
+        """`stop` of a supervisor that writes the logs: restart nothing, leave the record and the
+        program to `stop` (it holds the lock meanwhile), and end once the program has."""
+        self.detached = self.stopping = True
+
+    def _is_detached(self) -> bool:
+        # A call, not an attribute read: the handler of a signal that arrived while we waited
+        # for the lock runs at the latest as this function's frame starts.
+        return self.detached
 
     def forward(self, sig: int) -> None:
         if self.child is not None:
@@ -81,7 +92,7 @@ class Supervisor:
         while True:
             began = self.clock()
             self.child = child
-            if self.stopping:
+            if self.stopping and not self.detached:
                 child.signal(signal.SIGTERM, group=True)
             ending = child.wait()
             self.child = None
@@ -93,6 +104,8 @@ class Supervisor:
             if decision.action != RESTART:
                 return self._finish(decision.action, ending)
             with self.recorder.locked():
+                if self._is_detached():
+                    return DETACHED
                 if not self.recorder.ended(ending):
                     return LOST
             self.sleep(decision.delay)
@@ -100,12 +113,14 @@ class Supervisor:
                 return self._finish(STOPPED, None)
             next_child = self._restart()
             if next_child is None:
-                return LOST
+                return DETACHED if self.detached else LOST
             child = next_child
 
     def _restart(self) -> Child | None:
         # Under the lock: a `stop` either sees the new program in the record or runs first.
         with self.recorder.locked():
+            if self._is_detached():
+                return None
             try:
                 child = self.start()
             except Exception:
@@ -121,6 +136,8 @@ class Supervisor:
 
     def _finish(self, state: str, ending: Ending | None) -> str:
         with self.recorder.locked():
+            if self._is_detached():
+                return DETACHED
             self.recorder.finish(state, ending)
         return state
 

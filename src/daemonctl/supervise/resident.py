@@ -38,6 +38,53 @@ if TYPE_CHECKING:
 # would cost the resident supervisor a megabyte and more.
 
 
+class LogWriter:
+    """With a log option the supervisor writes the logs itself: the program's pipes, read while it waits.
+
+    The pipes live as long as the supervisor (it keeps their write ends), so a
+    restart never ends a stream: each run gets the same pipes as stdout and stderr.
+    """
+
+    def __init__(self, config: dict[str, Any], creds: Credentials | None) -> None:
+        from daemonctl.supervise.logsink import LogSettings, build_sink, set_timezone
+        from daemonctl.supervise.logwriter import hold_lock
+        from daemonctl.supervise.pump import Pump, widen
+
+        set_timezone(config.get("tz"))
+        self.lock = hold_lock(config["lock_path"])
+        out_read, self.out = os.pipe2(os.O_CLOEXEC)
+        err_read, self.err = os.pipe2(os.O_CLOEXEC)
+        for fd in (out_read, err_read):
+            widen(fd)
+        self.sink = build_sink(LogSettings(config["record"], config.get("syslog_socket") or "/dev/log"), creds)
+        self.pump = Pump(self.sink, (out_read, err_read))
+
+    def wait_exit(self, pid: int) -> None:
+        """Write the logs until the program `pid` has ended (it stays a zombie, not reaped)."""
+        pidfd = os.pidfd_open(pid)
+        try:
+            while pidfd not in self.pump.wait([pidfd], None):
+                pass
+        finally:
+            os.close(pidfd)
+
+    def sleep(self, wake: int, seconds: float) -> None:
+        self.pump.wait([wake], max(seconds, 0.0))
+
+    def finish(self) -> None:
+        """The supervision is over: write what the pipes still hold until they end (a few seconds at most)."""
+        os.close(self.out)
+        os.close(self.err)
+        self.pump.wait([], DRAIN_LIMIT)
+        self.pump.close()
+        self.sink.close()
+        os.close(self.lock)
+
+
+DRAIN_LIMIT = 5.0  # seconds the last output may take to come once the program is gone (something it started may hold the pipes)
+_writer: LogWriter | None = None  # set in main when the supervisor writes the logs
+
+
 class ProgramChild:
     """The program, our child, leader of its own process group (`pgid`: the group it is in, when
     not its own: a --forking daemon forked from its session's leader)."""
@@ -49,6 +96,8 @@ class ProgramChild:
         self.reaps_strays = True  # False under a set's supervisor: its other children are other instances'
 
     def wait(self) -> Ending:
+        if _writer is not None:
+            _writer.wait_exit(self.pid)
         # Wait without reaping first: while the zombie holds the PID, its group number
         # cannot be reused, so what is left of the group can be killed safely.
         os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
@@ -60,6 +109,8 @@ class ProgramChild:
         self.reaped = True
         if self.reaps_strays:
             _reap_strays()
+        if _writer is not None:
+            _writer.pump.end_of_run()  # its last lines, and an unfinished one, before the next run's
         return Ending.of_wait_status(status)
 
     def signal(self, sig: int, group: bool = False) -> None:
@@ -135,7 +186,10 @@ def open_logs(spec: Spec, creds: Credentials | None) -> tuple[int, int]:
 
 
 def tell(line: str) -> None:
-    """One line of our own on stderr, if it can be written at all."""
+    """One line of our own in the stderr log (through the writer when we write the logs), if it can be written at all."""
+    if _writer is not None:
+        _writer.sink.tell(line)
+        return
     try:
         os.write(2, (line + "\n").encode("utf-8", "replace"))
     except OSError:
@@ -154,6 +208,11 @@ def credentials(spec: Spec) -> Credentials | None:
 def spawn_program(
     spec: Spec, env: dict[str, str], creds: Credentials | None, on_ready: Callable[[int], object] | None = None
 ) -> tuple[int, bytes]:
+    if _writer is not None:
+        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, _writer.out, _writer.err, creds, spec.nice)
+        pid, report = spawn_child(launch, on_ready=on_ready)
+        _writer.sink.set_pid(pid)
+        return pid, report
     out, err = open_logs(spec, creds)
     try:
         launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, out, err, creds, spec.nice)
@@ -331,11 +390,22 @@ def last_exit(ending: Ending) -> dict[str, Any]:
     return {key: value, "at": iso()}
 
 
+# `stop` of a supervisor that writes the logs: restart nothing, touch no record, write the logs
+# until the program (which stop ends by its schedule) is gone. A real-time signal: every
+# classic one already means something to the supervisor or is forwarded to the program.
+DETACH = signal.SIGRTMIN
+
+
 def _install_signals(sup: Supervisor, wake: int) -> None:
     def on_stop(sig: int, frame: object) -> None:
         sup.request_stop()
         os.write(wake, b"x")
 
+    def on_detach(sig: int, frame: object) -> None:
+        sup.detach()
+        os.write(wake, b"x")
+
+    signal.signal(DETACH, on_detach)
     def on_forward(sig: int, frame: object) -> None:
         sup.forward(sig)
 
@@ -347,6 +417,9 @@ def _install_signals(sup: Supervisor, wake: int) -> None:
 
 def _interruptible_sleep(wake_read: int) -> Callable[[float], None]:
     def sleep(seconds: float) -> None:
+        if _writer is not None:
+            _writer.sleep(wake_read, seconds)
+            return
         select.select([wake_read], [], [], max(seconds, 0.0))
 
     return sleep
@@ -378,6 +451,7 @@ def _write_report(report: bytes) -> None:
 
 
 def main() -> int:
+    global _writer
     config = _read_config()
     spec = Spec(config["record"])
     env: dict[str, str] = config["env"]
@@ -395,6 +469,13 @@ def main() -> int:
         from daemonctl.proc.subreaper import become_subreaper
 
         become_subreaper()  # what the program orphans is handed to us, to adopt
+    if config.get("log") is not None:
+        try:
+            _writer = LogWriter(config["log"], creds)
+        except Exception as err:
+            tell(f"daemonctl: supervisor: cannot write the logs: {err}")
+            _write_report(f"P 0 0\nE {getattr(err, 'errno', None) or errno.EIO} stdio\n".encode())
+            return 127
 
     def record_restart(pid: int) -> None:
         # A restart is recorded before it may exec, as the first run is (the lock is held):
@@ -434,8 +515,12 @@ def main() -> int:
     except SpawnError:
         if pid:
             os.waitpid(pid, 0)
+        if _writer is not None:
+            _writer.finish()
         return 127
     sup.run(child)
+    if _writer is not None:
+        _writer.finish()
     return 0
 
 
