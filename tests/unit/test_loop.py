@@ -231,5 +231,7 @@ def test_a_detached_supervisor_waits_for_its_program_and_signals_nothing(fp):
     sup.detach()
     threading.Timer(0.05, ends_on_signal, args=(first.popen, signal.SIGTERM)).start()  # stop's schedule ends it
     first.signal = lambda sig, group=False: pytest.fail("a detached supervisor signalled its program")
+    # `stop` holds the lock until the supervisor is done writing: taking it now would wait for stop forever.
+    sup.recorder.locked = lambda: pytest.fail("a detached supervisor waited for the lock stop holds")
     assert sup.run(first) == "detached"
     assert sup.recorder.events == []

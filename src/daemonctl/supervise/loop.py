@@ -135,6 +135,8 @@ class Supervisor:
         return None
 
     def _finish(self, state: str, ending: Ending | None) -> str:
+        if self._is_detached():
+            return DETACHED  # `stop` holds the lock and writes the record itself: never wait for it
         with self.recorder.locked():
             if self._is_detached():
                 return DETACHED
