@@ -256,3 +256,39 @@ def test_follower_shows_every_copy_of_two_copytruncates_it_slept_through(tmp_pat
     _append(log, "c\n")
     assert f.read() == b"a\nb\nc\n"
     f.close()
+
+
+def shown(path, lines):
+    out = []
+    show(Source(str(path), None), lines, False, out.append)
+    return b"".join(out)
+
+
+def test_n_reaches_back_into_rotated_files_oldest_first(tmp_path):
+    log = tmp_path / "d.log"
+    (tmp_path / "d.log.3").write_bytes(b"1\n2\n")
+    (tmp_path / "d.log.2").write_bytes(b"3\n4\n5\n")
+    (tmp_path / "d.log.1").write_bytes(b"6\n")
+    log.write_bytes(b"7\n8\n")
+    assert shown(log, 2) == b"7\n8\n"
+    assert shown(log, 3) == b"6\n7\n8\n"
+    assert shown(log, 5) == b"4\n5\n6\n7\n8\n"
+    assert shown(log, 100) == b"".join(b"%d\n" % n for n in range(1, 9))
+    assert shown(log, 0) == b""
+
+
+def test_n_stops_at_the_first_missing_rotation_and_ends_a_cut_copy_with_a_newline(tmp_path):
+    log = tmp_path / "d.log"
+    (tmp_path / "d.log.3").write_bytes(b"never shown\n")
+    (tmp_path / "d.log.1").write_bytes(b"a\nhalf")
+    log.write_bytes(b"")
+    assert shown(log, 10) == b"a\nhalf\n"
+
+
+def test_n_across_rotations_refuses_a_planted_symlink(tmp_path):
+    log = tmp_path / "d.log"
+    log.write_bytes(b"x\n")
+    (tmp_path / "secret").write_bytes(b"secret\n")
+    (tmp_path / "d.log.1").symlink_to(tmp_path / "secret")
+    with pytest.raises(PrivilegeError):
+        shown(log, 10)

@@ -270,8 +270,61 @@ def follow(follower: Follower, write: Callable[[bytes], None], wait: Callable[[]
         n += 1
 
 
+MAX_ROTATED = 1000  # rotated files (LOG.1, LOG.2, ...) `-n` may reach back into
+
+
+def count_lines(fd: int, start: int, end: int) -> int:
+    """Lines in bytes start..end of the file (a last one without its newline counts)."""
+    count, last = 0, b""
+    while start < end:
+        data = os.pread(fd, min(BLOCK, end - start), start)
+        if not data:
+            break
+        count += data.count(b"\n")
+        start += len(data)
+        last = data[-1:]
+    return count + (1 if last not in (b"", b"\n") else 0)
+
+
+def older_lines(path: str, wanted: int, opener: Opener) -> list[tuple[int, int, int]]:
+    """(fd, start, end) of the last `wanted` lines in the rotated files LOG.1, LOG.2, ..., oldest first.
+
+    Each file is read only as far back as the lines asked for reach; a missing one ends the search.
+    """
+    found: list[tuple[int, int, int]] = []
+    try:
+        for n in range(1, MAX_ROTATED + 1):
+            if wanted <= 0:
+                break
+            fd = opener(f"{path}.{n}")
+            if fd is None:
+                break
+            found.append((fd, 0, 0))
+            start, end = last_lines(fd, wanted)
+            found[-1] = (fd, start, end)
+            if start > 0:
+                break  # the file holds more lines than asked for: nothing older is needed
+            wanted -= count_lines(fd, start, end)
+    except BaseException:
+        for fd, _, _ in found:
+            os.close(fd)
+        raise
+    return found[::-1]
+
+
+def _write_older(parts: list[tuple[int, int, int]], write: Callable[[bytes], None]) -> None:
+    try:
+        for fd, start, end in parts:
+            if copy_range(fd, start, end, write) not in (b"", b"\n"):
+                write(b"\n")
+    finally:
+        for fd, _, _ in parts:
+            os.close(fd)
+
+
 def show(source: Source, lines: int, keep_following: bool, write: Callable[[bytes], None]) -> None:
-    """`logs`: the last lines of the log, then (with `keep_following`) what is appended to it.
+    """`logs`: the last lines of the log (reaching back into its rotated files, LOG.1 ...), then
+    (with `keep_following`) what is appended to it.
 
     One open file serves both, so nothing written in between is lost.
     """
@@ -281,6 +334,8 @@ def show(source: Source, lines: int, keep_following: bool, write: Callable[[byte
     if fd is not None:
         try:
             start, end = last_lines(fd, lines)
+            if start == 0:
+                _write_older(older_lines(source.path, lines - count_lines(fd, 0, end), opener), write)
             last = copy_range(fd, start, end, write)
         except BaseException:
             os.close(fd)
