@@ -38,3 +38,27 @@ def test_the_sets_supervisor_imports_nothing_heavy():
     loaded = set(out.split())
     assert "daemonctl.supervise.pool_resident" in loaded and "daemonctl.supervise.pool" in loaded
     assert sorted(loaded & set(HEAVY)) == []
+
+
+# What the log writer, and a supervisor that writes the logs, run: the sink with rotation,
+# stamps and syslog, and the pump over two pipes.
+WRITER_PROBE = r"""
+import os, sys, tempfile
+import daemonctl.supervise.logwriter
+import daemonctl.supervise.resident as sup
+d = tempfile.mkdtemp()
+record = {"name": "w", "stdout": d + "/out", "stderr": d + "/out", "log_max_size": 10, "log_keep": 2,
+          "log_timestamps": True, "syslog": "daemon"}
+writer = sup.LogWriter({"record": record, "lock_path": d + "/lock", "tz": "UTC", "syslog_socket": d + "/none"}, None)
+os.write(writer.out, b"one\ntwo\n")
+writer.finish()
+assert open(d + "/out.1").read().endswith(" one\n"), os.listdir(d)
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_log_writer_imports_nothing_heavy():
+    out = subprocess.run([sys.executable, "-P", "-c", WRITER_PROBE], capture_output=True, text=True, check=True).stdout
+    loaded = set(out.split())
+    assert {"daemonctl.supervise.logwriter", "daemonctl.store.rotation", "daemonctl.supervise.syslog"} <= loaded
+    assert sorted(loaded & set(HEAVY)) == []

@@ -129,7 +129,7 @@ class RotatingLog:
         self.dropped_lines = self.dropped_bytes = 0
         self.dropped_since = 0.0
         self.dropped_why = ""
-        self.rotation_failed = False
+        self.rotation_failed = self.reopen_failed = False
         self._reopen()
 
     # -- writing ---------------------------------------------------------
@@ -256,7 +256,12 @@ class RotatingLog:
                 return
         except OSError:
             return
-        self._reopen()
+        if self._reopen():
+            self.reopen_failed = False
+        elif not self.reopen_failed:
+            self.reopen_failed = True
+            self._append(self.own_line(f"daemonctl: log writer: {self.dropped_why}; writing on to the file "
+                                       f"{self.path} named before"))
 
     def _rotate(self) -> bool:
         """LOG.N-1 -> LOG.N ... LOG -> LOG.1, and a new LOG; False (said once) when it cannot be done."""
