@@ -184,7 +184,7 @@ def test_respawn_restarts_keep_every_line_of_every_run(dctl, tmp_path):
         pids.append(pid)
         assert wait_for(lambda: total_size(log) > 300_000 * len(pids), timeout=60)
         os.kill(pid, signal.SIGKILL)
-        assert wait_for(lambda: dctl.record("r")["pid"] not in (None, pid), timeout=30)
+        assert wait_for(lambda pid=pid: dctl.record("r")["pid"] not in (None, pid), timeout=30)
     assert wait_for(lambda: total_size(log) > 300_000 * 4, timeout=60)
     assert_ok(dctl("stop", "r"))
     runs: dict[bytes, list[int]] = {}
@@ -298,7 +298,8 @@ def test_a_full_disk_blocks_nobody_drops_whole_lines_and_says_what_it_dropped(dc
 
 
 def test_logs_n_spans_rotations_and_follow_sees_every_line_across_them(dctl, tmp_path):
-    code = "import os, sys, time\nfor i in range(20000):\n    os.write(1, b'%d\\n' % i)\n    i % 50 or time.sleep(0.001)\ntime.sleep(300)"
+    code = ("import os, sys, time\nfor i in range(20000):\n    os.write(1, b'%d\\n' % i)\n"
+            "    i % 50 or time.sleep(0.001)\ntime.sleep(300)")
     dctl.start("fol", PY, "-c", code, opts=["--log-max-size", "4000", "--log-keep", "1000"])
     follower = dctl.popen("logs", "-n", "0", "-f", "fol", stdout=subprocess.PIPE, text=True)
     got: list[str] = []
