@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from daemonctl.errors import UsageError
-from daemonctl.limits import MAX_COUNT, MAX_INSTANCES, MAX_SECONDS, NICE
+from daemonctl.limits import MAX_COUNT, MAX_INSTANCES, MAX_LOG_KEEP, MAX_LOG_SIZE, MAX_SECONDS, NICE, SYSLOG_FACILITIES
 from daemonctl.store import checks
 
 # What an option's text is, for cli/start_params.py: each becomes a Click type there.
@@ -214,6 +214,13 @@ def parse_size(flag: str) -> Callable[[str], int]:
     return parse
 
 
+def parse_log_size(text: str) -> int:
+    size = parse_size("--log-max-size")(text)
+    if not 0 < size <= MAX_LOG_SIZE:
+        raise UsageError(f"--log-max-size {text!r} is out of range (1 byte to {MAX_LOG_SIZE >> 40}T)")
+    return size
+
+
 SECONDS_CHECK = checks.number(0, MAX_SECONDS)
 RESPAWN_MODES = ("on-failure", "always")
 
@@ -278,6 +285,19 @@ OPTIONS: tuple[Option, ...] = (
            record=checks.optional(checks.text(checks.MAX_NAME, empty=False))),
     Option("nice", ("--nice",), "Niceness of the program (-20..19).", metavar="N", kind=INTEGER, bounds=NICE,
            record=checks.optional(checks.integer(*NICE)), export={"systemd": directive("Nice")}),
+    # Any of the four below: a log writer (the supervisor with --respawn) writes the logs (supervise/logsink.py).
+    Option("log_max_size", ("--log-max-size",),
+           "Rotate a log once it reaches SIZE (bytes, or with K, M, G, T; default: never).", metavar="SIZE",
+           parse=parse_log_size, record=checks.optional(checks.integer(1, MAX_LOG_SIZE))),
+    Option("log_keep", ("--log-keep",), "Rotated logs kept: LOG.1 (newest) to LOG.N (default {default}).",
+           metavar="N", kind=INTEGER, bounds=(0, MAX_LOG_KEEP), default=5,
+           record=checks.integer(0, MAX_LOG_KEEP), needs="log_max_size"),
+    Option("log_timestamps", ("--log-timestamps",),
+           "Prefix every line with the time it was written (ISO 8601, the daemon's local time).",
+           kind=FLAG, default=False, record=checks.flag),
+    Option("syslog", ("--syslog",), "Send the lines to syslog too, tagged NAME[PID] (bare: daemon).",
+           metavar="[=FACILITY]", kind=CHOICE, choices=tuple(SYSLOG_FACILITIES), bare="daemon",
+           record=checks.one_of(None, *SYSLOG_FACILITIES)),
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}

@@ -167,3 +167,33 @@ def test_forking_is_type_forking_with_the_programs_pidfile():
     assert "Type=forking" in lines(text) and not [ln for ln in lines(text) if ln.startswith("PIDFile=")]
     text, notes = render("supervisor", Record("nginx", forking), default_schedule(10))
     assert [n for n in notes if n.startswith("--forking")]
+
+
+def test_log_rotation_maps_to_supervisord_and_is_a_note_for_systemd():
+    rec = Record("web", spec(stderr="/s/err.log", log_max_size=1 << 20, log_keep=3))
+    body = lines(supervisor_section(rec, default_schedule(5)))
+    for expected in ("stdout_logfile_maxbytes=1048576", "stdout_logfile_backups=3",
+                     "stderr_logfile_maxbytes=1048576", "stderr_logfile_backups=3"):
+        assert expected in body
+    assert "stdout_logfile_maxbytes=0" not in body
+    unit = systemd_unit(rec, default_schedule(5))
+    assert "StandardOutput=append:/s/web.log" in lines(unit)
+    assert "# not exported: --log-max-size 1048576 --log-keep 3: systemd never rotates" in unit
+
+
+def test_syslog_is_the_journal_for_systemd_and_stdout_syslog_for_supervisord():
+    rec = Record("web", spec(syslog="local3", log_timestamps=True))
+    unit = systemd_unit(rec, default_schedule(5))
+    for expected in ("StandardOutput=journal", "StandardError=journal", "SyslogIdentifier=web", "SyslogFacility=local3"):
+        assert expected in lines(unit)
+    assert "append:" not in unit and "the journal stamps every line itself" in unit
+    assert "not exported: the log files next to --syslog" in unit
+    section = supervisor_section(rec, default_schedule(5))
+    assert "stdout_syslog=true" in lines(section) and "stdout_logfile=/s/web.log" in lines(section)
+    assert "; not exported: --syslog=local3" in section and "; not exported: --log-timestamps" in section
+
+
+def test_log_options_left_at_their_defaults_export_as_before():
+    for text in (systemd_unit(Record("web", spec()), default_schedule(5)),
+                 supervisor_section(Record("web", spec()), default_schedule(5))):
+        assert "log-" not in text and "syslog" not in text and "journal" not in text

@@ -2,6 +2,7 @@
 
 import errno
 import os
+import re
 
 import pytest
 
@@ -147,7 +148,8 @@ def test_full_disk_drops_whole_lines_cuts_a_partial_one_and_says_so_once_space_i
     assert text.startswith(lines(0, 4))
     notice = text[len(lines(0, 4)):].split(b"\n")[0]
     assert notice.startswith(b"daemonctl: log writer: dropped 4 lines (40 bytes)")
-    assert notice.endswith(b"No space left on device")
+    assert re.fullmatch(rb".* of output written from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d "
+                        rb"to \S+: No space left on device", notice)
     assert text.endswith(b"\n" + lines(8, 1))
 
 

@@ -23,6 +23,7 @@ BY_HAND = frozenset({
     "pidfile", "stdout", "stderr", "chdir", "umask", "env", "wait", "env_file", "respawn", "restart_delay",
     "restart_delay_max", "min_uptime", "max_restarts", "ready_file", "ready_port", "ready_log", "notify",
     "ready_timeout", "user", "group", "nice", "instances", "forking", "pid_from",
+    "log_max_size", "log_keep", "log_timestamps", "syslog",
 })
 SUPERVISOR_SIGNALS = {"TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"}
 
@@ -48,7 +49,7 @@ def supervisor_section(record: Record, schedule: Schedule, notes: Notes | None =
         f"directory={spec.chdir.replace('%', '%%')}",
         f"umask={spec.umask:03o}",
         *_supervisor_env(spec),
-        *_supervisor_logs(spec),
+        *_supervisor_logs(spec, notes),
         *identity,
         *nice_notes,
         *declared(spec, "supervisor"),
@@ -83,15 +84,28 @@ def _supervisor_env(spec: StartSpec) -> list[str]:
     return lines
 
 
-def _supervisor_logs(spec: StartSpec) -> list[str]:
+def _supervisor_logs(spec: StartSpec, notes: Notes) -> list[str]:
     def log(stream: str, path: str) -> list[str]:
         target = "NONE" if path == "/dev/null" else path.replace("%", "%%")
-        # daemonctl never rotates its logs: neither should supervisord.
-        return [f"{stream}_logfile={target}", f"{stream}_logfile_maxbytes=0"]
+        lines = [f"{stream}_logfile={target}"]
+        if spec.log_max_size is None:
+            lines.append(f"{stream}_logfile_maxbytes=0")  # daemonctl does not rotate this log: neither should supervisord
+        elif path != "/dev/null":
+            # supervisord rotates by size too, keeping LOG.1 to LOG.N.
+            lines += [f"{stream}_logfile_maxbytes={spec.log_max_size}", f"{stream}_logfile_backups={spec.log_keep}"]
+        if spec.syslog is not None:
+            lines.append(f"{stream}_syslog=true")  # supervisord 4: as well as the file, tagged with the program's name
+        return lines
 
+    lines = []
+    if spec.syslog is not None:
+        lines += notes.cannot(f"--syslog={spec.syslog}: supervisord logs to syslog at a facility and level of its own, "
+                              "tagged NAME without [PID]")
+    if spec.log_timestamps:
+        lines += notes.cannot("--log-timestamps: supervisord writes the program's lines as they are")
     if spec.stderr == spec.stdout:
-        return log("stdout", spec.stdout) + ["redirect_stderr=true"]
-    return log("stdout", spec.stdout) + log("stderr", spec.stderr)
+        return lines + log("stdout", spec.stdout) + ["redirect_stderr=true"]
+    return lines + log("stdout", spec.stdout) + log("stderr", spec.stderr)
 
 
 def _supervisor_identity(spec: StartSpec, notes: Notes) -> list[str]:

@@ -25,6 +25,7 @@ BY_HAND = frozenset({
     "pidfile", "stdout", "stderr", "chdir", "umask", "env", "wait", "env_file", "respawn", "restart_delay",
     "restart_delay_max", "min_uptime", "max_restarts", "ready_file", "ready_port", "ready_log", "notify",
     "ready_timeout", "user", "group", "instances", "forking", "pid_from",
+    "log_max_size", "log_keep", "log_timestamps", "syslog",
 })
 
 
@@ -44,8 +45,7 @@ def systemd_unit(record: Record, schedule: Schedule, notes: Notes | None = None,
         f"WorkingDirectory={systemd_word(spec.chdir, expand_dollar=False)}",
         f"UMask={spec.umask:04o}",
         *_systemd_env(spec),
-        f"StandardOutput={_append(spec.stdout)}",
-        f"StandardError={_append(spec.stderr)}",
+        *_systemd_logs(record.name, spec, notes),
         *_systemd_identity(spec),
         *declared(spec, "systemd"),
         *undeclared(spec, "systemd", BY_HAND, "systemd", notes),
@@ -84,6 +84,29 @@ def _header(name: str, instances: int | None) -> list[str]:
 
 def _append(path: str) -> str:
     return "null" if path == "/dev/null" else "append:" + systemd_word(path, expand_dollar=False)
+
+
+def _systemd_logs(name: str, spec: StartSpec, notes: Notes) -> list[str]:
+    """The logs: appended to the same files; with --syslog, the journal instead (which forwards to syslog)."""
+    lines = []
+    if spec.syslog is not None:
+        if spec.stdout != "/dev/null" or spec.stderr != "/dev/null":
+            lines += notes.cannot(f"the log files next to --syslog: systemd sends the output to the journal "
+                                  f"instead (journalctl -u {name})")
+        lines += ["StandardOutput=journal", "StandardError=journal",
+                  f"SyslogIdentifier={systemd_word(name, expand_dollar=False)}", f"SyslogFacility={spec.syslog}"]
+        if spec.log_timestamps:
+            lines.append("# --log-timestamps: the journal stamps every line itself")
+        if spec.log_max_size is not None:
+            lines.append("# --log-max-size: the journal rotates itself (journald.conf SystemMaxUse=)")
+        return lines
+    if spec.log_max_size is not None:
+        lines += notes.cannot(f"--log-max-size {spec.log_max_size} --log-keep {spec.log_keep}: systemd never rotates "
+                              "a file it appends to; rotate it with logrotate (copytruncate), or use the journal")
+    if spec.log_timestamps:
+        lines += notes.cannot("--log-timestamps: systemd writes the lines to a file as they are; the journal "
+                              "(StandardOutput=journal) stamps them")
+    return [*lines, f"StandardOutput={_append(spec.stdout)}", f"StandardError={_append(spec.stderr)}"]
 
 
 def _systemd_env(spec: StartSpec) -> list[str]:

@@ -53,6 +53,10 @@ class StartSpec(NamedTuple):
     group: str | None = DEFAULTS["group"]
     nice: int | None = DEFAULTS["nice"]
     instances: int | None = DEFAULTS["instances"]  # --instances: the size of its set at this start
+    log_max_size: int | None = DEFAULTS["log_max_size"]  # bytes
+    log_keep: int = DEFAULTS["log_keep"]
+    log_timestamps: bool = DEFAULTS["log_timestamps"]
+    syslog: str | None = DEFAULTS["syslog"]  # the facility
     # The environment the program inherits, as the caller of the start that recorded
     # it had it; --env-file and --env go over it. None in records older than it.
     caller_env: dict[str, str] | None = None
@@ -64,6 +68,11 @@ class StartSpec(NamedTuple):
     @property
     def readiness(self) -> bool:
         return bool(self.ready_file or self.ready_port or self.ready_log or self.notify)
+
+    @property
+    def log_writer(self) -> bool:
+        """Whether a log writer (the supervisor with --respawn) writes the logs, not the program itself."""
+        return bool(self.log_max_size or self.log_timestamps or self.syslog)
 
 
 class Record(NamedTuple):

@@ -299,4 +299,7 @@ class RotatingLog:
 
 
 def _clock_time(when: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(when))
+    """ISO 8601 to the second in local time, with the offset as +HH:MM."""
+    tm = time.localtime(when)
+    sign, minutes = ("-" if tm.tm_gmtoff < 0 else "+"), abs(tm.tm_gmtoff) // 60
+    return time.strftime("%Y-%m-%dT%H:%M:%S", tm) + f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"

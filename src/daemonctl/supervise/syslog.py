@@ -22,16 +22,13 @@ import _socket
 import time
 from collections.abc import Callable
 
+from daemonctl.limits import SYSLOG_FACILITIES
+
 DEV_LOG = "/dev/log"
 SEND_TIMEOUT = 1.0
 RETRY = 1.0  # seconds between attempts to reach a syslog daemon that is not there
 INFO, ERR = 6, 3
-
-FACILITIES = {
-    "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
-    "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11,
-    **{f"local{n}": 16 + n for n in range(8)},
-}
+FACILITIES = SYSLOG_FACILITIES
 
 
 def header(facility: int, severity: int, when: float, tag: str, pid: int) -> bytes:
