@@ -335,3 +335,29 @@ def test_rotation_in_a_directory_of_the_daemons_user_never_writes_through_its_li
     assert secret.read_bytes() == b"root's\n"
     assert log.stat().st_uid == NOBODY_UID  # created with the user's rights
     assert (home / "out.log.2").is_symlink()  # moved, never followed
+
+
+def test_the_log_options_are_recorded_and_kept_by_restart(dctl, tmp_path):
+    code = "import os, time; print('pid', os.getpid(), flush=True); time.sleep(300)"
+    dctl.start("kept", PY, "-c", code, opts=["--log-timestamps", "--log-max-size", "1M", "--log-keep", "2",
+                                              "--syslog=local1"])
+    rec = dctl.record("kept")
+    assert (rec["log_timestamps"], rec["log_max_size"], rec["log_keep"], rec["syslog"]) == (True, 1 << 20, 2, "local1")
+    assert_ok(dctl("restart", "kept"))
+    log = dctl.logfile("kept")
+    assert wait_for(lambda: len(log_lines(log)) == 2)
+    assert all(re.fullmatch(r"\S+T\S+ pid \d+", x) for x in log_lines(log)), log_lines(log)
+    assert len(writers(dctl)) == 1  # the first run's writer ended with it
+
+
+@pytest.mark.parametrize("opts, words", [
+    (["--log-keep", "3"], "--log-keep needs --log-max-size"),
+    (["--log-max-size", "0"], "--log-max-size"),
+    (["--log-max-size", "12X"], "--log-max-size"),
+    (["--log-max-size", "1M", "--log-keep", "1001"], "--log-keep"),
+    (["--syslog=loud"], "--syslog"),
+])
+def test_bad_log_options_are_one_line_and_exit_2_leaving_nothing(dctl, opts, words):
+    cp = dctl("start", "-n", "bad", *opts, SLEEP, "100")
+    assert cp.returncode == 2 and cp.stderr.count("\n") == 1 and words in cp.stderr, cp.stderr
+    assert not dctl.recordfile("bad").exists() and writers(dctl) == []
