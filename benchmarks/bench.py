@@ -25,6 +25,7 @@ from resident import supervisor_rss  # noqa: E402
 from instructions import instruction_ratios  # noqa: E402
 from logs_tail import logs_tail  # noqa: E402
 from instances import pool_rss, set_vs_separate  # noqa: E402
+from logwriter import log_writer_bench  # noqa: E402
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 TARGETS = {"--help": 1.2, "start": 1.3, "status": 1.3, "stop": 1.5}
@@ -124,6 +125,8 @@ def main() -> None:
     print()
     set_vs_separate(dc)
     pool_rss(dc)
+    print()
+    log_writer_bench(dc)
 
 
 if __name__ == "__main__":

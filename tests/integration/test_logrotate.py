@@ -48,7 +48,7 @@ class Lines:
         return [int(x) for x in self.got if x.isdigit()]
 
 
-def _rotated(dctl, tmp_path, name, mode, program, *args):
+def _rotated(dctl, tmp_path, name, mode, program, *args, opts=(), count=3000):
     if LOGROTATE is None:
         pytest.skip("logrotate is not installed (make tools installs it)")
     log = tmp_path / "rot" / f"{name}.log"
@@ -56,8 +56,7 @@ def _rotated(dctl, tmp_path, name, mode, program, *args):
     conf = tmp_path / "logrotate.conf"
     conf.write_text(f"{log} {{\n  rotate 50\n  {mode}\n  nocompress\n  missingok\n}}\n")
     log.write_text("first\n")
-    count = 3000
-    dctl.start(name, PY, "-c", program, str(count), *args, str(log), opts=["-o", str(log)])
+    dctl.start(name, PY, "-c", program, str(count), *args, str(log), opts=["-o", str(log), *opts])
     follower = dctl.popen("logs", "-n", "1000000", "-f", name, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = Lines(follower)
     for k in range(1, ROTATIONS + 1):
@@ -77,6 +76,7 @@ def _rotated(dctl, tmp_path, name, mode, program, *args):
     lost = sorted(set(in_files) - set(shown))
     assert lost == [], f"{len(lost)} lines in the files were never shown: {lost[:20]}"
     assert code == 130 and "Traceback" not in follower.stderr.read()
+    return log
 
 
 def test_follow_loses_nothing_under_copytruncate(dctl, tmp_path):
@@ -85,3 +85,11 @@ def test_follow_loses_nothing_under_copytruncate(dctl, tmp_path):
 
 def test_follow_loses_nothing_under_rename_and_create(dctl, tmp_path):
     _rotated(dctl, tmp_path, "cr", "create", BY_NAME)
+
+
+def test_with_a_log_writer_rename_and_create_works_for_a_program_that_never_reopens(dctl, tmp_path):
+    # The writer (here only for --log-max-size, never reached) reopens the log by its name once
+    # it was renamed: the program's later lines reach the new log, not LOG.1 forever.
+    # 1000 lines (2 s) after the last rotation: the writer looks at the name once a second.
+    log = _rotated(dctl, tmp_path, "wr", "create", THROUGH_STDOUT, opts=["--log-max-size", "1G"], count=6000)
+    assert "done" in log_lines(log)

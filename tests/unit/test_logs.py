@@ -292,3 +292,32 @@ def test_n_across_rotations_refuses_a_planted_symlink(tmp_path):
     (tmp_path / "d.log.1").symlink_to(tmp_path / "secret")
     with pytest.raises(PrivilegeError):
         shown(log, 10)
+
+
+def test_follower_reads_every_file_rotated_while_it_was_not_looking(tmp_path):
+    log = tmp_path / "d.log"
+    log.write_bytes(b"a1\n")
+    follower = Follower(str(log), start_at_end=False)
+    assert follower.read() == b"a1\n"
+    with open(log, "ab") as f:
+        f.write(b"a2\n")
+    for name, content in ((b"b", b"b1\nb2\n"), (b"c", b"c1\n")):  # two rotations before the next look
+        for n in (2, 1):
+            if (tmp_path / f"d.log.{n}").exists():
+                os.rename(tmp_path / f"d.log.{n}", tmp_path / f"d.log.{n + 1}")
+        os.rename(log, tmp_path / "d.log.1")
+        log.write_bytes(content)
+    assert follower.read() == b"a2\nb1\nb2\nc1\n"
+    follower.close()
+
+
+def test_follower_whose_old_file_is_gone_from_the_numbered_ones_takes_the_new_log(tmp_path):
+    log = tmp_path / "d.log"
+    log.write_bytes(b"a\n")
+    follower = Follower(str(log), start_at_end=False)
+    assert follower.read() == b"a\n"
+    os.rename(log, tmp_path / "elsewhere")
+    (tmp_path / "d.log.1").write_bytes(b"unrelated\n")
+    log.write_bytes(b"b\n")
+    assert follower.read() == b"b\n"
+    follower.close()

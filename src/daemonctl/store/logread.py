@@ -19,6 +19,7 @@ from daemonctl.store.statedir import StateDir, validate_name
 RECENT = 4096  # bytes kept from just before the reading position: they recognise the file and its rotated copy
 MAX_READ = 8 << 20  # what one Follower.read returns at most; the rest comes at the next call
 MAX_COPIES = 8  # rotated copies looked at after a truncation, newest first
+MAX_ROTATED = 1000  # rotated files (LOG.1, LOG.2, ...) `-n` and the follower may reach back into
 ROTATED_SUFFIX = re.compile(r"[.-][0-9]+")  # NAME.1 (numbered) or NAME-20261130 (dateext)
 
 Opener = Callable[[str], int | None]
@@ -235,10 +236,43 @@ class Follower:
         if new is None:
             return b""
         data = self._read_to_end(MAX_READ)  # anything written to the old file since
+        data += self._rotated_since(current)
         os.close(self.fd)
         self.fd, self.pos, self.recent = new, 0, b""
         self._opened()
         return data + self._read_to_end(MAX_READ)
+
+    def _rotated_since(self, old: os.stat_result) -> bytes:
+        """Whole files rotated after the one we were reading (LOG.K is it: LOG.K-1 ... LOG.1), oldest first.
+
+        A writer that rotates faster than we look (a small --log-max-size, a busy machine)
+        may have filled and renamed more than one file meanwhile. Each is opened by its
+        name and taken only if it is still the file seen when the names were looked at.
+        """
+        seen: list[tuple[int, os.stat_result]] = []
+        for n in range(1, MAX_ROTATED + 1):
+            try:
+                st = os.lstat(f"{self.path}.{n}")
+            except OSError:
+                return b""  # the old file is not among the numbered ones (removed, or named otherwise)
+            if (st.st_dev, st.st_ino) == (old.st_dev, old.st_ino):
+                break
+            seen.append((n, st))
+        else:
+            return b""
+        data = []
+        for n, st in reversed(seen):
+            fd = self.opener(f"{self.path}.{n}")
+            if fd is None:
+                break
+            try:
+                mine = os.fstat(fd)
+                if (mine.st_dev, mine.st_ino) != (st.st_dev, st.st_ino):
+                    break  # renamed again under us: what is left is not safely ordered
+                data.append(_read_from(fd, 0, None))
+            finally:
+                os.close(fd)
+        return b"".join(data)
 
     def close(self) -> None:
         if self.fd is not None:
@@ -268,9 +302,6 @@ def follow(follower: Follower, write: Callable[[bytes], None], wait: Callable[[]
         else:
             wait()
         n += 1
-
-
-MAX_ROTATED = 1000  # rotated files (LOG.1, LOG.2, ...) `-n` may reach back into
 
 
 def count_lines(fd: int, start: int, end: int) -> int:
