@@ -200,8 +200,9 @@ def parse_env(items: tuple[str, ...] | list[str]) -> dict[str, str]:
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-def parse_size(flag: str) -> Callable[[str], int]:
-    """A parser of SIZE for `flag`: bytes, or a whole number with K, M, G or T (powers of 1024)."""
+def parse_size(flag: str, low: int = 0, high: int | None = None) -> Callable[[str], int]:
+    """A parser of SIZE for `flag`: bytes, or a whole number with K, M, G or T (powers of 1024),
+    from `low` to `high` (None: no bound)."""
 
     def parse(text: str) -> int:
         number, unit = text[:-1], text[-1:].upper()
@@ -209,16 +210,12 @@ def parse_size(flag: str) -> Callable[[str], int]:
             number, unit = text, ""
         if not (number.isascii() and number.isdigit()) or unit not in SIZE_UNITS:
             raise UsageError(f"{flag} takes a size in bytes, or with K, M, G or T, not {text!r}")
-        return int(number) * SIZE_UNITS[unit]
+        size = int(number) * SIZE_UNITS[unit]
+        if size < low or (high is not None and size > high):
+            raise UsageError(f"{flag} {text!r} is out of range ({low} to {high} bytes)")
+        return size
 
     return parse
-
-
-def parse_log_size(text: str) -> int:
-    size = parse_size("--log-max-size")(text)
-    if not 0 < size <= MAX_LOG_SIZE:
-        raise UsageError(f"--log-max-size {text!r} is out of range (1 byte to {MAX_LOG_SIZE >> 40}T)")
-    return size
 
 
 SECONDS_CHECK = checks.number(0, MAX_SECONDS)
@@ -288,7 +285,7 @@ OPTIONS: tuple[Option, ...] = (
     # Any of the four below: a log writer (the supervisor with --respawn) writes the logs (supervise/logsink.py).
     Option("log_max_size", ("--log-max-size",),
            "Rotate a log once it reaches SIZE (bytes, or with K, M, G, T; default: never).", metavar="SIZE",
-           parse=parse_log_size, record=checks.optional(checks.integer(1, MAX_LOG_SIZE))),
+           parse=parse_size("--log-max-size", 1, MAX_LOG_SIZE), record=checks.optional(checks.integer(1, MAX_LOG_SIZE))),
     Option("log_keep", ("--log-keep",), "Rotated logs kept: LOG.1 (newest) to LOG.N (default {default}).",
            metavar="N", kind=INTEGER, bounds=(0, MAX_LOG_KEEP), default=5,
            record=checks.integer(0, MAX_LOG_KEEP), needs="log_max_size"),

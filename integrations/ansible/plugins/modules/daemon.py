@@ -205,6 +205,28 @@ options:
       - Niceness of the program (-20..19).
       - daemonctl's C(--nice).
     type: int
+  log_max_size:
+    description:
+      - 'Rotate a log once it reaches SIZE (bytes, or with K, M, G, T; default: never).'
+      - daemonctl's C(--log-max-size).
+      - Bytes, or a whole number with K, M, G or T (powers of 1024), as a string.
+    type: str
+  log_keep:
+    description:
+      - 'Rotated logs kept: LOG.1 (newest) to LOG.N (default 5).'
+      - daemonctl's C(--log-keep).
+    type: int
+  log_timestamps:
+    description:
+      - 'Prefix every line with the time it was written (ISO 8601, the daemon''s local time).'
+      - daemonctl's C(--log-timestamps).
+    type: bool
+  syslog:
+    description:
+      - 'Send the lines to syslog too, tagged NAME[PID] (bare: daemon).'
+      - daemonctl's C(--syslog).
+    type: str
+    choices: [kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, local0, local1, local2, local3, local4, local5, local6, local7]
   # END start options
 notes:
   - A failure of daemonctl fails the task with daemonctl's own error line and exit status in
@@ -336,6 +358,10 @@ START_OPTIONS = (
     ('user', '--user', 'text', None, (), False),
     ('group', '--group', 'text', None, (), False),
     ('nice', '--nice', 'integer', None, (), False),
+    ('log_max_size', '--log-max-size', 'size', None, (), False),
+    ('log_keep', '--log-keep', 'integer', 5, (), False),
+    ('log_timestamps', '--log-timestamps', 'flag', False, (), False),
+    ('syslog', '--syslog', 'choice', None, ('kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'), False),
 )
 # END start options
 
