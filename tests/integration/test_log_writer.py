@@ -389,8 +389,9 @@ def test_the_log_options_are_recorded_and_kept_by_restart(dctl, tmp_path):
     (["--log-max-size", "12X"], "--log-max-size"),
     (["--log-max-size", "1M", "--log-keep", "1001"], "--log-keep"),
     (["--syslog=loud"], "--syslog"),
+    (["--instances", "2", "--respawn", "--log-timestamps"], "--instances and --respawn"),  # the set's supervisor writes no logs
 ])
 def test_bad_log_options_are_one_line_and_exit_2_leaving_nothing(dctl, opts, words):
     cp = dctl("start", "-n", "bad", *opts, SLEEP, "100")
     assert cp.returncode == 2 and cp.stderr.count("\n") == 1 and words in cp.stderr, cp.stderr
-    assert not dctl.recordfile("bad").exists() and writers(dctl) == []
+    assert not list(dctl.state_dir.glob("bad*.json")) and writers(dctl) == []
