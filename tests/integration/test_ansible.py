@@ -20,7 +20,8 @@ import pytest
 
 from .helpers import alive, assert_ok, read_pidfile, wait_for
 
-pytestmark = pytest.mark.integration
+# Each test runs ansible-playbook several times (some 2-5 s each, more under load).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = ROOT / "integrations" / "ansible"
@@ -253,6 +254,19 @@ def test_stopped_then_ok_and_the_record_stays(fleet):
     _, results = fleet.play(web(respawn="on-failure"))
     assert all(results[host][0]["actions"] == ["start"] for host in HOSTS)
     assert all(fleet.status(host, "web")["state"] == "running" for host in HOSTS)
+
+
+def test_a_dead_daemon_is_started_again(fleet):
+    import signal
+
+    fleet.play(web(), limit="h1")
+    pid = fleet.pid("h1", "web")
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: fleet.status("h1", "web")["state"] == "dead")
+    _, results = fleet.play(web(), limit="h1")
+    (r,) = results["h1"]
+    assert r["changed"] is True and r["actions"] == ["start"] and r["reason"] == "was dead", r
+    assert fleet.pid("h1", "web") != pid and fleet.status("h1", "web")["state"] == "running"
 
 
 def test_stopped_of_an_unknown_daemon_is_ok(fleet):
