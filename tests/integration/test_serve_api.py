@@ -103,6 +103,13 @@ def test_token_file_refused(dctl, tmp_path, kind):
     assert_one_error(cp, 1 if kind == "too-short" else 4)
 
 
+def test_token_file_with_the_socket_asks_for_it_there_too(dctl, serve, tmp_path):
+    server = serve("--token-file", str(tmp_path / "token"))
+    assert not server.tcp and server.token
+    assert server.get("/daemons", token=None).status == 401
+    assert server.get("/daemons").status == 200
+
+
 def test_read_only_refuses_every_change(dctl, serve):
     pid = dctl.start("web", SLEEP, "1000")
     server = serve("--listen", "127.0.0.1:0", "--read-only")
