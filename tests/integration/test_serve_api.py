@@ -51,6 +51,17 @@ def test_socket_elsewhere_and_second_server_refused(dctl, serve, tmp_path):
     assert second.get("/daemons").status == 200, "a stale socket is replaced"
 
 
+def test_a_socket_path_too_long_says_so(dctl, state_dir, tmp_path):
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    cp = dctl("serve", "--socket", str(deep / "api.sock"))
+    assert_one_error(cp, 1)
+    assert "at most 107 bytes" in cp.stderr and "--socket" in cp.stderr
+    cp = dctl("serve", state_dir=deep / "state")  # the default, in a state directory deep down
+    assert_one_error(cp, 1)
+    assert not (deep / "state").exists(), "nothing is left behind"
+
+
 def test_socket_and_listen_together_is_bad_usage(dctl, tmp_path):
     assert_one_error(dctl("serve", "--socket", str(tmp_path / "s"), "--listen", "0"), 2)
     assert_one_error(dctl("serve", "--listen", "127.0.0.1:99999"), 2)
@@ -84,6 +95,15 @@ def test_tcp_default_token_file_in_state_dir_and_kept(dctl, serve, state_dir):
     second = serve("--listen", "127.0.0.1:0")
     assert second.token == token, "an existing token file is read, not replaced"
     assert second.get("/daemons").status == 200
+
+
+def test_an_address_taken_fails_and_leaves_no_token(dctl, serve, state_dir, tmp_path):
+    first = serve("--listen", "127.0.0.1:0", "--token-file", str(tmp_path / "first"))
+    port = first.address[1]
+    cp = dctl("serve", "--listen", f"127.0.0.1:{port}", "--token-file", str(tmp_path / "second"))
+    assert_one_error(cp, 1)
+    assert f"127.0.0.1:{port}" in cp.stderr
+    assert not (tmp_path / "second").exists()
 
 
 @pytest.mark.parametrize("kind", ["open-to-others", "symlink", "too-short"])
@@ -273,7 +293,7 @@ def test_hot_paths_never_import_the_server(dctl, tmp_path):
 
 def test_signal_name_also_numbers(dctl, serve):
     pid = dctl.start_logger("app", survive="USR2")
-    server = serve()
+    server = serve("--listen", "127.0.0.1:0")
     reply = server.post("/daemons/app/signal", {"signal": "SIGUSR2"})
     assert reply.status == 200 and reply.json["signal"] == "USR2"
     assert wait_for(lambda: "USR2" in log_lines(dctl.logfile("app")))

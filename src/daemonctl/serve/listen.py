@@ -8,6 +8,7 @@ import stat
 from daemonctl.errors import Failure, UsageError, from_oserror
 
 BACKLOG = 128
+SUN_PATH_MAX = 107  # bytes of a unix socket's path (sockaddr_un.sun_path, less its NUL)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -41,6 +42,7 @@ def tcp(host: str, port: int) -> socket.socket:
 
 def unix(path: str) -> socket.socket:
     """A socket at `path` that only its owner may connect to; a stale one (no one listening) is replaced."""
+    check_unix_path(path)
     _clear_stale(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)  # born 0600: never a moment when others could connect
@@ -55,6 +57,12 @@ def unix(path: str) -> socket.socket:
     finally:
         os.umask(old)
     return sock
+
+
+def check_unix_path(path: str) -> None:
+    if len(os.fsencode(path)) > SUN_PATH_MAX:
+        raise Failure(f"cannot listen on {path}: a unix socket's path holds at most {SUN_PATH_MAX} bytes; "
+                      "give a shorter one with --socket PATH")
 
 
 def _clear_stale(path: str) -> None:

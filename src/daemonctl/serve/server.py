@@ -94,11 +94,15 @@ def serve(
     inode: tuple[int, int] | None = None
     if listen_on is not None:
         host, port = listen.parse_listen(listen_on)
-        if token_file is None:
-            state.ensure()
-            token_file = os.path.join(state.path, TOKEN_NAME)
-        token = load_or_create(token_file)
-        sock = listen.tcp(host, port)
+        sock = listen.tcp(host, port)  # first: an address taken leaves no token file behind
+        try:
+            if token_file is None:
+                state.ensure()
+                token_file = os.path.join(state.path, TOKEN_NAME)
+            token = load_or_create(token_file)
+        except BaseException:
+            sock.close()
+            raise
         bound_host, bound_port = sock.getsockname()[:2]
         where = f"http://{'[' + bound_host + ']' if ':' in bound_host else bound_host}:{bound_port}/"
         names = frozenset({host.lower(), socket.gethostname().lower()})
@@ -106,8 +110,9 @@ def serve(
         if token_file is not None:
             token = load_or_create(token_file)
         if socket_path is None:
-            state.ensure()
             socket_path = os.path.join(state.path, SOCKET_NAME)
+            listen.check_unix_path(socket_path)
+            state.ensure()
         sock = listen.unix(socket_path)
         st = os.lstat(socket_path)
         inode, where, names = (st.st_dev, st.st_ino), socket_path, frozenset({socket.gethostname().lower()})
