@@ -39,6 +39,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from daemonctl.proc.privileges import Credentials
 
+Data = bytes | bytearray  # whole lines (stamped lines come as a bytearray)
 RECHECK = 1.0  # seconds between looks at what the path names (logrotate's renames, removals)
 NEWLINE = b"\n"
 
@@ -52,7 +53,7 @@ class Ops(Protocol):
 
     def unlink(self, path: str) -> None: ...
 
-    def write(self, fd: int, data: bytes) -> int: ...
+    def write(self, fd: int, data: Data) -> int: ...
 
     def close(self, fd: int) -> None: ...
 
@@ -87,7 +88,7 @@ class SafeOps:
         with acting_as(rights_for(path, self.rights)):
             os.unlink(path)
 
-    def write(self, fd: int, data: bytes) -> int:
+    def write(self, fd: int, data: Data) -> int:
         return os.write(fd, data)
 
     def close(self, fd: int) -> None:
@@ -134,7 +135,7 @@ class RotatingLog:
 
     # -- writing ---------------------------------------------------------
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Data) -> None:
         """Append `data`, whole lines, rotating as needed; whatever cannot be written is dropped and counted."""
         if not data:
             return
@@ -167,7 +168,7 @@ class RotatingLog:
                 self._append(data)
                 return
 
-    def _append(self, data: bytes) -> bool:
+    def _append(self, data: Data) -> bool:
         """Write it all; on failure cut the file back to its last whole line and drop the rest (False)."""
         assert self.fd is not None
         done = 0
@@ -192,7 +193,7 @@ class RotatingLog:
         except OSError:
             pass  # the line stays cut; the notice that follows says lines were lost there
 
-    def _drop(self, data: bytes, why: str) -> None:
+    def _drop(self, data: Data, why: str) -> None:
         if not data:
             return
         if not self.dropped_lines:

@@ -29,7 +29,7 @@ class LineBuffer:
             data = self.pending + data
             self.pending = b""
         cut = data.rfind(NEWLINE) + 1
-        whole, rest = data[:cut], data[cut:]
+        whole, rest = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
         if len(whole) > self.max_line + 1:
             whole = self._cut_long(whole)
         if len(rest) > self.max_line:
@@ -69,11 +69,18 @@ class LineBuffer:
         return rest + NEWLINE if rest else b""
 
 
-def stamp(lines: bytes, prefix: bytes) -> bytes:
-    """Every line of `lines` (whole lines) with `prefix` in front, in one pass."""
+def stamp(lines: bytes, prefix: bytes) -> bytes | bytearray:
+    """Every line of `lines` (whole lines) with `prefix` in front, in one pass.
+
+    One replace, and one copy behind the first prefix: the prefix the replace puts after
+    the last newline is cut off the end, which costs nothing.
+    """
     if not lines:
         return lines
-    return prefix + lines[:-1].replace(NEWLINE, NEWLINE + prefix) + NEWLINE
+    out = bytearray(prefix)
+    out += lines.replace(NEWLINE, NEWLINE + prefix)
+    del out[-len(prefix):]
+    return out
 
 
 class LocalStamp:
