@@ -112,23 +112,38 @@ def watch_or_undo(pending: Pending) -> None:
         status = watch(pending.launched.program.pid, pending.spec.wait, pending.progress)
     if status is None:
         return
+    hint = ""
+    if status == 0 and not pending.spec.forking and pending.launched.supervisor is None:
+        from daemonctl.proc.adopt import Host, left_behind
+
+        left = [a.identity.pid for a in left_behind(Host())]
+        if left:
+            hint = (f", leaving pid {' '.join(map(str, left))} running (stopped now): a program that forks "
+                    "into the background is started with --forking")
     lines = undo(pending)
-    raise Failure(f"{pending.name} {describe(status)} within {pending.spec.wait:g}s of starting", log_tail=lines)
+    raise Failure(f"{pending.name} {describe(status)} within {pending.spec.wait:g}s of starting{hint}", log_tail=lines)
 
 
 def undo(pending: Pending) -> list[str]:
     """Stop what this start started, put pidfile and record back; the last lines this run logged."""
     stop_launched(pending.launched, pending.progress, pending.spec.log_writer)
-    if pending.spec.forking and pending.launched.supervisor is None:
+    if pending.launched.supervisor is None and subreaped(pending.spec):
         from daemonctl.forking import stop_left
 
-        stop_left(pending.progress)  # the daemon it forked, and anything else it left
+        # What the program forked and orphaned was handed to us: a daemon it forked (with
+        # --forking, or one that daemonized itself under --wait or readiness), anything else.
+        stop_left(pending.progress)
     if pending.spec.log_writer:
         from daemonctl.supervise.logclient import await_drained
 
         await_drained(pending.state.writer_lock(pending.name))  # the last lines shown are in the log
     undo_commit(pending.state, pending.name, pending.spec, pending.previous)
     return pending.logs.last_lines(10) if pending.logs is not None else []
+
+
+def subreaped(spec: StartSpec) -> bool:
+    """Whether `start` is the child subreaper of the program it starts (it waits on it)."""
+    return spec.wait > 0 or spec.readiness or (spec.forking and not spec.respawn)
 
 
 def stop_launched(launched: Launched, progress: "Progress | None", writes_logs: bool = False) -> None:

@@ -24,6 +24,7 @@ from daemonctl.settle import (
     open_readiness_checks,
     settle,
     stop_launched,
+    subreaped,
     undo_commit,
 )
 from daemonctl.spec_merge import build_spec, inherited, with_command
@@ -366,7 +367,7 @@ def _spawn(
     spawner: Callable[..., Identity] | None = None,
 ) -> Launched:
     env = {**program_env(spec, dict(os.environ), creds.environment() if creds else None), **extra_env}
-    if spec.wait > 0 or spec.readiness or (spec.forking and not spec.respawn):
+    if subreaped(spec) and not (spec.log_writer and not spec.respawn):  # with a writer: see _spawn_with_writer
         from daemonctl.proc.subreaper import become_subreaper
 
         become_subreaper()
@@ -436,6 +437,11 @@ def _spawn_with_writer(
             spawn_writer(writer_config(name, spec, state.writer_lock(name), env, dict(os.environ)), pipes, logs.err_fd)
         except SpawnError as err:
             raise Failure(f"cannot start the log writer ({err.stage}): {err.strerror}") from None
+        if subreaped(spec):
+            from daemonctl.proc.subreaper import become_subreaper
+
+            # Only now: the writer went to init, and is never taken for what the program left.
+            become_subreaper()
 
         def on_ready(identity: Identity) -> None:
             commit(identity)

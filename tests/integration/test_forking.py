@@ -319,3 +319,12 @@ def test_interrupted_respawn_adoption_undoes_the_start(dctl):
     assert proc.returncode == 130, err
     assert len(error_lines(err)) == 1 and "interrupted by SIGINT" in err
     assert_nothing_left(dctl, "selfd")
+
+
+def test_plain_wait_of_a_program_that_daemonizes_fails_and_leaves_nothing(dctl):
+    """The issue's `--wait 1`: "exited with status 0", exit 1, and the daemon it forked kept running."""
+    cp = dctl("start", "-n", "selfd", "--wait", "5", *program())
+    assert_one_error(cp, 1)
+    line = error_lines(cp.stderr)[0]
+    assert "exited with status 0 within 5s" in line and "--forking" in line
+    assert_nothing_left(dctl, "selfd")

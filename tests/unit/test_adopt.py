@@ -191,3 +191,16 @@ def test_a_scan_that_reaped_an_intermediate_looks_again(tree):
     tree.at.append((0.01, lambda: tree.put(602, ME, start=2001)))  # seen by the next scan
     adopted = adopt.single(tree.host(), deadline=30)
     assert adopted.identity.pid == 602 and tree.reaped == [601]
+
+
+def test_left_behind_looks_again_after_reaping(tree):
+    """A scan that reaped an intermediate may have missed the child it forked: scanned again."""
+    tree.put(601, ME, state="Z", start=2000)
+
+    def reap(pid: int) -> None:
+        tree.reap(pid)
+        tree.put(602, ME, start=2001)  # forked before 601 exited, after the listing was read
+
+    host = tree.host()
+    host.reap = reap
+    assert [a.identity.pid for a in adopt.left_behind(host)] == [602]

@@ -158,8 +158,12 @@ def _reap(pid: int) -> None:
 
 
 def left_behind(host: Host) -> list[Adopted]:
-    """What the program left running, provably its own: our live children."""
-    return [Adopted(Identity(st.pid, st.starttime, boot_id()), st.sid, st.pgid) for st in host.children()]
+    """What the program left running, provably its own: our live children (scanned again until a
+    scan reaps nothing, so that no child forked by one exiting meanwhile is missed)."""
+    while True:
+        kids = host.children()
+        if not host.reaped_any:
+            return [Adopted(Identity(st.pid, st.starttime, boot_id()), st.sid, st.pgid) for st in kids]
 
 
 def single(host: Host, deadline: float, settle: float = SETTLE) -> Adopted:
