@@ -328,3 +328,12 @@ def test_plain_wait_of_a_program_that_daemonizes_fails_and_leaves_nothing(dctl):
     line = error_lines(cp.stderr)[0]
     assert "exited with status 0 within 5s" in line and "--forking" in line
     assert_nothing_left(dctl, "selfd")
+
+
+def test_the_log_writer_is_never_taken_for_what_the_program_left(dctl):
+    """With a log writer (--log-timestamps), daemonctl becomes the subreaper only after starting it."""
+    assert_ok(dctl("start", "-n", "selfd", "--forking", "--log-timestamps", *program()))
+    pid = dctl.track(dctl.pid("selfd"))
+    assert wait_for(lambda: any(line.endswith(f"daemon up {pid}") for line in log_lines(dctl.logfile("selfd"))))
+    assert_ok(dctl("stop", "selfd"))
+    assert wait_for(lambda: dctl.token_pids() == [])
