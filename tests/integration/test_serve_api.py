@@ -299,3 +299,35 @@ def test_signal_name_also_numbers(dctl, serve):
     assert wait_for(lambda: "USR2" in log_lines(dctl.logfile("app")))
     assert alive(pid)
     os.kill(pid, signal.SIGKILL)
+
+
+def test_a_set_of_instances_as_the_cli_has_it(dctl, serve):
+    cp = dctl("start", "-n", "pool", "--instances", "2", "--", PY, "-c", SIGNAL_LOGGER, "USR1")
+    assert cp.returncode == 0, cp.stderr
+    pids = [dctl.track(dctl.pid(f"pool@{i}")) for i in (1, 2)]
+    assert all(wait_for(lambda i=i: "ready" in log_lines(dctl.logfile(f"pool@{i}"))) for i in (1, 2))
+    server = serve("--listen", "127.0.0.1:0")
+
+    reply = server.get("/daemons/pool")
+    assert reply.status == 200 and reply.json == status_json(dctl, "pool")
+    assert [d["pid"] for d in reply.json] == pids
+
+    sent = server.post("/daemons/pool/signal", {"signal": "USR1"})
+    assert sent.status == 200 and [s["pid"] for s in sent.json["sent"]] == pids
+    assert all(wait_for(lambda i=i: "USR1" in log_lines(dctl.logfile(f"pool@{i}"))) for i in (1, 2))
+    logs = server.get("/daemons/pool/logs?lines=1")
+    assert logs.status == 200 and logs.json["lines"] == dctl("logs", "-n", "1", "pool").stdout.splitlines()
+    assert server.get("/daemons/pool/logs?follow=1").status == 400
+
+    stopped = server.post("/daemons/pool/stop")
+    assert stopped.status == 200 and [s["outcome"] for s in stopped.json["stopped"]] == ["halted", "halted"]
+    assert all(wait_gone(pid) for pid in pids)
+    started = server.post("/daemons/pool/start")
+    assert started.status == 200 and len(started.json["started"]) == 2, started
+    again = [dctl.track(s["pid"]) for s in started.json["started"]]
+    assert all(alive(pid) for pid in again) and [dctl.pid(f"pool@{i}") for i in (1, 2)] == again
+    rolled = server.post("/daemons/pool/restart")
+    assert rolled.status == 200 and len(rolled.json["restarted"]) == 2
+    newest = [dctl.track(s["pid"]) for s in rolled.json["restarted"]]
+    assert all(wait_gone(pid) for pid in again) and all(alive(pid) for pid in newest)
+    assert "Traceback" not in server.stderr

@@ -3,7 +3,7 @@
 | method | path                           | what                                              |
 |--------|--------------------------------|---------------------------------------------------|
 | GET    | /daemons                       | every daemon: the array of `status --json`        |
-| GET    | /daemons/NAME                  | one daemon: the object of `status --json NAME`    |
+| GET    | /daemons/NAME                  | one daemon: the object of `status --json NAME`; a set: its array |
 | POST   | /daemons/NAME/start|stop|restart | the change, as `daemonctl start -n NAME` etc.    |
 | POST   | /daemons/NAME/signal           | body {"signal": "HUP"} (a name or number)         |
 | GET    | /daemons/NAME/logs?lines=N     | {"name", "lines": [...]} (N default 10)           |
@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote
 
 from daemonctl import __version__
 from daemonctl.errors import DaemonctlError, NotRunning, UsageError
-from daemonctl.serve.logstream import MAX_LINES, tail
+from daemonctl.serve.logstream import MAX_LINES, decode, tail
 from daemonctl.serve.statuses import for_exit
 from daemonctl.store.logread import Source
 from daemonctl.store.statedir import StateDir, validate_name
@@ -101,7 +101,12 @@ class Api:
             raise UsageError(f"/api/v1/{'/'.join(parts)} takes {expected}, not {method}")
 
     def _known(self, name: str) -> bool:
-        return any(os.path.lexists(p) for p in (self.state.record(name), self.state.pidfile(name)))
+        return any(os.path.lexists(p) for p in (self.state.record(name), self.state.pidfile(name))) or self._is_set(name)
+
+    def _is_set(self, name: str) -> bool:
+        from daemonctl.sets import set_members
+
+        return set_members(self.state, name) is not None
 
     def _unknown(self, name: str) -> Reply:
         return error(404, f"no daemon named {name} in {self.state.path}")
@@ -114,6 +119,10 @@ class Api:
     def _one(self, name: str) -> Reply:
         from daemonctl.status import status_one
 
+        if self._is_set(name):
+            from daemonctl.sets import status_set
+
+            return Reply(200, [r.to_json() for r in status_set(self.state, name)])  # as `status --json NAME`
         try:
             return Reply(200, status_one(self.state, name, None).to_json())
         except NotRunning:
@@ -126,6 +135,10 @@ class Api:
         follow = _number(query, "follow", 0, 1)
         if not self._known(name) and not os.path.lexists(self.state.log(name)):
             return self._unknown(name)
+        if self._is_set(name):
+            if follow:
+                raise UsageError(f"{name} is a set: follow one instance's log at a time ({name}@1, ...)")
+            return Reply(200, {"name": name, "lines": self._set_lines(name, lines)})
         source = log_source(self.state, name)
         if follow:
             return Stream(source, lines)
@@ -133,6 +146,18 @@ class Api:
         if fd is not None:
             os.close(fd)
         return Reply(200, {"name": name, "lines": text})
+
+    def _set_lines(self, name: str, lines: int) -> list[str]:
+        """The last lines of each instance, each prefixed by its name, as `logs NAME` prints a set's."""
+        from daemonctl.sets import require_set
+        from daemonctl.store.logread import log_source
+        from daemonctl.store.logsets import show_all
+
+        chunks: list[bytes] = []
+        sources = [(member, log_source(self.state, member)) for member in require_set(self.state, name).values()]
+        show_all(sources, lines, False, chunks.append)
+        text = b"".join(chunks)
+        return decode(text.removesuffix(b"\n")) if text else []
 
 
 def _number(query: dict[str, list[str]], key: str, default: int, most: int) -> int:

@@ -14,19 +14,25 @@ import json
 import sys
 from typing import Any
 
-from daemonctl.errors import DaemonctlError, UsageError
+from daemonctl.errors import DaemonctlError, Failure, UsageError
 from daemonctl.exitcodes import ExitStatus
 
 ACTIONS = ("start", "stop", "restart", "signal")
 
 
 def perform(request: dict[str, Any]) -> dict[str, Any]:
-    from daemonctl.schedule import default_schedule
+    from daemonctl.sets import set_members
     from daemonctl.store.statedir import StateDir, validate_name
 
     state = StateDir.resolve(request["state_dir"])
     name = validate_name(request["name"])
     action = request["action"]
+    if action not in ACTIONS:
+        raise UsageError(f"unknown action {action!r}")
+    if set_members(state, name):
+        return _on_set(state, name, action, request.get("signal"))
+    from daemonctl.schedule import default_schedule
+
     if action == "start":
         from daemonctl.options import StartOptions
         from daemonctl.start import start
@@ -39,16 +45,47 @@ def perform(request: dict[str, Any]) -> dict[str, Any]:
     if action == "stop":
         from daemonctl.stop import stop
 
-        stopped = stop(state, name, None, default_schedule(10.0))
-        return {"name": stopped.label, "pid": stopped.pid, "outcome": stopped.outcome,
-                "supervisor_pid": stopped.supervisor_pid, "note": stopped.note}
-    if action == "signal":
-        from daemonctl.signals import signal_name
-        from daemonctl.stop import send_signal
+        return _stopped(stop(state, name, None, default_schedule(10.0)))
+    from daemonctl.stop import send_signal
 
-        sent = send_signal(state, name, None, int(request["signal"]))
-        return {"name": sent.label, "pid": sent.pid, "signal": signal_name(sent.signal).removeprefix("SIG")}
-    raise UsageError(f"unknown action {action!r}")
+    return _sent(send_signal(state, name, None, int(request["signal"])))
+
+
+def _on_set(state: Any, name: str, action: str, signal: int | None) -> dict[str, Any]:
+    """The same change on a set of instances (NAME@1 ... NAME@N), as the CLI makes it (sets.py)."""
+    from daemonctl import sets
+    from daemonctl.schedule import default_schedule
+
+    if action == "start":
+        from daemonctl.options import StartOptions
+
+        begun = sets.start_set(state, StartOptions(name=name), default_schedule(10.0))
+        return {"name": name, "started": [_started(r) for r in begun.started],
+                "already_running": [f"{name}@{i}" for i in begun.plan.keep]}
+    if action == "stop":
+        return {"name": name, "stopped": [_stopped(r) for r in sets.stop_set(state, name, default_schedule(10.0))]}
+    if action == "restart":
+        rolled = sets.restart_set(state, name, (), default_schedule(10.0))
+        if rolled.failed is not None:
+            err = rolled.failed.error
+            why = err.message if isinstance(err, DaemonctlError) else str(err)
+            raise Failure(f"rolling restart of {name} stopped at {name}@{rolled.failed.number}, which did not come "
+                          f"back ({why}); the instances after it were left as they were",
+                          err.log_tail if isinstance(err, DaemonctlError) else None)
+        return {"name": name, "restarted": [_started(r) for r in rolled.results]}
+    assert signal is not None
+    return {"name": name, "sent": [_sent(r) for r in sets.signal_set(state, name, int(signal))]}
+
+
+def _stopped(result: Any) -> dict[str, Any]:
+    return {"name": result.label, "pid": result.pid, "outcome": result.outcome,
+            "supervisor_pid": result.supervisor_pid, "note": result.note}
+
+
+def _sent(result: Any) -> dict[str, Any]:
+    from daemonctl.signals import signal_name
+
+    return {"name": result.label, "pid": result.pid, "signal": signal_name(result.signal).removeprefix("SIG")}
 
 
 def _started(result: Any) -> dict[str, Any]:
