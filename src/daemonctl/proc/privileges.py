@@ -145,8 +145,3 @@ def credentials_of(user: str | None, group: str | None) -> Credentials | None:
     if user_group is not None and group is not None:
         raise UsageError("give the group once: either --user USER:GROUP or --group GROUP")
     return resolve(name, user_group if user_group is not None else group)
-
-
-# The old name, for code written against it while it changed (supervise/logwriter.py, issue 15):
-# remove once nothing imports it.
-for_spec = credentials_of

@@ -25,7 +25,7 @@ import fcntl
 import os
 from typing import Any
 
-from daemonctl.proc.privileges import for_spec, pinned
+from daemonctl.proc.privileges import credentials_of, pinned
 from daemonctl.supervise.logsink import LogSettings, build_sink, set_timezone
 from daemonctl.supervise.pump import Pump, widen
 
@@ -56,7 +56,7 @@ def main() -> int:
     config: dict[str, Any] = json.loads(read_line(0))
     record = config["record"]
     set_timezone(config.get("tz"))
-    creds = pinned(for_spec(record.get("user"), record.get("group")))
+    creds = pinned(credentials_of(record.get("user"), record.get("group")))
     pid_line = read_line(0)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
