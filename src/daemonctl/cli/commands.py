@@ -381,14 +381,14 @@ def remove(ctx: click.Context, name: str) -> int:
     """Forget a daemon that is not running (its log stays)."""
     from daemonctl.stop import forget
 
-    state = _state(ctx)
-    if _is_set(state, name):
-        from daemonctl.sets import remove_set
-
-        for member in remove_set(state, name):
-            _say(f"forgot {member}; its log was kept")
-        return ExitStatus.OK
     try:
+        state = _state(ctx)
+        if _is_set(state, name):
+            from daemonctl.sets import remove_set
+
+            for member in remove_set(state, name):
+                _say(f"forgot {member}; its log was kept")
+            return ExitStatus.OK
         result = forget(state, name)
     except PrivilegeError as err:
         raise Failure(err.message) from None  # remove's exit codes have no 4
