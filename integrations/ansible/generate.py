@@ -44,6 +44,22 @@ NOTES = {
 }
 
 
+WIDTH = 110  # of a generated line, within the project's line length
+
+
+def _joined(head: str, items: list[str], tail: str, indent: str) -> list[str]:
+    """head + the items joined by ', ' + tail, as lines of at most WIDTH, never breaking an item."""
+    lines, line = [], head
+    for i, item in enumerate(items):
+        word = item + (", " if i < len(items) - 1 else "")
+        if len(line) + len(word.rstrip()) > WIDTH and line.strip() not in (head.strip(), ""):
+            lines.append(line.rstrip())
+            line = indent
+        line += word
+    lines.append(line + tail)
+    return lines
+
+
 class Unknown(Exception):
     """A start option the module does not know how to compare yet."""
 
@@ -88,7 +104,7 @@ def documentation() -> list[str]:
             lines.append(f"      - {NOTES[kind_]}")
         lines.append(f"    type: {TYPES[kind_]}")
         if option.choices:
-            lines.append(f"    choices: [{', '.join(option.choices)}]")
+            lines += _joined("    choices: [", list(option.choices), "]", "      ")
     return lines
 
 
@@ -98,8 +114,11 @@ def table() -> list[str]:
              "START_OPTIONS = ("]
     for option in managed():
         default = "DERIVED" if option.default is DERIVED else repr(option.to_json(option.default))
-        lines.append(f"    ({option.name!r}, {option.flag!r}, {kind(option)!r}, {default}, {option.choices!r}, "
-                     f"{option.per_instance!r}),")
+        head = f"    ({option.name!r}, {option.flag!r}, {kind(option)!r}, {default}, "
+        choices = [repr(choice) for choice in option.choices]
+        if len(choices) == 1:
+            choices[0] += ","  # a tuple of one
+        lines += _joined(head + "(", choices, f"), {option.per_instance!r}),", "        ")
     lines.append(")")
     return lines
 

@@ -334,6 +334,14 @@ def test_a_missing_program_fails_with_daemonctls_line_and_status(fleet, dctl, tm
         assert not (fleet.dirs[host] / "web.json").exists() and not (fleet.dirs[host] / "web.pid").exists()
 
 
+def test_restarted_without_command_of_an_unknown_daemon_fails_with_daemonctls_line(fleet, dctl, tmp_path):
+    _, results = fleet.play({"name": "ghost", "state": "restarted"}, limit="h1")
+    own = dctl("restart", "ghost", state_dir=tmp_path / "direct")
+    line = own.stderr.strip().splitlines()[-1].replace(str(tmp_path / "direct"), str(fleet.dirs["h1"]))
+    (r,) = results["h1"]
+    assert r["failed"] is True and r["rc"] == own.returncode == 6 and r["msg"] == f"{line} (exit status 6)", r
+
+
 def test_a_failed_restart_converges_on_the_next_run(fleet, tmp_path):
     fleet.play(web(), limit="h1")
     old = fleet.pid("h1", "web")

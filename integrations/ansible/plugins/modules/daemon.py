@@ -226,7 +226,8 @@ options:
       - 'Send the lines to syslog too, tagged NAME[PID] (bare: daemon).'
       - daemonctl's C(--syslog).
     type: str
-    choices: [kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, local0, local1, local2, local3, local4, local5, local6, local7]
+    choices: [kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, local0, local1,
+      local2, local3, local4, local5, local6, local7]
   # END start options
 notes:
   - A failure of daemonctl fails the task with daemonctl's own error line and exit status in
@@ -361,7 +362,9 @@ START_OPTIONS = (
     ('log_max_size', '--log-max-size', 'size', None, (), False),
     ('log_keep', '--log-keep', 'integer', 5, (), False),
     ('log_timestamps', '--log-timestamps', 'flag', False, (), False),
-    ('syslog', '--syslog', 'choice', None, ('kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'), False),
+    ('syslog', '--syslog', 'choice', None, ('kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news',
+        'uucp', 'cron', 'authpriv', 'ftp', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5',
+        'local6', 'local7'), False),
 )
 # END start options
 
@@ -620,10 +623,10 @@ def plan(task, current):
         return (["stop", "remove"] if running else ["remove"]), "absent"
     if task.state == "stopped":
         return (["stop"], "stopped") if running else ([], "")
+    if task.state == "restarted" and not task.command:
+        return ["restart"], "restarted"  # of a daemon daemonctl does not know: its error, exit 6
     if current is None:
         return ["start"], ("restarted" if task.state == "restarted" else "not started yet")
-    if task.state == "restarted" and not task.command:
-        return ["restart"], "restarted"
     if isinstance(current, list) != (task.instances is not None):
         was = "a set of instances" if isinstance(current, list) else "one daemon"
         return (["stop"] if running else []) + ["remove", "start"], f"was {was}"
