@@ -39,7 +39,7 @@ def adopt_daemon(pending: Pending, before: int | None, host: Host | None = None)
     from daemonctl.proc.subreaper import describe, watch
 
     spec, name = pending.spec, pending.name
-    host = host or Host()
+    host = host or pending.host()
     deadline = host.clock() + spec.ready_timeout
     with pending.interrupts.raising():
         status = watch(pending.launched.program.pid, spec.ready_timeout, pending.progress)
@@ -54,7 +54,7 @@ def adopt_daemon(pending: Pending, before: int | None, host: Host | None = None)
     except NotAdopted as err:
         error = PrivilegeError if err.trust else Failure
         raise error(f"{name} exited with status 0 but {_subject(spec)} {err.message}", log_tail=undo(pending)) from None
-    launched = Launched(adopted.identity, None, adopted.sid, adopted.pgid)
+    launched = Launched(adopted.identity, None, adopted.sid, adopted.pgid, first=pending.launched.program)
     pending = pending._replace(launched=launched)
     try:
         _commit(pending, adopted)
@@ -106,9 +106,9 @@ def _commit(pending: Pending, adopted: Adopted) -> None:
         raise write_failure(err, "pidfile", spec.pidfile) from None
 
 
-def stop_left(progress: "Progress | None", host: Host | None = None) -> None:
-    """Stop what a --forking program left running that is provably its own (our children, and their groups)."""
+def stop_left(progress: "Progress | None", host: Host) -> None:
+    """Stop what a program left running that is provably its own (our children, and their groups)."""
     from daemonctl.settle import stop_groups
 
-    stop_groups([(a.identity, a.pgid, a.sid) for a in left_behind(host or Host())], progress)
+    stop_groups([(a.identity, a.pgid, a.sid) for a in left_behind(host)], progress)
 

@@ -12,6 +12,7 @@ from daemonctl.store.statedir import StateDir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from daemonctl.proc.adopt import Host
     from daemonctl.progress import Progress
     from daemonctl.readiness import Check
 
@@ -22,6 +23,7 @@ class Launched(NamedTuple):
     sid: int | None = None  # the session it was started in (see ownership)
     pgid: int | None = None  # its process group, when not its own PID (a --forking daemon's)
     pool: bool = False  # the supervisor is its set's (supervise/pool.py): others' too, never ended here
+    first: Identity | None = None  # --forking: the process started, when `program` is the daemon it left
 
     @property
     def pidfile_pid(self) -> int:
@@ -59,6 +61,18 @@ class Pending(NamedTuple):
     logs: RunLogs | None  # where this run's lines in the logs begin (when it is watched)
     interrupts: InterruptGuard
     progress: "Progress | None" = None  # told what the waits wait for
+    # Our children from before the program ran (PID, start time): never taken for what it left.
+    others: frozenset[tuple[int, int]] = frozenset()
+
+    def host(self) -> "Host":
+        """Where what the program left is looked for (proc/adopt): our children, only those it started."""
+        from daemonctl.proc.adopt import Host
+
+        return Host(others=self.others, since=self.first.starttime)
+
+    @property
+    def first(self) -> Identity:
+        return self.launched.first or self.launched.program
 
 
 def settle(pending: Pending, checks: "list[Check]", action: str = "start", before: int | None = None) -> Launched:
@@ -114,9 +128,9 @@ def watch_or_undo(pending: Pending) -> None:
         return
     hint = ""
     if status == 0 and not pending.spec.forking and pending.launched.supervisor is None:
-        from daemonctl.proc.adopt import Host, left_behind
+        from daemonctl.proc.adopt import left_behind
 
-        left = [a.identity.pid for a in left_behind(Host())]
+        left = [a.identity.pid for a in left_behind(pending.host())]
         if left:
             hint = (f", leaving pid {' '.join(map(str, left))} running (stopped now): a program that forks "
                     "into the background is started with --forking")
@@ -132,7 +146,7 @@ def undo(pending: Pending) -> list[str]:
 
         # What the program forked and orphaned was handed to us: a daemon it forked (with
         # --forking, or one that daemonized itself under --wait or readiness), anything else.
-        stop_left(pending.progress)
+        stop_left(pending.progress, pending.host())
     if pending.spec.log_writer:
         from daemonctl.supervise.logclient import await_drained
 

@@ -11,6 +11,7 @@ from daemonctl.faults import crash_point
 from daemonctl.forking import pid_before, programs_own_pidfile
 from daemonctl.interrupts import InterruptGuard
 from daemonctl.options import StartOptions
+from daemonctl.proc.adopt import Host
 from daemonctl.proc.privileges import Credentials, credentials_of, credentials_to_switch
 from daemonctl.proc.procfs import Identity, exe_of, pid_alive, read_stat
 from daemonctl.proc.spawn import Launch, SpawnError, spawn
@@ -185,6 +186,8 @@ def start_locked(
     checks, ready_env = open_readiness_checks(spec)
     logs = None
     before = pid_before(spec) if spec.forking else None
+    # Children this process already has (a set's earlier instances, adopted or subreaped): not this program's.
+    others = Host().present() if subreaped(spec) else frozenset()
     try:
         with InterruptGuard() as interrupts:
             if checks or spec.wait > 0 or spec.forking:
@@ -199,7 +202,7 @@ def start_locked(
                     raise interrupted(action, name, interrupts.received) from None
                 raise
             crash_point("start:spawned")
-            pending = Pending(state, name, spec, launched, previous, logs, interrupts, progress)
+            pending = Pending(state, name, spec, launched, previous, logs, interrupts, progress, others)
             launched = settle(pending, checks, action, before)
     finally:
         close_checks(checks)

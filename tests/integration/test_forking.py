@@ -337,3 +337,17 @@ def test_the_log_writer_is_never_taken_for_what_the_program_left(dctl):
     assert wait_for(lambda: any(line.endswith(f"daemon up {pid}") for line in log_lines(dctl.logfile("selfd"))))
     assert_ok(dctl("stop", "selfd"))
     assert wait_for(lambda: dctl.token_pids() == [])
+
+
+def test_a_set_of_forking_instances_adopts_each_its_own(dctl):
+    """One daemonctl starts both: the first instance's daemon, its child as subreaper, is never
+    taken for what the second one left (nor stopped when the second fails)."""
+    assert_ok(dctl("start", "-n", "set", "--instances", "2", "--forking", *program()))
+    pids = [dctl.record(f"set@{i}")["pid"] for i in (1, 2)]
+    dctl.track(pids[0])
+    dctl.track(pids[1])
+    assert pids[0] != pids[1] and all(alive(p) for p in pids)
+    for i, pid in enumerate(pids, 1):
+        assert wait_for(lambda i=i, pid=pid: f"daemon up {pid}" in log_lines(dctl.logfile(f"set@{i}")))
+    assert_ok(dctl("stop", "set"))
+    assert wait_for(lambda: dctl.token_pids() == [])

@@ -49,12 +49,13 @@ class Tree:
         self.drop(pid)
 
     def host(self, member: Callable[[int], bool] | None = None,
-             hold: Callable[[int], Iterator[Callable[[], bool]]] | None = None) -> Host:
+             hold: Callable[[int], Iterator[Callable[[], bool]]] | None = None,
+             others: frozenset[tuple[int, int]] = frozenset(), since: int = 0) -> Host:
         def held(pid: int) -> Iterator[Callable[[], bool]]:
             yield lambda: (self.root / str(pid)).exists()
 
         return Host(me=ME, proc=str(self.root), clock=self.clock, sleep=self.sleep,
-                    hold=hold or held, member=member, reap=self.reap)
+                    hold=hold or held, member=member, reap=self.reap, others=others, since=since)
 
 
 @pytest.fixture
@@ -176,6 +177,16 @@ def test_a_member_of_the_daemons_cgroup_is_adopted_without_being_our_child(tree)
     assert tree.host(member=lambda pid: pid == 603).verify(603) is not None
 
 
+def test_a_child_that_never_verifies_ends_at_the_deadline(tree):
+    tree.put(601, ME, start=2000)
+
+    def gone(pid: int) -> Iterator[Callable[[], bool]]:
+        yield lambda: False
+
+    with pytest.raises(NotAdopted, match="left no process behind"):
+        adopt.single(tree.host(hold=gone), deadline=2)
+
+
 def test_a_process_gone_while_held_is_not_adopted(tree):
     tree.put(601, ME, start=2000)
 
@@ -204,3 +215,16 @@ def test_left_behind_looks_again_after_reaping(tree):
     host = tree.host()
     host.reap = reap
     assert [a.identity.pid for a in adopt.left_behind(host)] == [602]
+
+
+def test_children_from_before_the_program_are_never_its_own(tree):
+    """A set's earlier instance, adopted by the same daemonctl, is our child too."""
+    tree.put(590, ME, start=1500)  # the earlier instance's daemon
+    tree.put(601, ME, start=2000)
+    host = tree.host(others=frozenset({(590, 1500)}), since=1900)
+    assert adopt.single(host, deadline=30).identity.pid == 601
+    assert [a.identity.pid for a in adopt.left_behind(host)] == [601]
+    assert host.verify(590) is None
+    tree.put(595, ME, start=1800)  # started before the program: not its own, though not in `others`
+    assert host.verify(595) is None
+    assert sorted(st.pid for st in host.children()) == [601]

@@ -91,6 +91,8 @@ class Host:
         hold: Callable[[int], Iterator[Callable[[], bool]]] = _hold,
         member: Callable[[int], bool] | None = None,
         reap: Callable[[int], None] | None = None,
+        others: frozenset[tuple[int, int]] = frozenset(),
+        since: int = 0,
     ) -> None:
         self.me = os.getpid() if me is None else me
         self.proc, self.clock, self.sleep = proc, clock, sleep
@@ -98,6 +100,10 @@ class Host:
         self.member = member  # in the daemon's cgroup (None: no cgroup to go by)
         self.reap = reap if reap is not None else _reap
         self.reaped_any = False
+        # Children we had before the program was started (another daemon this process started
+        # and adopted: a set's earlier instance), and the program's start time: older ones are
+        # not its own.
+        self.others, self.since = others, since
 
     def stat(self, pid: int) -> Stat | None:
         return read_stat(pid, self.proc)
@@ -110,18 +116,32 @@ class Host:
         """
         found = []
         self.reaped_any = False
-        for entry in os.listdir(self.proc):
-            if not entry.isdigit():
-                continue
-            st = read_stat(int(entry), self.proc)
+        for pid in self._candidates():
+            st = read_stat(pid, self.proc)
             if st is None or st.ppid != self.me:
                 continue
             if st.zombie:
                 self.reap(st.pid)  # an intermediate that has done its work
                 self.reaped_any = True
-            else:
+            elif st.starttime >= self.since and (st.pid, st.starttime) not in self.others:
                 found.append(st)
         return found
+
+    def _candidates(self) -> list[int]:
+        """Our children's PIDs, from the kernel's lists of each of our threads' children (tens of
+        microseconds; the scan of all of /proc it falls back to takes milliseconds)."""
+        try:
+            pids = []
+            for task in os.listdir(f"{self.proc}/{self.me}/task"):
+                with open(f"{self.proc}/{self.me}/task/{task}/children", encoding="ascii") as f:
+                    pids += [int(pid) for pid in f.read().split()]
+            return pids
+        except (OSError, ValueError):
+            return [int(entry) for entry in os.listdir(self.proc) if entry.isdigit()]
+
+    def present(self) -> frozenset[tuple[int, int]]:
+        """Our live children now (PID and start time), to be left out of what a program started next leaves."""
+        return frozenset((st.pid, st.starttime) for st in self.children())
 
     def verify(self, pid: int) -> "Adopted | None":
         """PID's identity if it is a live process the program started; None if it is not (or gone)."""
@@ -131,6 +151,8 @@ class Host:
                 return None
             if st.ppid != self.me and not (self.member is not None and self.member(pid)):
                 return None
+            if (pid, st.starttime) in self.others or st.starttime < self.since:
+                return None  # ours, but from before this program ran
             return Adopted(Identity(pid, st.starttime, boot_id()), st.sid, st.pgid)
 
     def descends(self, pid: int) -> bool:
@@ -190,6 +212,8 @@ def single(host: Host, deadline: float, settle: float = SETTLE) -> Adopted:
             adopted = host.verify(kids[0].pid)
             if adopted is not None:
                 return adopted
+            if now >= deadline:
+                raise NotAdopted("left no process behind that stayed: nothing to adopt")
             seen = None  # it exited meanwhile: look again
         host.sleep(max(min(TICK, deadline - now), 0.0))
 
