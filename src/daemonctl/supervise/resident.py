@@ -260,7 +260,8 @@ def adopt_daemon(spec: Spec, first: int, rights: Rights | None) -> ProgramChild:
     from daemonctl.proc.pidfd import wait_exit
     from daemonctl.proc.subreaper import describe
 
-    host = adopt.Host()
+    st = read_stat(first)
+    host = adopt.Host(since=st.starttime if st is not None else 0)  # nothing older is this run's
     deadline = host.clock() + spec.ready_timeout
     if not wait_exit(first, spec.ready_timeout):
         try:
