@@ -81,7 +81,7 @@ def _read_pid_from(spec: StartSpec) -> int | None:
 
     assert spec.pid_from is not None
     try:
-        return pidfile_mod.read(spec.pid_from, pidfile_rights(spec)).pid
+        return pidfile_mod.read(spec.pid_from, pidfile_rights(spec), first_line=True).pid
     except (pidfile_mod.UnsafePidfile, pidfile_mod.PidfileNotPermitted) as err:
         raise PidfileUnreadable(str(err), final=True) from None
     except pidfile_mod.InvalidPidfile as err:

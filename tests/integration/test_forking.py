@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 
 # argv: PIDFILE (or -) and MODE: ok (removes its pidfile on TERM), keep (leaves it), exitN (fails
 # before forking), nopidfile, canary=PID (writes another's PID), symlink=PATH or fifo (plants one
-# at PIDFILE), two (leaves two processes), slow (its first process waits before forking).
+# at PIDFILE), lines (its pidfile goes on after the PID, as postmaster.pid), two (leaves two
+# processes), slow (its first process waits before forking).
 # The pidfile is mode 0640: daemonctl writes 0644.
 SELF_DAEMON = r"""
 import os, signal, sys, time
@@ -53,7 +54,8 @@ elif mode == "fifo":
 elif pidfile and mode != "nopidfile":
     pid = int(mode[7:]) if mode.startswith("canary=") else os.getpid()
     fd = os.open(pidfile + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    os.write(fd, f"{pid}\n".encode())
+    extra = "/var/lib/postgresql/15/main\n5432\n" if mode == "lines" else ""
+    os.write(fd, f"{pid}\n{extra}".encode())
     os.close(fd)
     os.rename(pidfile + ".new", pidfile)
 def on(num, frame):
@@ -351,3 +353,12 @@ def test_a_set_of_forking_instances_adopts_each_its_own(dctl):
         assert wait_for(lambda i=i, pid=pid: f"daemon up {pid}" in log_lines(dctl.logfile(f"set@{i}")))
     assert_ok(dctl("stop", "set"))
     assert wait_for(lambda: dctl.token_pids() == [])
+
+
+def test_a_pidfile_that_goes_on_after_the_pid_is_read_by_its_first_line(dctl, tmp_path):
+    own = tmp_path / "postmaster.pid"
+    assert_ok(dctl("start", "-n", "pg", "--forking", "--pid-from", own, *program(own, "lines")))
+    pid = dctl.track(dctl.pid("pg"))
+    assert own.read_text().startswith(f"{pid}\n/var/lib/")
+    assert_ok(dctl("stop", "pg"))
+    assert wait_gone(pid)

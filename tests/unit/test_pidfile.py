@@ -48,3 +48,14 @@ def test_prepare_then_discard_leaves_nothing(tmp_path):
     pending = pidfile.prepare(tmp_path / "x.pid")
     pending.discard()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_programs_own_pidfile_is_read_by_its_first_line(tmp_path):
+    """--pid-from: as systemd's PIDFile=, e.g. PostgreSQL's postmaster.pid (PID, data dir, start, port...)."""
+    path = tmp_path / "postmaster.pid"
+    path.write_text("4242\n/var/lib/postgresql/15/main\n1701388800\n5432\n/var/run/postgresql\n*\n" + "x" * 200)
+    assert pidfile.read(str(path), first_line=True).pid == 4242
+    with pytest.raises(pidfile.InvalidPidfile):
+        pidfile.read(str(path))  # daemonctl's own pidfile holds the PID and nothing else
+    path.write_text("4242")
+    assert pidfile.read(str(path), first_line=True).pid == 4242

@@ -50,12 +50,18 @@ def parse_pid(text: str, own_pid: int | None = None) -> int:
     return pid
 
 
-def read(path: str, rights: Rights | None = None) -> PidfileContents:
+MAX_PROGRAM_PIDFILE_BYTES = 4096  # postmaster.pid holds more lines after the PID
+
+
+def read(path: str, rights: Rights | None = None, first_line: bool = False) -> PidfileContents:
     """Read a pidfile; `pid` is None when there is none. Raises InvalidPidfile.
 
     `rights`: the daemon's user, whose rights read it where that user can change
-    what the path names (see safeopen).
+    what the path names (see safeopen). `first_line`: a program's own pidfile
+    (--pid-from), whose PID is its first line, as systemd's PIDFile= reads it
+    (PostgreSQL's postmaster.pid goes on with its data directory, port, ...).
     """
+    limit = MAX_PROGRAM_PIDFILE_BYTES if first_line else MAX_PIDFILE_BYTES
     # Never through a symlink, never blocking on a FIFO (see safeopen): whoever
     # planted it would pick the PID, or hang us.
     try:
@@ -75,13 +81,15 @@ def read(path: str, rights: Rights | None = None) -> PidfileContents:
         raise InvalidPidfile(reason) from None
     try:
         st = os.fstat(fd)
-        raw = os.read(fd, MAX_PIDFILE_BYTES + 1)
+        raw = os.read(fd, limit + 1)
     except OSError as err:
         raise InvalidPidfile(f"cannot be read: {err.strerror}") from err
     finally:
         os.close(fd)
-    if len(raw) > MAX_PIDFILE_BYTES:
+    if len(raw) > limit:
         raise InvalidPidfile("is too long to hold a PID")
+    if first_line:
+        raw = raw.partition(b"\n")[0]  # some programs end it with no newline
     return PidfileContents(path, parse_pid(raw.decode("ascii", errors="replace")), st)
 
 

@@ -297,7 +297,7 @@ def _read_pid_from(path: str, rights: Rights | None) -> int | None:
     from daemonctl.store import pidfile
 
     try:
-        return pidfile.read(path, rights).pid
+        return pidfile.read(path, rights, first_line=True).pid
     except (pidfile.UnsafePidfile, pidfile.PidfileNotPermitted) as err:
         raise PidfileUnreadable(str(err), final=True) from None
     except pidfile.InvalidPidfile as err:
