@@ -250,7 +250,7 @@ def test_scaling_up_and_down_keeps_the_running_instances(dctl):
     assert code == 0 and [o["name"] for o in objs] == ["web@1"]
 
 
-def test_rolling_restart_keeps_n_minus_1_serving(dctl, port_prefix):
+def test_a_roll_keeps_n_minus_1_serving(dctl, port_prefix):
     n = 3
     ports = [int(f"{port_prefix}{i}") for i in range(1, n + 1)]
     assert_ok(dctl("start", "-n", "web", "--instances", str(n), "--ready-port", f"{port_prefix}%i",
@@ -369,7 +369,7 @@ def test_scaling_a_respawned_set_keeps_its_one_supervisor(dctl):
     assert wait_gone(sup)
 
 
-def test_rolling_restart_of_a_respawned_set(dctl):
+def test_a_roll_of_a_respawned_set(dctl):
     assert_ok(dctl("start", "-n", "w", "--instances", "2", "--respawn", *FAST, SLEEP, "300"))
     sup = dctl.track(supervisors(dctl, "w", 2).pop())
     first = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2)]
@@ -437,3 +437,22 @@ def test_instances_dying_together_are_each_restarted(dctl):
         dctl.track(program_pid(dctl, f"w@{i}"))
     assert [dctl.record(f"w@{i}")["restarts"] for i in (1, 2, 3)] == [1, 1, 1]
     assert supervisors(dctl, "w", 3) == {sup}
+
+
+def test_stop_of_an_instance_waiting_out_its_restart_delay_is_not_restarted(dctl):
+    assert_ok(dctl("start", "-n", "w", "--instances", "2", "--respawn", "--restart-delay", "1", SLEEP, "300"))
+    sup = dctl.track(supervisors(dctl, "w", 2).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2)]
+    os.kill(progs[1], signal.SIGKILL)
+    assert wait_for(lambda: dctl.record("w@2")["state"] == "restarting")
+    assert_ok(dctl("stop", "w@2"))
+    assert dctl.record("w@2")["state"] == "stopped"
+    # w@1 killed now comes back a delay later, after w@2's delay has run out: by then the
+    # supervisor has dealt with w@2, which must not have come back.
+    os.kill(progs[0], signal.SIGKILL)
+    assert wait_for(lambda: program_pid(dctl, "w@1") != progs[0] and dctl.record("w@1")["state"] == "running")
+    dctl.track(program_pid(dctl, "w@1"))
+    assert dctl.record("w@2")["state"] == "stopped" and dctl("status", "w@2").returncode == 3
+    assert not live_pids_where(lambda p: environ(p).get("DAEMONCTL_INSTANCE") == "2"
+                               and environ(p).get("DAEMONCTL_ITEST_TOKEN") == dctl.token)
+    assert alive(sup)
