@@ -456,3 +456,15 @@ def test_stop_of_an_instance_waiting_out_its_restart_delay_is_not_restarted(dctl
     assert not live_pids_where(lambda p: environ(p).get("DAEMONCTL_INSTANCE") == "2"
                                and environ(p).get("DAEMONCTL_ITEST_TOKEN") == dctl.token)
     assert alive(sup)
+
+
+def test_a_set_of_programs_that_daemonize_themselves(dctl):
+    # Each instance's start is the subreaper of its program: the earlier instances' daemons are
+    # then this daemonctl's children, and must not be taken for what a later one left behind.
+    cp = dctl("start", "-n", "fk", "--instances", "3", "--forking", SH, "-c", f"setsid {SLEEP} 30%i & exit 0")
+    assert_ok(cp)
+    daemons = [dctl.track(p) for p in pids(dctl, "fk", 3)]
+    assert len(set(daemons)) == 3 and all(alive(p) for p in daemons)
+    assert [cmdline(p)[-1] for p in daemons] == ["301", "302", "303"]
+    assert_ok(dctl("stop", "fk"))
+    assert all(wait_gone(p) for p in daemons)
