@@ -93,13 +93,6 @@ def start_set(
     count = opts.instances or (max(found) if found else 1)
     specs_of = _specs(state, name, opts, records, count)
     first = specs_of(1)
-    if first.respawn and first.forking:
-        raise UsageError("--instances with --respawn does not take --forking: the set's one supervisor "
-                         "runs programs that stay in the foreground")
-    if first.respawn and getattr(first, "log_writer", False):
-        # Refused rather than ignored: the set's supervisor does not write logs (yet).
-        raise UsageError("--instances with --respawn does not take the log writer's options "
-                         "(--log-max-size, --log-timestamps, --syslog); without --respawn each instance has its writer")
     running = [i for i, member in found.items() if _running(state, member)]
     plan = plan_scale(running, found, count)
     specs = {i: specs_of(i) for i in plan.start}  # all built (and checked) before anything runs

@@ -85,6 +85,9 @@ def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
     for option in RECORDED:
         if option.needs is not None and option.name in opts.given and not getattr(spec, option.needs):
             raise UsageError(f"{option.flag} needs {BY_NAME[option.needs].flag}")
+    if spec.forking and spec.respawn is not None and (spec.instances is not None or spec.instance is not None):
+        raise UsageError("--forking does not work with --instances and --respawn together: the set's one "
+                         "supervisor runs programs that stay in the foreground")
     if spec.log_writer and spec.respawn is not None and (spec.instances is not None or spec.instance is not None):
         # The set's one supervisor (supervise/pool_resident.py) writes no logs: the options would be lost.
         raise UsageError("--log-max-size, --log-timestamps and --syslog do not work with --instances and --respawn "

@@ -110,7 +110,7 @@ def test_each_instance_is_a_daemon_of_its_own_with_its_number(dctl, tmp_path):
 
 @pytest.mark.parametrize("bad", [["--instances", "0"], ["--instances", "1025"], ["--instances", "two"],
                                  ["--instances", "-3"], ["--instances", "3", "-n", "web@1"],
-                                 ["--instances", "3", "-n", "a@b"]])
+                                 ["--instances", "3", "-n", "a@b"], ["--instances", "2", "--respawn", "--forking"]])
 def test_bad_count_or_set_name_exits_2_and_starts_nothing(dctl, bad):
     opts = bad if "-n" in bad else [*bad, "-n", "web"]
     cp = dctl("start", *opts, SLEEP, "300")
