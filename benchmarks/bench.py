@@ -1,8 +1,9 @@
 """daemonctl against the floor (python3 -c 'import click') and the tools people use today.
 
 Run with `make bench`. Prints medians of repeated runs, ratios to the floor and to
-each peer found on this machine, the stop latency after the program's exit, and a
-200-daemon scale run. Figures, never assertions: a slow machine prints slow figures.
+each peer found on this machine, the stop latency after the program's exit (also for a
+daemon of 200 processes), status with the usage figures, and a 200-daemon scale run.
+Figures, never assertions: a slow machine prints slow figures.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from common import median_ms, repeat, run  # noqa: E402
 from peers import StartStopDaemon, Supervisor  # noqa: E402
 from scale import scale_run  # noqa: E402
 from latency import stop_latency  # noqa: E402
+from cgroups import cgroup_bench  # noqa: E402
 from resident import supervisor_rss  # noqa: E402
 from instructions import instruction_ratios  # noqa: E402
 from logs_tail import logs_tail  # noqa: E402
@@ -118,6 +120,8 @@ def main() -> None:
     instruction_ratios(dc)
     print()
     stop_latency(dc, args.runs)
+    print()
+    cgroup_bench(dc, args.runs)
     print()
     scale_run(dc, args.daemons)
     print()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from daemonctl import start_options
+from daemonctl import resource_limits, start_options
 from daemonctl.start_options import DERIVED, Option
 
 MODULE = Path(__file__).resolve().parent / "plugins" / "modules" / "daemon.py"
@@ -36,11 +36,13 @@ KINDS = {
     start_options.FLAG: "flag",
 }
 TYPES = {"path": "path", "text": "str", "seconds": "float", "integer": "int", "choice": "str", "flag": "bool",
-         "octal": "str", "env": "dict", "size": "str"}
+         "octal": "str", "env": "dict", "size": "str", "percent": "float", "rlimits": "dict"}
 NOTES = {
     "octal": "An octal mode as a string (quote it in YAML, V('027')).",
     "env": "A mapping of variable names to values.",
     "size": "Bytes, or a whole number with K, M, G or T (powers of 1024), as a string.",
+    "percent": "Percent of one CPU (50, 250).",
+    "rlimits": "A mapping of resource (nofile, core, ...) to SOFT or SOFT:HARD, V(unlimited) allowed.",
 }
 
 
@@ -72,6 +74,12 @@ def kind(option: Option) -> str:
         return "env"
     if option.parse is not None and option.parse.__qualname__.startswith("parse_size."):
         return "size"
+    if option.parse is resource_limits.parse_tasks:
+        return "integer"
+    if option.parse is resource_limits.parse_percent:
+        return "percent"
+    if option.parse is resource_limits.parse_limits:
+        return "rlimits"
     if option.parse is None and option.kind in KINDS:
         return KINDS[option.kind]
     raise Unknown(f"start option {option.flag}: the Ansible module has no kind for it (kind {option.kind!r}, parse "

@@ -54,7 +54,8 @@ def adopt_daemon(pending: Pending, before: int | None, host: Host | None = None)
     except NotAdopted as err:
         error = PrivilegeError if err.trust else Failure
         raise error(f"{name} exited with status 0 but {_subject(spec)} {err.message}", log_tail=undo(pending)) from None
-    launched = Launched(adopted.identity, None, adopted.sid, adopted.pgid, first=pending.launched.program)
+    launched = Launched(adopted.identity, None, adopted.sid, adopted.pgid, first=pending.launched.program,
+                        placement=pending.launched.placement)
     pending = pending._replace(launched=launched)
     try:
         _commit(pending, adopted)

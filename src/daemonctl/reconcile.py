@@ -14,6 +14,7 @@ from daemonctl.store.trust import Untrusted, check_pidfile, process_uid
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from daemonctl.proc.cgroupstop import CgroupMembers
     from daemonctl.proc.ownership import GroupProof
     from daemonctl.store.safeopen import Rights
 
@@ -223,10 +224,32 @@ def proof(daemon: Daemon) -> "GroupProof | None":
     return proof_for(rec, uid if uid != 0 else None)
 
 
+def cgroup(daemon: Daemon) -> "CgroupMembers | None":
+    """The daemon's cgroup, when its record proves it: a record that says it runs, of this boot,
+    naming the cgroup daemonctl makes for it, which is a cgroup of a v2 mount. None: signal nothing through it."""
+    rec = daemon.record
+    if rec is None or rec.cgroup is None or rec.state not in ACTIVE or daemon.target.record_path is None:
+        return None
+    from daemonctl.proc.procfs import boot_id
+
+    if rec.boot_id != boot_id():
+        return None
+    from daemonctl.proc.cgroupstop import members_of
+    from daemonctl.proc.containment import owned
+
+    if not owned(rec.cgroup, os.path.dirname(daemon.target.record_path), rec.name):
+        return None
+    return members_of(rec.cgroup)
+
+
 def leftovers(daemon: Daemon) -> list[int]:
-    """The live leftovers of a daemon whose program is gone: its provable group members."""
+    """The live leftovers of a daemon whose program is gone: what is in its cgroup, else its provable group members."""
     if daemon.identity is not None:
         return []
+    in_cgroup = cgroup(daemon)
+    if in_cgroup is not None and daemon.record is not None:
+        rec = daemon.record
+        return in_cgroup.with_since(rec.supervisor_starttime if rec.supervisor is not None else rec.starttime).members()
     p = proof(daemon)
     if p is None:
         return []

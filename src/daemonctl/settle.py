@@ -4,6 +4,7 @@ from typing import NamedTuple
 
 from daemonctl.errors import Failure, StartInterrupted
 from daemonctl.interrupts import Interrupted, InterruptGuard
+from daemonctl.proc.containment import Placement
 from daemonctl.proc.procfs import Identity
 from daemonctl.store.atomic import atomic_write, remove, write_failure
 from daemonctl.store.record import Record, StartSpec
@@ -24,6 +25,7 @@ class Launched(NamedTuple):
     pgid: int | None = None  # its process group, when not its own PID (a --forking daemon's)
     pool: bool = False  # the supervisor is its set's (supervise/pool.py): others' too, never ended here
     first: Identity | None = None  # --forking: the process started, when `program` is the daemon it left
+    placement: Placement | None = None  # its cgroups, where it has them
 
     @property
     def pidfile_pid(self) -> int:
@@ -31,6 +33,8 @@ class Launched(NamedTuple):
 
     def record(self, name: str, spec: StartSpec) -> Record:
         rec = Record(name, spec).running(self.program, sid=self.sid, pgid=self.pgid)
+        if self.placement is not None:
+            rec = rec._replace(cgroup=self.placement.v2, cgroup_v1=list(self.placement.v1))
         if self.supervisor is None:
             return rec
         return rec._replace(supervisor_pid=self.supervisor.pid, supervisor_starttime=self.supervisor.starttime)
@@ -166,7 +170,8 @@ def stop_launched(launched: Launched, progress: "Progress | None", writes_logs: 
 
     if not launched.pool:
         end_supervisor(launched.supervisor, writes_logs)
-    stop_groups([(launched.program, launched.pgid, launched.sid)], progress)
+    if launched.placement is None or not _stop_cgroup(launched.placement, progress):
+        stop_groups([(launched.program, launched.pgid, launched.sid)], progress)
 
 
 def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
@@ -183,6 +188,20 @@ def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | N
         atomic_write(state.record(name), previous, 0o600)
     except OSError as err:
         raise write_failure(err, "record", state.record(name)) from None
+
+
+def _stop_cgroup(placement: Placement, progress: "Progress | None") -> bool:
+    """Leave nothing of a failed start behind: everything in its cgroup, then the cgroups; False if it is not one."""
+    from daemonctl.proc.cgroupstop import members_of
+    from daemonctl.proc.containment import remove
+    from daemonctl.schedule import parse_schedule, run
+
+    members = members_of(placement.v2)
+    if members is None:
+        return False
+    run(parse_schedule("TERM/5/KILL/5").told(progress), members.send, members.wait_gone)
+    remove(placement)
+    return True
 
 
 def stop_groups(leaders: "list[tuple[Identity, int | None, int | None]]", progress: "Progress | None") -> None:

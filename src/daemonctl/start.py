@@ -12,6 +12,9 @@ from daemonctl.forking import pid_before, programs_own_pidfile
 from daemonctl.interrupts import InterruptGuard
 from daemonctl.options import StartOptions
 from daemonctl.proc.adopt import Host
+from daemonctl.proc.cgroup_limits import OPTION, CgroupLimits
+from daemonctl.proc.containment import CgroupUnusable, LimitNotEnforced, Placement, Prepared, create, prepare
+from daemonctl.proc.containment import remove as remove_cgroups
 from daemonctl.proc.privileges import Credentials, credentials_of, credentials_to_switch
 from daemonctl.proc.procfs import Identity, exe_of, pid_alive, read_stat
 from daemonctl.proc.spawn import Launch, SpawnError, spawn
@@ -62,6 +65,7 @@ def start(state: StateDir, opts: StartOptions, progress: "Progress | None" = Non
     seen = load_record(state, name) if name else None
     name, early = build_spec(opts, state, seen, cwd, environ)
     credentials_to_switch(credentials_of(early.user, early.group))
+    _contain(state, name, early)  # a limit nothing here enforces fails now, before anything is written
     state.ensure()
     with locked(state.lock(name)):
         recorded = load_record(state, name)
@@ -149,6 +153,7 @@ def _check_startable(state: StateDir, name: str, spec: StartSpec, environ: dict[
     """Fail before restart stops anything if it could not start again (env file, user, logs, full disk)."""
     program_env(spec, environ)
     creds = credentials_to_switch(credentials_of(spec.user, spec.group))
+    _contain(state, name, spec)
     # The logs by the rules start opens them with: a FIFO or symlink planted there fails now.
     logs = Logs.open(spec, creds)
     logs.close()
@@ -226,11 +231,14 @@ def _launch(
 
     `tail(n)`: the last lines of this run's log, for a failure to show before a log it created goes.
     """
+    prepared = _contain(state, name, spec)
     with ExitStack() as undo:
         commit = _Commit(state, name, spec, previous, Rights.of(creds))
         undo.callback(commit.discard)
         logs = Logs.open(spec, creds)
         undo.callback(logs.remove_created)
+        if prepared is not None:
+            commit.placement = _create_cgroups(prepared, undo)
         try:
             launched = _spawn(state, name, spec, logs, creds, extra_env, commit, spawner)
         except Failure as err:
@@ -241,6 +249,34 @@ def _launch(
             logs.close()
         undo.pop_all()
     return launched
+
+
+def cgroup_limits(spec: StartSpec) -> CgroupLimits:
+    return CgroupLimits(spec.memory_max, spec.tasks_max, spec.cpu_max)
+
+
+def _contain(state: StateDir, name: str, spec: StartSpec) -> Prepared | None:
+    """The daemon's cgroups as planned here (None: no cgroups); a limit nothing here enforces fails the start."""
+    limits = cgroup_limits(spec)
+    if spec.respawn and spec.instance is not None:
+        # The set's one supervisor runs every instance's program: it puts none of them in a cgroup yet.
+        if limits.given():
+            raise LimitNotEnforced(f"cannot enforce {OPTION[limits.given()[0][0]]} for an instance of a set under "
+                                   "--respawn: the set's supervisor runs its programs without cgroups")
+        return None
+    return prepare(str(state.path), name, limits, spec.respawn is not None)
+
+
+def _create_cgroups(prepared: Prepared, undo: ExitStack) -> Placement | None:
+    """Make them (removed again if the start fails); None where they cannot be made and no limit needs them."""
+    try:
+        create(prepared.placement, prepared.limits, prepared.layout)
+    except CgroupUnusable:
+        if prepared.limits.given():
+            raise
+        return None
+    undo.callback(remove_cgroups, prepared.placement)
+    return prepared.placement
 
 
 class _Commit:
@@ -255,6 +291,7 @@ class _Commit:
         self.state, self.name, self.spec, self.previous = state, name, spec, previous
         self.done = False
         self.sid: int | None = None
+        self.placement: Placement | None = None
         blank = Record(name, spec)
         # With the daemon user's rights where it can change the pidfile's path (see safeopen).
         # None: the pidfile is the one a --forking program writes itself, left to it.
@@ -282,10 +319,12 @@ class _Commit:
         crash_point("start:pidfile")
 
     def _record(self, identity: Identity) -> Record:
-        if not self.spec.respawn:
-            return Record(self.name, self.spec).running(identity, sid=self.sid)
-        # The supervisor, before its program exists: stop and status already find it.
         rec = Record(self.name, self.spec).running(identity, sid=self.sid)
+        if self.placement is not None:
+            rec = rec._replace(cgroup=self.placement.v2, cgroup_v1=list(self.placement.v1))
+        if not self.spec.respawn:
+            return rec
+        # The supervisor, before its program exists: stop and status already find it.
         return rec._replace(pid=None, starttime=None, supervisor_pid=identity.pid, supervisor_starttime=identity.starttime)
 
     def complete(self, launched: Launched) -> None:
@@ -392,13 +431,14 @@ def _spawn(
 
             supervisor, program = spawn_supervised(
                 name, spec, env, state.record(name), state.lock(name), logs.err_fd, on_ready=commit,
-                writer_lock=state.writer_lock(name),
+                writer_lock=state.writer_lock(name), placement=commit.placement,
             )
-            launched = Launched(program, supervisor, commit.sid)
+            launched = Launched(program, supervisor, commit.sid, placement=commit.placement)
             if spec.forking:
                 # The daemon the supervisor adopted: in a session and group of the program's making.
                 st = read_stat(program.pid)
-                launched = Launched(program, supervisor, st.sid if st else None, st.pgid if st else None)
+                launched = Launched(program, supervisor, st.sid if st else None, st.pgid if st else None,
+                                    placement=commit.placement)
             try:
                 commit.complete(launched)
             except BaseException:
@@ -407,9 +447,13 @@ def _spawn(
             return launched
         if spec.log_writer:
             return _spawn_with_writer(state, name, spec, logs, creds, env, commit, spawner)
-        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd, creds, spec.nice)
+        launch = Launch(
+            spec.executable, spec.command, env, spec.chdir, spec.umask, logs.out_fd, logs.err_fd, creds, spec.nice,
+            cgroups=commit.placement.program_joins() if commit.placement else (),
+            rlimits=program_rlimits(spec),
+        )
         # Looked up at the call, not bound at definition: a test may replace the module's spawn.
-        return Launched((spawner or spawn)(launch, on_ready=commit), None, commit.sid)
+        return Launched((spawner or spawn)(launch, on_ready=commit), None, commit.sid, placement=commit.placement)
     except SpawnError as err:
         commit.undo()
         raise _spawn_failure(spec, err) from None
@@ -451,11 +495,20 @@ def _spawn_with_writer(
             pipes.tell_pid(identity.pid)  # before the program may exec: syslog's tag is ready for its first line
 
         launch = Launch(
-            spec.executable, spec.command, env, spec.chdir, spec.umask, pipes.out_write, pipes.err_write, creds, spec.nice
+            spec.executable, spec.command, env, spec.chdir, spec.umask, pipes.out_write, pipes.err_write, creds, spec.nice,
+            cgroups=commit.placement.program_joins() if commit.placement else (),
+            rlimits=program_rlimits(spec),
         )
-        return Launched((spawner or spawn)(launch, on_ready=on_ready), None, commit.sid)
+        return Launched((spawner or spawn)(launch, on_ready=on_ready), None, commit.sid, placement=commit.placement)
     finally:
         pipes.close()
+
+
+def program_rlimits(spec: StartSpec) -> tuple[tuple[str, int, int], ...]:
+    """--limit as the grandchild's setrlimit takes them."""
+    from daemonctl.proc.rlimits import for_setrlimit
+
+    return for_setrlimit(spec.limit)
 
 
 def _spawn_failure(spec: StartSpec, err: SpawnError) -> DaemonctlError:
@@ -463,6 +516,10 @@ def _spawn_failure(spec: StartSpec, err: SpawnError) -> DaemonctlError:
         return ProgramNotFound(f"cannot execute {spec.executable}: {err.strerror}")
     if err.stage == "adopt":
         return Failure(f"cannot start {spec.executable} with --forking: no daemon to adopt (its log says why)")
+    if err.stage == "cgroup":
+        return Failure(f"cannot move {spec.executable} into its cgroup: {err.strerror}")
+    if err.stage.startswith("limit "):
+        return Failure(f"cannot set --limit {err.stage.partition(' ')[2]} for {spec.executable}: {err.strerror}")
     if err.stage == "killed":
         return Failure(f"cannot start {spec.executable}: it was killed before it could run")
     if err.stage in ("user", "nice") and err.errno in (errno.EPERM, errno.EACCES):

@@ -41,6 +41,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from daemonctl import resource_limits
 from daemonctl.errors import UsageError
 from daemonctl.limits import MAX_COUNT, MAX_INSTANCES, MAX_LOG_KEEP, MAX_LOG_SIZE, MAX_SECONDS, NICE, SYSLOG_FACILITIES
 from daemonctl.store import checks
@@ -295,6 +296,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("syslog", ("--syslog",), "Send the lines to syslog too, tagged NAME[PID] (bare: daemon).",
            metavar="[=FACILITY]", kind=CHOICE, choices=tuple(SYSLOG_FACILITIES), bare="daemon",
            record=checks.one_of(None, *SYSLOG_FACILITIES)),
+    Option("memory_max", ("--memory-max",), "Memory limit of the daemon, all its processes: bytes, or with K, M, G, T.",
+           metavar="SIZE", parse=parse_size("--memory-max", 1, resource_limits.MAX_BYTES),
+           record=checks.optional(checks.integer(1, resource_limits.MAX_BYTES)), export={"systemd": directive("MemoryMax")}),
+    Option("tasks_max", ("--tasks-max",), "Most processes and threads of the daemon at once.", metavar="N",
+           parse=resource_limits.parse_tasks, record=checks.optional(checks.integer(1, resource_limits.MAX_TASKS)),
+           export={"systemd": directive("TasksMax")}),
+    Option("cpu_max", ("--cpu-max",), "CPU time of the daemon, in percent of one CPU (50, 250).", metavar="PERCENT",
+           parse=resource_limits.parse_percent, record=checks.optional(checks.number(1, resource_limits.MAX_PERCENT)),
+           export={"systemd": directive("CPUQuota", resource_limits.cpu_quota)}),
+    Option("limit", ("--limit",), "A setrlimit of the program (repeatable), e.g. nofile=4096 or core=unlimited.",
+           metavar="RESOURCE=SOFT[:HARD]", multiple=True, default={}, parse=resource_limits.parse_limits,
+           record=resource_limits.recorded_check, merge=update, export={"systemd": resource_limits.systemd_lines},
+           complete="rlimit_names"),
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}

@@ -5,6 +5,7 @@ from typing import Any, NamedTuple
 
 from daemonctl.errors import DaemonctlError, NotRunning, StatusUnknown, UnreadableRecord
 from daemonctl.exitcodes import ExitStatus
+from daemonctl.proc.usage import NO_FIGURES, Usage
 from daemonctl.reconcile import Daemon, inspect, leftovers, resolve, trusted
 from daemonctl.start_options import RECORDED
 from daemonctl.states import DEAD, EXITED, FAILED, NOT_RUNNING, RESTARTING, RUNNING, UNKNOWN
@@ -48,6 +49,9 @@ class Report(NamedTuple):
     left_behind: list[int] = []  # dead, but processes it started still run (never changed in place)
     foreign: bool = False  # the pidfile names a PID daemonctl did not write there
     options: dict[str, Any] | None = None  # every recorded start option, as the record holds it
+    cgroup: str | None = None  # the daemon's cgroup while it has one; None: none (see `contained`)
+    usage: Usage | None = None  # what it uses, while something of it runs
+    contained: bool | None = None  # in a cgroup (True), stopped by its process group (False); None: not running
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -71,6 +75,7 @@ class Report(NamedTuple):
         }
         if self.state == DEAD and sup is None:
             data["left_behind"] = self.left_behind
+        data.update(cgroup=self.cgroup, **(self.usage or NO_FIGURES).to_json())
         if sup is not None:
             data.update(supervisor_pid=sup.supervisor_pid, restarts=sup.restarts, last_exit=sup.last_exit)
         if self.error:
@@ -78,10 +83,11 @@ class Report(NamedTuple):
         return data
 
 
-def report(daemon: Daemon) -> Report:
+def report(daemon: Daemon, table: "ProcessTable | None" = None) -> Report:
     rec = daemon.record
     spec = rec.spec if rec else None
     command, started_at = (list(spec.command), rec.started_at) if rec and spec else _from_proc(daemon)
+    cgroup, figures, contained = _usage(daemon, table or ProcessTable())
     return Report(
         name=daemon.name,
         state=daemon.state,
@@ -99,6 +105,9 @@ def report(daemon: Daemon) -> Report:
         left_behind=leftovers(daemon) if daemon.state == DEAD and (rec is None or rec.supervisor is None) else [],
         foreign=daemon.foreign,
         options=recorded_options(spec) if spec else None,
+        cgroup=cgroup,
+        usage=figures,
+        contained=contained,
     )
 
 
@@ -110,6 +119,38 @@ def recorded_options(spec: StartSpec) -> dict[str, Any]:
     mode 0600 in the record) is not one and is never shown; `env` holds only the --env values.
     """
     return {option.name: option.to_json(getattr(spec, option.name)) for option in RECORDED}
+
+
+class ProcessTable:
+    """The process groups of /proc, scanned once (on first need) for every report of one status."""
+
+    def __init__(self) -> None:
+        self._groups: dict[int, list[int]] | None = None
+
+    def group(self, pgid: int) -> list[int]:
+        if self._groups is None:
+            from daemonctl.proc.ownership import scan
+
+            self._groups = {}
+            for st in scan():
+                if not st.zombie:
+                    self._groups.setdefault(st.pgid, []).append(st.pid)
+        return self._groups.get(pgid, []) if pgid > 1 else []
+
+
+def _usage(daemon: Daemon, table: ProcessTable) -> tuple[str | None, Usage | None, bool | None]:
+    """(its cgroup, its figures, whether it is contained) while something of it runs; (None, None, None) otherwise."""
+    from daemonctl.proc import usage
+    from daemonctl.reconcile import cgroup
+
+    rec = daemon.record
+    placement = rec.placement if rec is not None else None
+    if placement is not None and cgroup(daemon) is not None:
+        # With --respawn, the program's: what its limits apply to (the supervisor is apart).
+        return placement.v2, usage.of_cgroup(placement.program, placement.v1), True
+    if daemon.state == RUNNING and daemon.identity is not None:
+        return None, usage.of_processes(table.group(daemon.identity.pid)), False
+    return None, None, None
 
 
 def _from_proc(daemon: Daemon) -> tuple[list[str], str | None]:
@@ -153,9 +194,10 @@ def status_one(state: StateDir, name: str | None, pidfile: str | None) -> Report
 def status_all(state: StateDir) -> list[Report]:
     """A report for every daemon with a record; a broken one is reported, not fatal."""
     reports = []
+    table = ProcessTable()
     for name in state.names():
         try:
-            reports.append(report(trusted(inspect(resolve(state, name, None)))))
+            reports.append(report(trusted(inspect(resolve(state, name, None))), table))
         except DaemonctlError as err:
             path = str(state.pidfile(name))
             reports.append(Report(name, UNKNOWN, None, path, [], None, None, None, error=err.message))

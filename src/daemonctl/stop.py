@@ -15,6 +15,7 @@ from daemonctl.proc.procfs import Identity, is_alive
 from daemonctl.reconcile import (
     Daemon,
     Target,
+    cgroup,
     inspect,
     leftovers,
     named,
@@ -32,6 +33,12 @@ from daemonctl.store import record as record_mod
 from daemonctl.store.atomic import remove, sweep_temps, write_failure
 from daemonctl.store.lock import locked
 from daemonctl.store.statedir import StateDir, validate_name
+
+CGROUP_EMPTY_TIMEOUT = 5.0  # for the cgroups to empty before they are removed (see _remove_cgroups)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daemonctl.proc.cgroupstop import CgroupMembers
 
 
 class StopResult(NamedTuple):
@@ -67,8 +74,17 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
         return StopResult(label, None, NO_SUCH_DAEMON)
     supervisor_pid = daemon.supervisor.pid if daemon.supervisor is not None else None
     left: list[int] = []
+    members = cgroup(daemon)
     if daemon.record is not None and daemon.record.supervisor is not None:
-        outcome, daemon = _stop_supervised(daemon, schedule, label)
+        outcome, daemon = _stop_supervised(daemon, schedule, label, members)
+    elif members is not None:
+        # Everything in its cgroup: the program, and whatever it started wherever that went.
+        if daemon.state != RUNNING:
+            members = members.with_since(daemon.record.starttime if daemon.record else None)
+            left = members.members()  # what a dead program left running
+        if members.members():
+            _run_group(schedule, members, label, daemon.pid)
+        outcome = HALTED if daemon.state == RUNNING else (STALE if daemon.stale else WAS_NOT_RUNNING)
     elif daemon.state == RUNNING:
         _run(schedule, ProcessGroup(daemon.identity, proof(daemon)), label, daemon.pid)
         outcome = HALTED
@@ -79,6 +95,7 @@ def stop_locked(target: Target, schedule: Schedule) -> StopResult:
         outcome = STALE if daemon.stale else WAS_NOT_RUNNING
     crash_point("stop:gone")
     _await_logs(daemon)
+    _remove_cgroups(daemon)
     _forget_process(daemon)
     return StopResult(label, daemon.pid, outcome, daemon.pidfile_note or _foreign_note(daemon), supervisor_pid, left)
 
@@ -98,6 +115,23 @@ def _await_logs(daemon: Daemon) -> None:
     from daemonctl.supervise.logclient import await_drained
 
     await_drained(StateDir(os.path.dirname(path)).writer_lock(rec.name))
+def _remove_cgroups(daemon: Daemon) -> None:
+    """The daemon's cgroups, now empty, go (whatever its record's state: an empty directory proves nothing, and is ours)."""
+    rec = daemon.record
+    placement = rec.placement if rec is not None else None
+    if rec is None or placement is None or daemon.target.record_path is None:
+        return
+    from daemonctl.proc.cgroupstop import members_of
+    from daemonctl.proc.containment import owned, remove
+
+    state_dir = os.path.dirname(daemon.target.record_path)
+    if not all(owned(path, state_dir, rec.name) for path in (placement.v2, *placement.v1)):
+        return
+    members = members_of(placement.v2)
+    if members is not None:
+        # A supervisor that wrote the logs exits on its own once they are drained: a moment, at most.
+        members.wait_gone(CGROUP_EMPTY_TIMEOUT)
+    remove(placement)
 
 
 def _stop_leftovers(daemon: Daemon, schedule: Schedule, label: str) -> list[int]:
@@ -109,8 +143,8 @@ def _stop_leftovers(daemon: Daemon, schedule: Schedule, label: str) -> list[int]
         return left
 
 
-def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[str, Daemon]:
-    """--respawn: end the supervisor first, so nothing restarts, then stop the program's group."""
+def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str, members: "CgroupMembers | None") -> tuple[str, Daemon]:
+    """--respawn: end the supervisor first, so nothing restarts, then stop the program's group (its cgroup, where it has one)."""
     from daemonctl.supervise.client import end_supervisor
 
     rec = daemon.record
@@ -125,13 +159,30 @@ def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str) -> tuple[st
     daemon = _reread(daemon, rec)
     if daemon.identity is not None and daemon.identity not in programs:
         programs.append(daemon.identity)
+    program_part = _program_part(members, rec)
+    if program_part is not None:
+        if program_part.members():
+            _run_group(schedule, program_part, label, daemon.pid)
+        programs = [p for p in programs if is_alive(p)]  # none, unless one ran outside the cgroup
     if programs:
         _run_all(schedule, [ProcessGroup(p, _proof_of(daemon, p)) for p in programs], label, daemon.pid)
-    else:
+    elif program_part is None:
         _stop_leftovers(daemon, schedule, label)
     if daemon.state in ACTIVE or daemon.identity is not None:
         return HALTED, daemon
     return (STALE if daemon.stale else WAS_NOT_RUNNING), daemon
+
+
+def _program_part(members: "CgroupMembers | None", rec: record_mod.Record) -> "CgroupMembers | None":
+    """The `program` cgroup of a supervised daemon's cgroup (the supervisor, detached to write the
+    last lines, is left to end on its own), limited to what the supervisor started."""
+    placement = rec.placement
+    if members is None or placement is None:
+        return None
+    from daemonctl.proc.cgroupstop import members_of
+
+    program = members_of(placement.program)
+    return None if program is None else program.with_since(rec.supervisor_starttime)
 
 
 def _release(daemon: Daemon, schedule: Schedule, label: str) -> tuple[str, Daemon]:
@@ -199,7 +250,7 @@ def _run_all(schedule: Schedule, groups: list[ProcessGroup], label: str, pid: in
         _run_group(schedule, Groups(groups), label, pid)
 
 
-def _run_group(schedule: Schedule, group: "ProcessGroup | Groups", label: str, pid: int | None) -> None:
+def _run_group(schedule: Schedule, group: "ProcessGroup | Groups | CgroupMembers", label: str, pid: int | None) -> None:
     def send(sig: int) -> None:
         group.send(sig)
         crash_point("stop:sent")

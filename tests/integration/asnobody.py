@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-PACKAGES = ("daemonctl", "click", "psutil")  # the package under test and its dependencies
+PACKAGES = ("daemonctl", "click")  # the package under test and its dependency
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 

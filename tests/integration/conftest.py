@@ -24,7 +24,18 @@ import pytest
 # nobody_daemonctl: a fixture, the path of a daemonctl that user nobody can run from any
 # checkout; nobody_checkout: a copy of the checkout that nobody can read (see asnobody.py).
 from .asnobody import nobody_checkout, nobody_daemonctl  # noqa: F401
-from .helpers import CLK_TCK, NOBODY_UID, Dctl, ancestors, daemonctl_path, now_ticks, pids_from_state, proc_stat, wait_gone
+from .helpers import (
+    CLK_TCK,
+    NOBODY_UID,
+    Dctl,
+    ancestors,
+    daemonctl_path,
+    now_ticks,
+    pids_from_state,
+    proc_stat,
+    remove_cgroups,
+    wait_gone,
+)
 
 
 @pytest.fixture(scope="session")
@@ -125,6 +136,10 @@ def _cleanup(tmp_path):
                 stream.close()
     for pid in victims:
         wait_gone(pid, timeout=5)
+    # The cgroups of the test's daemons: the ones `stop` did not remove (a daemon left running).
+    left = [line for state in dirs for line in remove_cgroups(state)]
+    if left:
+        pytest.fail("cgroups left behind that would not go: " + "; ".join(left))
 
 
 @pytest.fixture

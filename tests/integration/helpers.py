@@ -349,3 +349,42 @@ def require_nobody(exe: str) -> None:
     probe = subprocess.run(NOBODY + [exe, "--version"], capture_output=True, text=True, timeout=30)
     if probe.returncode != 0:
         pytest.skip(f"daemonctl cannot run as nobody here: {probe.stderr.strip()[-120:]}")
+
+
+# --------------------------------------------------------------------------- cgroups
+
+def cgroups_of(state_dir: Path) -> list[Path]:
+    """Every cgroup daemonctl made for the daemons of STATE_DIR (v2 and v1) that still exists."""
+    from daemonctl.proc import cgroupfs, containment
+
+    tag = containment.cgroup_name(str(state_dir), "x").partition(".")[0]
+    layout = cgroupfs.discover(cgroupfs.cgroup_root(os.environ))
+    own = cgroupfs.own_cgroups() or {}
+    bases = [Path(layout.v2, containment.SUBTREE)] if layout.v2 else []
+    bases += [Path(os.path.normpath(f"{mount}/{own.get(c, '/')}"), containment.SUBTREE) for c, mount in layout.v1.items()]
+    return sorted(p for base in bases for p in base.glob(f"{tag}.*"))
+
+
+def cgroups_usable() -> bool:
+    """Does daemonctl, run by this process (root), put daemons in cgroups here?"""
+    from daemonctl.proc import cgroupfs
+
+    return os.geteuid() == 0 and cgroupfs.discover(cgroupfs.cgroup_root(os.environ)).v2 is not None
+
+
+def remove_cgroups(state_dir: Path) -> list[str]:
+    """Kill what is left in STATE_DIR's cgroups and remove them; the ones that would not go."""
+    left = []
+    for top in cgroups_of(state_dir):
+        kill = top / "cgroup.kill"
+        if kill.exists():
+            kill.write_text("1")
+            wait_for(lambda t=top: "populated 0" in (t / "cgroup.events").read_text(), timeout=5)
+        for d in sorted((Path(p) for p, _, _ in os.walk(top)), key=lambda p: -len(p.parts)):
+            try:
+                d.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                left.append(f"{d}: {err.strerror}")
+    return left

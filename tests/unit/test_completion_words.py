@@ -43,3 +43,8 @@ def test_tabs_and_line_breaks_never_split_a_candidate(monkeypatch):
 
     shell = WordsComplete(cli, {}, "daemonctl", "_DAEMONCTL_COMPLETE")
     assert shell.format_completion(CompletionItem("a\tb", help="x\ny")) == "plain\ta b\tx y"
+
+
+def test_limit_completes_the_resources_with_their_equals_sign(monkeypatch):
+    assert [r[1] for r in answer(monkeypatch, ["start", "--limit"], "n")] == ["nofile=", "nproc=", "nice="]
+    assert [r[1] for r in answer(monkeypatch, ["start", "--limit"], "")][:3] == ["nofile=", "nproc=", "core="]

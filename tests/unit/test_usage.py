@@ -52,7 +52,7 @@ def test_proc_figures_when_the_cgroup_keeps_neither(tmp_path):
 
 
 def test_a_gone_cgroup_knows_nothing(tmp_path):
-    assert usage.of_cgroup(str(tmp_path / "gone")) == usage.UNKNOWN
+    assert usage.of_cgroup(str(tmp_path / "gone")) == usage.NO_FIGURES
 
 
 def test_processes_without_a_cgroup(tmp_path):
@@ -63,7 +63,7 @@ def test_processes_without_a_cgroup(tmp_path):
 
 def test_json_rounds_cpu_time():
     assert Usage(1, 2, 1.23456).to_json() == {"tasks": 1, "memory": 2, "cpu_seconds": 1.235}
-    assert usage.UNKNOWN.to_json() == {"tasks": None, "memory": None, "cpu_seconds": None}
+    assert usage.NO_FIGURES.to_json() == {"tasks": None, "memory": None, "cpu_seconds": None}
 
 
 def test_oom_kills_from_v2_then_v1(tmp_path):

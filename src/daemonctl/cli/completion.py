@@ -83,6 +83,13 @@ def signal_names(ctx: click.Context, incomplete: str) -> list[str]:
     return [n for n in names if n.startswith(prefix)]
 
 
+def rlimit_names(ctx: click.Context, incomplete: str) -> list[str]:
+    """--limit's resources, each with its `=`."""
+    from daemonctl.resource_limits import RLIMITS
+
+    return [f"{name}=" for name in RLIMITS if name.startswith(incomplete.lower())]
+
+
 def name_or_signal(ctx: click.Context, incomplete: str) -> list[str]:
     """`signal`'s first argument: a daemon's name, or the SIGNAL when -p gave the pidfile."""
     if ctx.params.get("pidfile") is not None:

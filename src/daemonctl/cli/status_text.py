@@ -32,7 +32,9 @@ def duration(seconds: float) -> str:
 def describe_exit(last_exit: dict[str, Any] | None) -> str:
     if not last_exit:
         return "none yet"
-    if last_exit.get("signal") is not None:
+    if last_exit.get("oom"):
+        how = "killed for using too much memory (OOM)"
+    elif last_exit.get("signal") is not None:
         from daemonctl.signals import signal_name
 
         how = f"killed by {signal_name(last_exit['signal'])}"
@@ -41,13 +43,40 @@ def describe_exit(last_exit: dict[str, Any] | None) -> str:
     return f"{how} at {last_exit.get('at', '?')}"
 
 
+NO_CGROUP = "no cgroup: stop reaches its process group and the descendants /proc shows"
+
+
+def describe_usage(r: Report) -> str:
+    """What it uses and how it is contained, as a sentence ('' when nothing of it runs)."""
+    if r.contained is None:
+        return ""
+    u = r.usage
+    parts = []
+    if u is not None and u.tasks is not None:
+        parts.append(f"{u.tasks} process{'es' if u.tasks != 1 else ''}")
+    if u is not None and u.memory is not None:
+        parts.append(f"{human_bytes(u.memory)} memory")
+    if u is not None and u.cpu_seconds is not None:
+        parts.append(f"{u.cpu_seconds:.2f}s CPU")
+    where = f"in cgroup {r.cgroup}" if r.contained else NO_CGROUP
+    return f"; {', '.join(parts)}; {where}" if parts else f"; {where}"
+
+
+def human_bytes(size: int) -> str:
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f}{unit}"
+    return f"{size}B"
+
+
 def describe_supervised(r: Report, sup: Supervision) -> str:
     label = r.name or r.pidfile
     tail = f"{sup.restarts} restart{'s' if sup.restarts != 1 else ''}, last exit: {describe_exit(sup.last_exit)}"
     if r.state == RUNNING:
-        return f"{label} is running (pid {r.pid}, up {uptime(r.started_at)}, supervisor pid {sup.supervisor_pid}; {tail})"
+        return (f"{label} is running (pid {r.pid}, up {uptime(r.started_at)}, supervisor pid {sup.supervisor_pid}; "
+                f"{tail}{describe_usage(r)})")
     if r.state == RESTARTING:
-        return f"{label} is restarting (supervisor pid {sup.supervisor_pid}; {tail})"
+        return f"{label} is restarting (supervisor pid {sup.supervisor_pid}; {tail}{describe_usage(r)})"
     if r.state == DEAD:
         prog = f"its program still runs as pid {sup.program_pid}" if sup.program_pid else "its program is gone too"
         return f"{label} is dead: its supervisor (pid {sup.supervisor_pid}) is gone and {prog} ({tail})"
@@ -64,7 +93,7 @@ def describe(r: Report) -> str:
     if r.supervision is not None and r.state != UNKNOWN:
         return describe_supervised(r, r.supervision)
     if r.state == RUNNING:
-        return f"{label} is running (pid {r.pid}, up {uptime(r.started_at)})"
+        return f"{label} is running (pid {r.pid}, up {uptime(r.started_at)}{describe_usage(r)})"
     if r.state == DEAD:
         again = f"; start it again with daemonctl start -n {r.name}" if r.name else ""
         if r.left_behind:

@@ -17,10 +17,12 @@ import select
 import time
 from collections.abc import Callable
 
+from daemonctl.errors import PrivilegeError
 from daemonctl.proc import cgroupfs
 from daemonctl.proc.cgroupfs import Cgroup
-from daemonctl.proc.procfs import PROC
+from daemonctl.proc.procfs import PROC, read_stat
 
+FILTERED_TICK = 0.05  # see wait_gone
 ROUNDS = 16  # passes over cgroup.procs per signal, for the processes forked while it was being sent
 # After these, no SIGCONT: a stopped process must see TERM (or HUP...) to act on it, not these.
 NO_CONT = frozenset({signal.SIGKILL, signal.SIGCONT, signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
@@ -43,16 +45,28 @@ class CgroupMembers:
         clock: Callable[[], float] = time.monotonic,
         waiter: Callable[[int, float], None] = wait_event,
         send_one: Callable[[int, int], bool] | None = None,
+        since: int | None = None,
     ) -> None:
         self.cgroup, self.proc, self.clock, self.waiter = cgroup, proc, clock, waiter
         self.send_one = send_one or self._send_verified
+        # Only the members started at or after this (clock ticks since boot): what is left of a
+        # daemon whose program is gone is what it started, never anything older than the record.
+        self.since = since
+
+    def with_since(self, since: int | None) -> CgroupMembers:
+        return CgroupMembers(self.cgroup, self.proc, self.clock, self.waiter, self.send_one, since)
 
     def members(self) -> list[int]:
-        return cgroupfs.procs(self.cgroup.path)
+        pids = cgroupfs.procs(self.cgroup.path)
+        return pids if self.since is None else [pid for pid in pids if self._recent(pid)]
+
+    def _recent(self, pid: int) -> bool:
+        st = read_stat(pid, self.proc)
+        return st is not None and self.since is not None and st.starttime >= self.since
 
     def send(self, sig: int) -> None:
         """`sig` to every process of the cgroup, those forked meanwhile included; KILL through cgroup.kill."""
-        if sig == signal.SIGKILL and self._kill_all():
+        if sig == signal.SIGKILL and self.since is None and self._kill_all():
             return
         signalled = self._send_all(sig)
         if sig not in NO_CONT and signalled:
@@ -75,6 +89,8 @@ class CgroupMembers:
             cgroupfs.write(f"{self.cgroup.path}/cgroup.kill", "1")
         except FileNotFoundError:
             return not os.path.isdir(self.cgroup.path)  # gone: nothing left to kill
+        except PermissionError:
+            raise PrivilegeError(f"not allowed to kill the processes of cgroup {self.cgroup.path}") from None
         return True
 
     def _send_verified(self, pid: int, sig: int) -> bool:
@@ -84,12 +100,14 @@ class CgroupMembers:
         except ProcessLookupError:
             return False
         try:
-            if not cgroupfs.is_member(pid, self.cgroup, self.proc):
+            if not cgroupfs.is_member(pid, self.cgroup, self.proc) or (self.since is not None and not self._recent(pid)):
                 return False
             signal.pidfd_send_signal(fd, sig)
             return True
         except ProcessLookupError:
             return False
+        except PermissionError:
+            raise PrivilegeError(f"not allowed to signal the daemon's processes (pid {pid})") from None
         finally:
             os.close(fd)
 
@@ -102,12 +120,14 @@ class CgroupMembers:
             return True
         try:
             while True:
-                if not _populated(fd):
+                if not _populated(fd) or (self.since is not None and not self.members()):
                     return True
                 remaining = deadline - self.clock()
                 if remaining <= 0:
                     return False
-                self.waiter(fd, remaining)
+                # With members left out (older than `since`), the cgroup may never empty: look
+                # again at a tick. That happens only for a record that no longer names its program.
+                self.waiter(fd, remaining if self.since is None else min(remaining, FILTERED_TICK))
         finally:
             os.close(fd)
 
@@ -115,3 +135,9 @@ class CgroupMembers:
 def _populated(fd: int) -> bool:
     text = os.pread(fd, 4096, 0).decode("ascii", "replace")
     return cgroupfs.populated_in(text)
+
+
+def members_of(path: str, proc: str = PROC) -> CgroupMembers | None:
+    """The daemon's cgroup at `path` (a record's), if it is one in a cgroup2 mount; None: signal nothing through it."""
+    cgroup = cgroupfs.locate(path, proc)
+    return None if cgroup is None else CgroupMembers(cgroup, proc)

@@ -16,7 +16,6 @@ Making, joining and removing take their paths as arguments: the tests make them
 in a tree of their own.
 """
 
-import errno
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
@@ -31,6 +30,10 @@ SUPERVISOR, PROGRAM = "supervisor", "program"
 
 class LimitNotEnforced(Failure):
     """A limit asked for that nothing here can enforce: the start fails (exit 1)."""
+
+
+class CgroupUnusable(Failure):
+    """The daemon's cgroup cannot be made (a read-only hierarchy, no right to it): without limits, start goes on without."""
 
 
 class Placement(NamedTuple):
@@ -90,6 +93,40 @@ def base_dir(layout: cgroupfs.Layout, uid: int, own: Mapping[str, str] | None) -
         return None
     top = delegated_base(layout.v2, own[cgroupfs.V2], uid)
     return None if top is None else f"{top}/{SUBTREE}"
+
+
+class Prepared(NamedTuple):
+    """A daemon's cgroups as planned, and the layout they were planned in."""
+
+    placement: Placement
+    layout: cgroupfs.Layout
+    limits: CgroupLimits
+
+
+def prepare(
+    state_dir: str,
+    name: str,
+    limits: CgroupLimits,
+    supervised: bool,
+    environ: Mapping[str, str] = os.environ,
+    uid: int | None = None,
+) -> Prepared | None:
+    """Plan NAME's cgroups on this machine; None without cgroups; LimitNotEnforced when a limit cannot be."""
+    layout = cgroupfs.discover(cgroupfs.cgroup_root(environ))
+    own = cgroupfs.own_cgroups() if layout.v2 is not None else None
+    base = base_dir(layout, os.geteuid() if uid is None else uid, own)
+    placement = plan(layout, base, cgroup_name(state_dir, name), limits, supervised, own)
+    return None if placement is None else Prepared(placement, layout, limits)
+
+
+def owned(path: str, state_dir: str, name: str) -> bool:
+    """Is `path` (from a record) named as daemonctl names NAME's cgroup for this state directory?
+
+    A record is checked whole, but it is a file: nothing is signalled through a
+    cgroup that does not have the name daemonctl gives, in a `daemonctl` directory.
+    """
+    parent, base = os.path.split(os.path.normpath(path))
+    return os.path.basename(parent) == SUBTREE and base == cgroup_name(state_dir, name)
 
 
 def enabled_v2(base: str) -> set[str]:
@@ -220,9 +257,9 @@ def _some(pids: list[int]) -> str:
 
 def _failure(placement: Placement, limits: CgroupLimits, err: OSError) -> Failure:
     where = err.filename or placement.v2
-    if limits.given() and err.errno in (errno.EINVAL, errno.EBUSY, errno.EOPNOTSUPP, errno.ENOTSUP):
-        return LimitNotEnforced(f"cannot set the daemon's limits in {where}: {err.strerror}")
-    return Failure(f"cannot make the daemon's cgroup {where}: {err.strerror}")
+    if limits.given():
+        return LimitNotEnforced(f"cannot enforce the daemon's limits in {where}: {err.strerror}")
+    return CgroupUnusable(f"cannot make the daemon's cgroup {where}: {err.strerror}")
 
 
 def remove(placement: Placement, rmdir: Rmdir = os.rmdir) -> list[str]:

@@ -48,16 +48,17 @@ class ProcessGroup:
             proof = proof._replace(sid=st.sid)
         self.proof = proof
         self.fds: dict[int, int] = {}  # pid -> pidfd of the group's other members, at most max_held
+        self.strays: dict[int, int] = {}  # pid -> pidfd of descendants that left the group (see descendants)
 
     @property
     def pgid(self) -> int | None:
         return self.proof.pgid if self.proof is not None else None
 
     def close(self) -> None:
-        for fd in [self.leader_fd, *self.fds.values()]:
+        for fd in [self.leader_fd, *self.fds.values(), *self.strays.values()]:
             if fd is not None:
                 os.close(fd)
-        self.leader_fd, self.fds = None, {}
+        self.leader_fd, self.fds, self.strays = None, {}, {}
 
     def __enter__(self) -> ProcessGroup:
         return self
@@ -73,7 +74,10 @@ class ProcessGroup:
         """Send `sig` to the group (if provably the daemon's) and to a leader that left it.
 
         Needs no file descriptor per process: a thousand children are signalled as one.
+        Descendants that left the group are found first, while their parents still lead to them.
         """
+        if self.proof is not None:
+            self._find_strays()
         try:
             leader_fd = self._live_leader_fd()
             if self.proof is not None and self._anchored(leader_fd is not None):
@@ -84,6 +88,37 @@ class ProcessGroup:
             pass
         except PermissionError:
             raise PrivilegeError(f"not allowed to send {_name(sig)} to the daemon's processes") from None
+        self._send_strays(sig)
+
+    def _send_strays(self, sig: int) -> None:
+        """`sig` to the descendants that left the group, found now or held since an earlier signal."""
+        for pid, fd in list(self.strays.items()):
+            try:
+                signal.pidfd_send_signal(fd, sig)
+            except ProcessLookupError:
+                os.close(self.strays.pop(pid))
+            except PermissionError:
+                pass  # it became another user's (a setuid program): not ours to signal
+
+    def _find_strays(self) -> None:
+        from daemonctl.proc.descendants import find, still_child
+        from daemonctl.proc.ownership import scan
+
+        assert self.proof is not None
+        pgid = self.proof.pgid
+        roots = {*self.members(), *self.strays}
+        if self.leader_fd is not None and self.leader_pid is not None:
+            roots.add(self.leader_pid)
+        for found in find(roots, lambda st: st.pgid != pgid, scan()):
+            if found.pid in self.strays or len(self.strays) >= self.max_held:
+                continue
+            fd = _try_pidfd(found.pid)
+            if fd is None:
+                continue
+            if still_child(found, self.proof.uid):
+                self.strays[found.pid] = fd
+            else:
+                os.close(fd)
 
     def _anchored(self, leader_running: bool) -> bool:
         """True when a live process, held by a pidfd, shows that group pgid is the daemon's now."""
@@ -157,17 +192,24 @@ class ProcessGroup:
                     self.fds[pid] = fd
                 else:
                     os.close(fd)
-        fds = list(self.fds.values())
+        for pid, fd in list(self.strays.items()):
+            if wait_any([fd], 0):
+                os.close(self.strays.pop(pid))
+        fds = list(self.fds.values()) + list(self.strays.values())
         leader_fd = self._live_leader_fd()
         if leader_fd is not None:
             fds.append(leader_fd)
-        return None if unheld and not self.fds else fds
+        return None if unheld and not self.fds and not self.strays else fds
 
     def _forget(self, fd: int) -> None:
         if fd == self.leader_fd:
             os.close(fd)
             self.leader_fd = None
             return
+        for pid, stray_fd in list(self.strays.items()):
+            if stray_fd == fd:
+                os.close(self.strays.pop(pid))
+                return
         for pid, member_fd in list(self.fds.items()):
             if member_fd == fd:
                 os.close(self.fds.pop(pid))

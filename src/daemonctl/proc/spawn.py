@@ -22,10 +22,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from resource import setrlimit
 from typing import NamedTuple
 
+from daemonctl.proc.cgroupfs import write
 from daemonctl.proc.privileges import Credentials, drop_privileges, set_nice
 from daemonctl.proc.procfs import Identity, boot_id, read_stat
+from daemonctl.proc.rlimits import NUMBERS
 from daemonctl.proc.sigreset import reset_reserved
 
 # Descriptors the grandchild keeps while it sets itself up are moved above this,
@@ -46,6 +49,8 @@ class Launch(NamedTuple):
     nice: int | None = None
     stdin_fd: int | None = None  # /dev/null when None
     pass_fds: tuple[int, ...] = ()  # kept open in the program as 3, 4, ... (the log writer's pipes)
+    cgroups: tuple[str, ...] = ()  # the cgroups it joins first (see containment)
+    rlimits: tuple[tuple[str, int, int], ...] = ()  # (resource, soft, hard) for setrlimit, see rlimits
 
 
 class SpawnError(Exception):
@@ -240,8 +245,12 @@ def _announce(pipe: int, pid: int) -> None:  # pragma: no cover
 
 def _grandchild(launch: Launch, pipe: int, announce: bool = True) -> None:  # pragma: no cover
     """The daemon-to-be: set up the process, then exec. Never returns."""
-    stage = "setpgid"
+    stage = "cgroup"
     try:
+        # First of all: whatever it does from here on, stop finds it in its cgroup.
+        for path in launch.cgroups:
+            write(f"{path}/cgroup.procs", "0")
+        stage = "setpgid"
         # After the double fork we sit in the dead intermediate's group: lead our own,
         # so that stop can signal everything the program starts.
         os.setpgid(0, 0)
@@ -259,6 +268,9 @@ def _grandchild(launch: Launch, pipe: int, announce: bool = True) -> None:  # pr
         _close_fds(keep={pipe, *range(3, 3 + len(passed))})
         stage = "nice"
         set_nice(launch.nice)
+        for name, soft, hard in launch.rlimits:
+            stage = f"limit {name}"  # before dropping privileges: only root may raise a hard limit
+            setrlimit(NUMBERS[name], (soft, hard))
         stage = "user"
         drop_privileges(launch.credentials)
         # With the program's own rights: a --chdir its user can change (a symlink into

@@ -22,14 +22,14 @@ class Usage(NamedTuple):
         return {"tasks": self.tasks, "memory": self.memory, "cpu_seconds": cpu}
 
 
-UNKNOWN = Usage(None, None, None)
+NO_FIGURES = Usage(None, None, None)
 
 
 def of_cgroup(path: str, v1: Iterable[str] = (), proc: str = PROC) -> Usage:
     """The figures of the cgroup at `path` and below: memory from memory.current, else from the cgroup
     v1 memory cgroup among `v1`, else the processes' resident memory; CPU from cpu.stat."""
     if not os.path.isdir(path):
-        return UNKNOWN
+        return NO_FIGURES
     pids = cgroupfs.procs(path)
     memory = cgroupfs.read_int(f"{path}/memory.current")
     if memory is None:

@@ -185,12 +185,15 @@ def regex(value: Any) -> str | None:
 
 
 def last_exit(value: Any) -> str | None:
-    """{"code": 0-255 | "signal": 1-64, "at": time}, as the supervisor writes it."""
+    """{"code": 0-255 | "signal": 1-64, "at": time}, as the supervisor writes it; "oom": true when the
+    OOM killer ended the run."""
     if type(value) is not dict:
         return f"must be an object, not {kind_of(value)}"
-    keys = set(value)
+    keys = set(value) - {"oom"}
     if keys not in ({"code", "at"}, {"signal", "at"}):
         return "must hold \"at\" and one of \"code\" or \"signal\""
+    if "oom" in value and value["oom"] is not True:
+        return "may only say \"oom\": true"
     problem = integer(0, 255)(value["code"]) if "code" in value else integer(1, 64)(value["signal"])
     return problem or timestamp(value["at"])
 

@@ -11,6 +11,10 @@ from daemonctl.store import checks, schema
 from daemonctl.store.atomic import remove
 from daemonctl.store.schema import FORMAT
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daemonctl.proc.containment import Placement
+
 
 class CorruptRecord(Exception):
     """A record file exists but is not a whole, valid record."""
@@ -57,6 +61,10 @@ class StartSpec(NamedTuple):
     log_keep: int = DEFAULTS["log_keep"]
     log_timestamps: bool = DEFAULTS["log_timestamps"]
     syslog: str | None = DEFAULTS["syslog"]  # the facility
+    memory_max: int | None = DEFAULTS["memory_max"]  # bytes (see proc/containment.py)
+    tasks_max: int | None = DEFAULTS["tasks_max"]
+    cpu_max: float | None = DEFAULTS["cpu_max"]  # percent of one CPU
+    limit: dict[str, list[int | None]] = DEFAULTS["limit"]  # {resource: [soft, hard]}, None unlimited; never changed in place
     # The environment the program inherits, as the caller of the start that recorded
     # it had it; --env-file and --env go over it. None in records older than it.
     caller_env: dict[str, str] | None = None
@@ -95,6 +103,18 @@ class Record(NamedTuple):
     # The process group of the daemon and what it starts, when it is not the daemon's own PID:
     # a --forking daemon that forked from its session's leader stays in that leader's group.
     pgid: int | None = None
+    # Its cgroup (a directory of the v2 hierarchy) and the cgroup v1 ones of its limits, where
+    # cgroups are usable: what stop signals and waits for, and removes after (see containment).
+    cgroup: str | None = None
+    cgroup_v1: list[str] | None = None
+
+    @property
+    def placement(self) -> "Placement | None":
+        if self.cgroup is None:
+            return None
+        from daemonctl.proc.containment import Placement
+
+        return Placement(self.cgroup, tuple(self.cgroup_v1 or ()), self.spec.respawn is not None)
 
     @property
     def identity(self) -> Identity | None:
@@ -134,6 +154,7 @@ class Record(NamedTuple):
         data.update(started_at=self.started_at, stopped_at=self.stopped_at)
         data.update(supervisor_pid=self.supervisor_pid, supervisor_starttime=self.supervisor_starttime)
         data.update(restarts=self.restarts, last_exit=self.last_exit, sid=self.sid, pgid=self.pgid)
+        data.update(cgroup=self.cgroup, cgroup_v1=self.cgroup_v1)
         data.update(spec)
         return data
 

@@ -81,6 +81,8 @@ FIELDS: dict[str, Check] = {
     "last_exit": optional(last_exit),
     "sid": PID,  # the session the program was started in: its intermediate's PID
     "pgid": PID,  # the daemon's process group, when it is not its own PID (--forking)
+    "cgroup": optional(path),  # its cgroup v2 directory (see proc/containment.py)
+    "cgroup_v1": optional(items(path, max_items=3)),  # the cgroup v1 directories of its limits
     # How it was started (record.StartSpec): the command, then the start options as
     # start_options.py declares them, with every path absolute.
     "command": items(text(), min_items=1),

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from daemonctl.faults import crash_point
+from daemonctl.proc.containment import Placement
 from daemonctl.proc.pidfd import open_verified, wait_any
 from daemonctl.proc.procfs import Identity
 from daemonctl.proc.spawn import Launch, parse_report, spawn
@@ -26,13 +27,18 @@ def spawn_supervised(
     stderr_fd: int,
     on_ready: Callable[[Identity], None] | None = None,
     writer_lock: str | None = None,
+    placement: Placement | None = None,
 ) -> tuple[Identity, Identity]:
     """Start a supervisor, which starts the program: (supervisor, program); SpawnError if either fails.
 
-    `on_ready(supervisor)` runs before the supervisor may exec (see spawn).
+    `on_ready(supervisor)` runs before the supervisor may exec (see spawn). With a
+    `placement`, the supervisor is in its `supervisor` cgroup, each run of the program in `program`.
     """
+    rec = Record(name, spec)
+    if placement is not None:
+        rec = rec._replace(cgroup=placement.v2, cgroup_v1=list(placement.v1))
     config = {
-        "record": Record(name, spec).to_json(),
+        "record": rec.to_json(),
         "env": env,
         "record_path": str(record_path),
         "lock_path": str(lock_path),
@@ -55,7 +61,10 @@ def spawn_supervised(
         raise
     # -P: nothing from the working directory shadows the supervisor's own modules.
     argv = [sys.executable, "-P", "-m", "daemonctl.supervise.resident"]
-    launch = Launch(sys.executable, argv, dict(os.environ), "/", 0o022, write_end, stderr_fd, stdin_fd=config_fd)
+    launch = Launch(
+        sys.executable, argv, dict(os.environ), "/", 0o022, write_end, stderr_fd, stdin_fd=config_fd,
+        cgroups=(placement.supervisor,) if placement is not None and placement.supervisor else (),
+    )
     try:
         try:
             supervisor = spawn(launch, on_ready=on_ready)

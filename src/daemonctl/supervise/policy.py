@@ -27,6 +27,7 @@ class Ending(NamedTuple):
 
     code: int | None = None
     signal: int | None = None
+    oom: bool = False  # the OOM killer ended it (its cgroup's count of OOM kills went up)
 
     @property
     def failed(self) -> bool:
@@ -41,6 +42,8 @@ class Ending(NamedTuple):
         return cls(code=os.waitstatus_to_exitcode(status))
 
     def describe(self) -> str:
+        if self.oom:
+            return f"killed by signal {self.signal} (out of memory)"
         if self.signal is not None:
             return f"killed by signal {self.signal}"
         return f"exited with status {self.code}"

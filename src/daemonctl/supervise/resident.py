@@ -16,9 +16,13 @@ import signal
 import time
 
 from daemonctl.faults import crash_point
+from daemonctl.proc.cgroupstop import members_of
+from daemonctl.proc.containment import PROGRAM
 from daemonctl.proc.privileges import Credentials, credentials_of, pinned
 from daemonctl.proc.procfs import Identity, read_stat
+from daemonctl.proc.rlimits import for_setrlimit
 from daemonctl.proc.spawn import Launch, SpawnError, parse_report, spawn_child
+from daemonctl.proc.usage import oom_kills
 from daemonctl.start_options import recorded
 from daemonctl.states import RESTARTING, RUNNING
 from daemonctl.store import schema
@@ -87,13 +91,16 @@ _writer: LogWriter | None = None  # set in main when the supervisor writes the l
 
 class ProgramChild:
     """The program, our child, leader of its own process group (`pgid`: the group it is in, when
-    not its own: a --forking daemon forked from its session's leader)."""
+    not its own: a --forking daemon forked from its session's leader), and alone in its cgroup where it has one."""
 
-    def __init__(self, pid: int, pgid: int | None = None) -> None:
+    def __init__(self, pid: int, pgid: int | None = None, spec: Spec | None = None, ooms: int | None = None) -> None:
         self.pid = pid
         self.pgid = pid if pgid is None else pgid
         self.reaped = False
         self.reaps_strays = True  # False under a set's supervisor: its other children are other instances'
+        self.cgroup = spec.program_cgroup if spec is not None else None
+        self.cgroup_v1 = spec.cgroup_v1 if spec is not None else ()
+        self.ooms = ooms  # the cgroup's count of OOM kills before this run; None where none is kept
 
     def wait(self) -> Ending:
         if _writer is not None:
@@ -105,13 +112,19 @@ class ProgramChild:
             os.killpg(self.pgid, signal.SIGKILL)
         except OSError:
             pass
+        if self.cgroup is not None:
+            clear_cgroup(self.cgroup)  # the next run starts in an empty cgroup
         _, status = os.waitpid(self.pid, 0)
         self.reaped = True
         if self.reaps_strays:
             _reap_strays()
         if _writer is not None:
             _writer.pump.end_of_run()  # its last lines, and an unfinished one, before the next run's
-        return Ending.of_wait_status(status)
+        ending = Ending.of_wait_status(status)
+        if self.ooms is not None and ending.signal == signal.SIGKILL:
+            after = oom_kills(self.cgroup, self.cgroup_v1) if self.cgroup else None
+            ending = ending._replace(oom=after is not None and after > self.ooms)
+        return ending
 
     def signal(self, sig: int, group: bool = False) -> None:
         if self.reaped:
@@ -135,6 +148,16 @@ def _reap_strays() -> None:
             return
         if pid == 0:
             return
+CLEAR_TIMEOUT = 10.0  # for what a run left in its cgroup to be gone (killed) before the next one
+
+
+def clear_cgroup(path: str) -> None:
+    """KILL whatever a run left in its cgroup and wait until it is gone."""
+    members = members_of(path)
+    if members is None:
+        return
+    members.send(signal.SIGKILL)
+    members.wait_gone(CLEAR_TIMEOUT)
 
 
 class Spec:
@@ -154,6 +177,12 @@ class Spec:
         self.forking: bool = recorded(data, "forking")
         self.pid_from: str | None = recorded(data, "pid_from")
         self.ready_timeout: float = recorded(data, "ready_timeout")
+        cgroup: str | None = data.get("cgroup")
+        self.program_cgroup = f"{cgroup}/{PROGRAM}" if cgroup is not None else None
+        self.cgroup_v1: tuple[str, ...] = tuple(data.get("cgroup_v1") or ())
+        # What each run joins before its exec: its cgroup, and the v1 ones of its limits.
+        self.program_cgroups = (self.program_cgroup, *self.cgroup_v1) if self.program_cgroup is not None else ()
+        self.rlimits = for_setrlimit(recorded(data, "limit"))
         self.policy = Policy(
             recorded(data, "respawn") or "on-failure",
             float(recorded(data, "restart_delay")),
@@ -161,6 +190,10 @@ class Spec:
             float(recorded(data, "min_uptime")),
             recorded(data, "max_restarts"),
         )
+
+    def ooms(self) -> int | None:
+        """The program cgroup's count of OOM kills so far (taken before each run)."""
+        return oom_kills(self.program_cgroup, self.cgroup_v1) if self.program_cgroup is not None else None
 
 
 def open_logs(spec: Spec, creds: Credentials | None) -> tuple[int, int]:
@@ -209,13 +242,15 @@ def spawn_program(
     spec: Spec, env: dict[str, str], creds: Credentials | None, on_ready: Callable[[int], object] | None = None
 ) -> tuple[int, bytes]:
     if _writer is not None:
-        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, _writer.out, _writer.err, creds, spec.nice)
+        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, _writer.out, _writer.err, creds, spec.nice,
+                        cgroups=spec.program_cgroups, rlimits=spec.rlimits)
         pid, report = spawn_child(launch, on_ready=on_ready)
         _writer.sink.set_pid(pid)
         return pid, report
     out, err = open_logs(spec, creds)
     try:
-        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, out, err, creds, spec.nice)
+        launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, out, err, creds, spec.nice,
+                        cgroups=spec.program_cgroups, rlimits=spec.rlimits)
         return spawn_child(launch, on_ready=on_ready)
     finally:
         os.close(out)
@@ -230,6 +265,7 @@ def start_program(
 
     Whatever fails, the supervisor goes on: the policy counts the run as a failed start.
     """
+    ooms = spec.ooms()
     try:
         pid, report = spawn_program(spec, env, creds, on_ready)
     except OSError:
@@ -248,11 +284,11 @@ def start_program(
         tell(f"daemonctl: supervisor: cannot start {spec.executable} ({err.stage}): {err.strerror}")
         raise OSError(err.errno, err.strerror) from None
     if spec.forking:
-        return adopt_daemon(spec, pid, Rights.of(creds))
-    return ProgramChild(pid)
+        return adopt_daemon(spec, pid, Rights.of(creds), ooms)
+    return ProgramChild(pid, spec=spec, ooms=ooms)
 
 
-def adopt_daemon(spec: Spec, first: int, rights: Rights | None) -> ProgramChild:
+def adopt_daemon(spec: Spec, first: int, rights: Rights | None, ooms: int | None = None) -> ProgramChild:
     """--forking: once the first process (our child) exits 0, the daemon it left (ours as
     subreaper, see proc/adopt); else an OSError, told in one line on our stderr (its log),
     with what it left killed."""
@@ -284,7 +320,7 @@ def adopt_daemon(spec: Spec, first: int, rights: Rights | None) -> ProgramChild:
     except adopt.NotAdopted as err:
         adopt.kill_left(err.left)
         return _not_adopted(f"the program exited with status 0 but {'its' if spec.pid_from else 'it'} {err.message}")
-    return ProgramChild(found.identity.pid, found.pgid)
+    return ProgramChild(found.identity.pid, found.pgid, spec, ooms)
 
 
 def _not_adopted(why: str) -> ProgramChild:
@@ -388,7 +424,7 @@ class RecordKeeper:
 
 def last_exit(ending: Ending) -> dict[str, Any]:
     key, value = ("signal", ending.signal) if ending.signal is not None else ("code", ending.code)
-    return {key: value, "at": iso()}
+    return {key: value, "at": iso(), **({"oom": True} if ending.oom else {})}
 
 
 # `stop` of a supervisor that writes the logs: restart nothing, touch no record, write the logs
@@ -488,6 +524,7 @@ def main() -> int:
         lambda: start_program(spec, env, creds, record_restart), spec.policy, keeper, sleep=_interruptible_sleep(wake_read)
     )
     _install_signals(sup, wake_write)
+    ooms = spec.ooms()
     try:
         # Recorded before it may exec (and before daemonctl hears of it), so that a
         # daemonctl killed now, or a stop that kills us, still finds the program in the
@@ -499,11 +536,11 @@ def main() -> int:
     except SpawnError as err:
         pid, report = 0, f"P 0 0\nE {err.errno} {err.stage}\n".encode()
     crash_point("supervisor:spawned")
-    child = ProgramChild(pid)
+    child = ProgramChild(pid, spec=spec, ooms=ooms)
     if spec.forking and pid and b"\nE " not in b"\n" + report:
         # daemonctl waits for this report: it learns the adopted daemon, or why there is none.
         try:
-            child = adopt_daemon(spec, pid, keeper.rights)
+            child = adopt_daemon(spec, pid, keeper.rights, ooms)
         except OSError as err:
             pid, report = 0, f"P 0 0\nE {err.errno or 0} adopt\n".encode()
         else:

@@ -228,6 +228,29 @@ options:
     type: str
     choices: [kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, local0, local1,
       local2, local3, local4, local5, local6, local7]
+  memory_max:
+    description:
+      - 'Memory limit of the daemon, all its processes: bytes, or with K, M, G, T.'
+      - daemonctl's C(--memory-max).
+      - Bytes, or a whole number with K, M, G or T (powers of 1024), as a string.
+    type: str
+  tasks_max:
+    description:
+      - Most processes and threads of the daemon at once.
+      - daemonctl's C(--tasks-max).
+    type: int
+  cpu_max:
+    description:
+      - CPU time of the daemon, in percent of one CPU (50, 250).
+      - daemonctl's C(--cpu-max).
+      - Percent of one CPU (50, 250).
+    type: float
+  limit:
+    description:
+      - A setrlimit of the program (repeatable), e.g. nofile=4096 or core=unlimited.
+      - daemonctl's C(--limit).
+      - A mapping of resource (nofile, core, ...) to SOFT or SOFT:HARD, V(unlimited) allowed.
+    type: dict
   # END start options
 notes:
   - A failure of daemonctl fails the task with daemonctl's own error line and exit status in
@@ -365,13 +388,17 @@ START_OPTIONS = (
     ('syslog', '--syslog', 'choice', None, ('kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news',
         'uucp', 'cron', 'authpriv', 'ftp', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5',
         'local6', 'local7'), False),
+    ('memory_max', '--memory-max', 'size', None, (), False),
+    ('tasks_max', '--tasks-max', 'integer', None, (), False),
+    ('cpu_max', '--cpu-max', 'percent', None, (), False),
+    ('limit', '--limit', 'rlimits', {}, (), False),
 )
 # END start options
 
 # The module's type of each kind of start option.
 ANSIBLE_TYPES = {
     "path": "path", "text": "str", "seconds": "float", "integer": "int", "choice": "str", "flag": "bool",
-    "octal": "str", "env": "dict", "size": "str",
+    "octal": "str", "env": "dict", "size": "str", "percent": "float", "rlimits": "dict",
 }
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 RUNNING_STATES = ("running", "restarting")  # `status` exits 0: the daemon is up (or about to be again)
@@ -421,6 +448,16 @@ def parse_size(flag, text):
     return int(number) * SIZE_UNITS[unit]
 
 
+def parse_rlimit(flag, name, text):
+    """SOFT[:HARD] of --limit NAME, as daemonctl records it: [soft, hard], None for unlimited."""
+    def one(word):
+        word = word.strip()
+        return None if word.lower() in ("unlimited", "infinity") else parse_size(f"{flag} {name}", word)
+
+    soft, colon, hard = str(text).partition(":")
+    return [one(soft), one(hard) if colon else one(soft)]
+
+
 def as_recorded(name, flag, kind, value):
     """The task's value of a start option, as daemonctl's record will hold it."""
     if kind == "path":
@@ -439,6 +476,11 @@ def as_recorded(name, flag, kind, value):
         return {str(key): "" if item is None else str(item) for key, item in value.items()}
     if kind == "size":
         return parse_size(flag, value)
+    if kind == "percent":
+        percent = float(value)
+        return int(percent) if percent.is_integer() else percent
+    if kind == "rlimits":
+        return {str(key).lower(): parse_rlimit(flag, key, item) for key, item in value.items()}
     if kind == "seconds":
         return float(value)
     if kind == "integer":
@@ -454,6 +496,9 @@ def cli_args(flag, kind, value):
         return [flag] if value else []
     if kind == "env":
         return [f"{flag}={key}={item}" for key, item in sorted(value.items())]
+    if kind == "rlimits":
+        word = lambda v: "unlimited" if v is None else str(v)  # noqa: E731
+        return [f"{flag}={key}={word(soft)}:{word(hard)}" for key, (soft, hard) in sorted(value.items())]
     if kind == "seconds":
         return [f"{flag}={value!r}"]
     return [f"{flag}={value}"]
