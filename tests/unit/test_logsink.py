@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from daemonctl.store.rotation import RotatingLog, SafeOps
 from daemonctl.supervise.logsink import LogSettings, LogSink, build_sink, wanted
 from daemonctl.supervise.pump import Pump
@@ -103,3 +105,25 @@ def test_pump_wait_returns_when_another_descriptor_is_ready_and_reads_meanwhile(
     for fd in (out_w, err_w, other_r, other_w):
         os.close(fd)
     pump.close()
+
+
+def test_the_writer_lock_is_waited_for_but_never_forever(tmp_path):
+    import fcntl
+
+    from daemonctl.supervise.logwriter import hold_lock
+
+    path = str(tmp_path / "w.writer.lock")
+    held = os.open(path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)  # a previous writer still draining
+    naps = []
+    fd = hold_lock(path, wait=0.0, sleep=naps.append)
+    os.close(fd)
+    os.close(held)  # the previous writer is done: the next one gets the lock at once
+    fd = hold_lock(path, wait=0.0, sleep=naps.append)
+    other = os.open(path, os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(other)
+        os.close(fd)

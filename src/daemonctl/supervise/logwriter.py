@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 from daemonctl.proc.privileges import credentials_of, pinned
@@ -43,11 +45,26 @@ def read_line(fd: int) -> bytes:
     return data
 
 
-def hold_lock(path: str) -> int:
-    """The writer's lock of this daemon, waited for (a previous writer may still be draining)."""
+LOCK_WAIT = 10.0  # seconds a previous writer may take to finish before we write alongside it
+
+
+def hold_lock(path: str, wait: float = LOCK_WAIT, sleep: Callable[[float], None] = time.sleep) -> int:
+    """The writer's lock of this daemon (an fd holding it), waited for while a previous writer drains.
+
+    Never for more than `wait`: a previous writer kept alive by something its program left
+    running (holding the old pipes) must not block the new program once its pipes are full.
+    Past that, the fd is returned without the lock, and both write for a while.
+    """
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return fd
+            sleep(0.01)
 
 
 def main() -> int:
