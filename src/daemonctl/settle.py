@@ -152,7 +152,7 @@ def undo(pending: Pending) -> list[str]:
         # --forking, or one that daemonized itself under --wait or readiness), anything else.
         stop_left(pending.progress, pending.host())
     if pending.spec.log_writer:
-        from daemonctl.supervise.logclient import await_drained
+        from daemonctl.store.writerlock import await_drained
 
         await_drained(pending.state.writer_lock(pending.name))  # the last lines shown are in the log
     undo_commit(pending.state, pending.name, pending.spec, pending.previous)

@@ -112,7 +112,7 @@ def _await_logs(daemon: Daemon) -> None:
     rec, path = daemon.record, daemon.target.record_path
     if rec is None or path is None or not rec.spec.log_writer:
         return
-    from daemonctl.supervise.logclient import await_drained
+    from daemonctl.store.writerlock import await_drained
 
     await_drained(StateDir(os.path.dirname(path)).writer_lock(rec.name))
 def _remove_cgroups(daemon: Daemon) -> None:

@@ -395,3 +395,10 @@ def test_bad_log_options_are_one_line_and_exit_2_leaving_nothing(dctl, opts, wor
     cp = dctl("start", "-n", "bad", *opts, SLEEP, "100")
     assert cp.returncode == 2 and cp.stderr.count("\n") == 1 and words in cp.stderr, cp.stderr
     assert not list(dctl.state_dir.glob("bad*.json")) and writers(dctl) == []
+
+
+def test_a_start_that_fails_within_wait_shows_the_last_lines_the_writer_wrote(dctl):
+    cp = dctl("start", "-n", "boom", "--wait", "3", "--log-timestamps", "--",
+              "/bin/sh", "-c", "echo first words; echo last words >&2; exit 3")
+    assert cp.returncode == 1 and "last words" in cp.stderr and "first words" in cp.stderr, cp.stderr
+    assert writers(dctl) == [] and not dctl.pidfile("boom").exists()

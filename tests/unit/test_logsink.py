@@ -110,7 +110,7 @@ def test_pump_wait_returns_when_another_descriptor_is_ready_and_reads_meanwhile(
 def test_the_writer_lock_is_waited_for_but_never_forever(tmp_path):
     import fcntl
 
-    from daemonctl.supervise.logwriter import hold_lock
+    from daemonctl.store.writerlock import hold_lock
 
     path = str(tmp_path / "w.writer.lock")
     held = os.open(path, os.O_RDWR | os.O_CREAT)

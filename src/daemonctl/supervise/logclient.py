@@ -8,18 +8,15 @@ program's PID (syslog's tag) before the program may exec.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 import sys
-import time
 from typing import Any
 
 from daemonctl.proc.procfs import Identity
 from daemonctl.proc.spawn import Launch, spawn
+from daemonctl.store.writerlock import hold_lock
 
-DRAIN_WAIT = 6.0  # how long stop waits for the writer to write the last lines (it gives up after 5 s)
 WRITER_MODULE = "daemonctl.supervise.logwriter"
 
 
@@ -83,37 +80,24 @@ def writer_config(name: str, spec: Any, lock_path: str, env: dict[str, str], env
 def spawn_writer(config: dict[str, Any], pipes: WriterPipes, stderr_fd: int) -> Identity:
     """Start the writer, detached; SpawnError if it cannot start. The program is started next."""
     pipes._write_ctl(json.dumps(config).encode("utf-8") + b"\n")
-    devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+    # Taken here, before the program can write a line, and inherited by the writer (see writerlock).
+    lock = hold_lock(config["lock_path"])
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+    except BaseException:
+        os.close(lock)
+        raise
     try:
         argv = [sys.executable, "-P", "-m", WRITER_MODULE]
         launch = Launch(
             sys.executable, argv, dict(os.environ), "/", 0o022, devnull, stderr_fd,
-            stdin_fd=pipes.ctl_read, pass_fds=(pipes.out_read, pipes.err_read),
+            stdin_fd=pipes.ctl_read, pass_fds=(pipes.out_read, pipes.err_read, lock),
         )
         identity = spawn(launch)
     finally:
         os.close(devnull)
+        os.close(lock)
     # The writer holds its own copies now: ours would keep the pipes open after it ends.
     for fd in (pipes.ctl_read, pipes.out_read, pipes.err_read):
         pipes._close(fd)
     return identity
-
-
-def await_drained(lock_path: str, timeout: float = DRAIN_WAIT) -> bool:
-    """Wait until no log writer of the daemon holds its lock (its last lines written); False after `timeout`."""
-    try:
-        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        return True  # never had a writer
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                return True
-            except OSError as err:
-                if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN) or time.monotonic() >= deadline:
-                    return False
-            time.sleep(0.01)
-    finally:
-        os.close(fd)

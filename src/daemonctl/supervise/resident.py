@@ -50,8 +50,8 @@ class LogWriter:
     """
 
     def __init__(self, config: dict[str, Any], creds: Credentials | None) -> None:
+        from daemonctl.store.writerlock import hold_lock
         from daemonctl.supervise.logsink import LogSettings, build_sink, set_timezone
-        from daemonctl.supervise.logwriter import hold_lock
         from daemonctl.supervise.pump import Pump, widen
 
         set_timezone(config.get("tz"))
