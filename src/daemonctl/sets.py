@@ -164,9 +164,12 @@ def _specs(
 def _check_same_command(name: str, keep: list[int], records: dict[int, Record | None], asked: StartSpec) -> None:
     from daemonctl.start import same_command
 
+    assert asked.template is not None
     for i in keep:
         rec = records.get(i)
-        if rec is not None and not same_command(rec.spec, asked._replace(command=instance_command(asked.command, i))):
+        # Instance i's own command: from the template (asked's command has instance 1's number in it).
+        mine = asked._replace(command=instance_command(asked.template["command"], i))
+        if rec is not None and not same_command(rec.spec, mine):
             raise Failure(
                 f"{instance_name(name, i)} is already running another command; start this one under a name "
                 f"of its own with -n NAME, or replace it with daemonctl restart {name} -- PROGRAM [ARG]..."

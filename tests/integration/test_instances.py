@@ -407,6 +407,14 @@ def test_start_of_a_set_by_its_name_and_another_command_refused(dctl):
     assert "restart web" in cp.stderr and [dctl.pid(f"web@{i}") for i in (1, 2)] == again
 
 
+def test_the_same_command_with_i_again_is_already_running(dctl):
+    assert_ok(dctl("start", "-n", "web", "--instances", "2", SLEEP, "30%i"))
+    first = [dctl.track(p) for p in pids(dctl, "web", 2)]
+    cp = dctl("start", "-n", "web", "--instances", "2", SLEEP, "30%i")
+    assert_ok(cp)
+    assert "web@2 is already running" in cp.stderr and pids(dctl, "web", 2) == first
+
+
 def test_a_killed_set_supervisor_leaves_dead_instances_that_stop_and_start_take_over(dctl):
     assert_ok(dctl("start", "-n", "w", "--instances", "2", "--respawn", *FAST, SLEEP, "300"))
     sup = dctl.track(supervisors(dctl, "w", 2).pop())

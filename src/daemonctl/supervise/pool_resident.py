@@ -166,13 +166,17 @@ def adopt(pool: Pool, conn: _socket.socket, me: Identity) -> None:
     keeper = PoolKeeper(record_path, lock_path, me, Rights.of(creds))
     member: Member | None = None
 
-    def record_restart(pid: int) -> None:
-        assert member is not None
-        if not keeper.started(ProgramChild(pid), member.restarts + 1):
+    def record_start(pid: int, restarts: int) -> None:
+        # Recorded before it may exec: a program no record names never runs.
+        if not keeper.started(ProgramChild(pid), restarts):
             raise OSError(errno.ESTALE, "the record is no longer this supervisor's")
 
+    def record_restart(pid: int) -> None:
+        assert member is not None
+        record_start(pid, member.restarts + 1)
+
     try:
-        pid, report = spawn_program(spec, env, creds, on_ready=lambda pid: keeper.started(ProgramChild(pid), 0))
+        pid, report = spawn_program(spec, env, creds, on_ready=lambda pid: record_start(pid, 0))
     except OSError as err:
         pid, report = 0, f"P 0 0\nE {err.errno or 0} stdio\n".encode()
     except SpawnError as err:
