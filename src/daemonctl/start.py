@@ -12,8 +12,8 @@ from daemonctl.forking import pid_before, programs_own_pidfile
 from daemonctl.interrupts import InterruptGuard
 from daemonctl.options import StartOptions
 from daemonctl.proc.adopt import Host
-from daemonctl.proc.cgroup_limits import OPTION, CgroupLimits
-from daemonctl.proc.containment import CgroupUnusable, LimitNotEnforced, Placement, Prepared, create, prepare
+from daemonctl.proc.cgroup_limits import CgroupLimits
+from daemonctl.proc.containment import CgroupUnusable, Placement, Prepared, create, prepare
 from daemonctl.proc.containment import remove as remove_cgroups
 from daemonctl.proc.privileges import Credentials, credentials_of, credentials_to_switch
 from daemonctl.proc.procfs import Identity, exe_of, pid_alive, read_stat
@@ -257,14 +257,9 @@ def cgroup_limits(spec: StartSpec) -> CgroupLimits:
 
 def _contain(state: StateDir, name: str, spec: StartSpec) -> Prepared | None:
     """The daemon's cgroups as planned here (None: no cgroups); a limit nothing here enforces fails the start."""
-    limits = cgroup_limits(spec)
-    if spec.respawn and spec.instance is not None:
-        # The set's one supervisor runs every instance's program: it puts none of them in a cgroup yet.
-        if limits.given():
-            raise LimitNotEnforced(f"cannot enforce {OPTION[limits.given()[0][0]]} for an instance of a set under "
-                                   "--respawn: the set's supervisor runs its programs without cgroups")
-        return None
-    return prepare(str(state.path), name, limits, spec.respawn is not None)
+    # An instance of a respawned set: its program goes in the instance's `program` cgroup, the
+    # set's one supervisor in none of them (supervise/poolclient.py).
+    return prepare(str(state.path), name, cgroup_limits(spec), spec.respawn is not None)
 
 
 def _create_cgroups(prepared: Prepared, undo: ExitStack) -> Placement | None:
@@ -418,8 +413,9 @@ def _spawn(
             # An instance of a set: its program runs under the set's one supervisor.
             from daemonctl.supervise.poolclient import spawn_in_pool
 
-            supervisor, program = spawn_in_pool(state, name, spec, env, logs.err_fd, on_ready=commit)
-            launched = Launched(program, supervisor, commit.sid, pool=True)
+            supervisor, program = spawn_in_pool(state, name, spec, env, logs.err_fd, on_ready=commit,
+                                                placement=commit.placement)
+            launched = Launched(program, supervisor, commit.sid, pool=True, placement=commit.placement)
             try:
                 commit.complete(launched)
             except BaseException:

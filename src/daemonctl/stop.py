@@ -152,7 +152,7 @@ def _stop_supervised(daemon: Daemon, schedule: Schedule, label: str, members: "C
     if rec.state not in ACTIVE:
         return WAS_NOT_RUNNING, daemon  # exited, failed or stopped: nothing of it is ours to signal
     if rec.spec.instance is not None and daemon.supervisor is not None:
-        return _release(daemon, schedule, label)
+        return _release(daemon, schedule, label, members)
     programs = end_supervisor(rec.supervisor, writes_logs=rec.spec.log_writer)
     # The supervisor records its program before letting it exec: now that it is gone,
     # the record names every program that may run (a start killed meanwhile included).
@@ -185,7 +185,7 @@ def _program_part(members: "CgroupMembers | None", rec: record_mod.Record) -> "C
     return None if program is None else program.with_since(rec.supervisor_starttime)
 
 
-def _release(daemon: Daemon, schedule: Schedule, label: str) -> tuple[str, Daemon]:
+def _release(daemon: Daemon, schedule: Schedule, label: str, members: "CgroupMembers | None") -> tuple[str, Daemon]:
     """An instance under its set's supervisor, which supervises others too: release the instance
     (its record stops naming the supervisor, which then lets it end unrestarted), then stop its
     program. The supervisor writes the record only under the lock this stop holds."""
@@ -198,9 +198,12 @@ def _release(daemon: Daemon, schedule: Schedule, label: str) -> tuple[str, Daemo
     except OSError as err:
         raise write_failure(err, "record", path) from None
     daemon = daemon._replace(target=daemon.target._replace(record=released), supervisor=None)
+    program_part = _program_part(members, rec)  # its `program` cgroup, where it has one
+    if program_part is not None and program_part.members():
+        _run_group(schedule, program_part, label, daemon.pid)
     if daemon.identity is not None and is_alive(daemon.identity):
-        _run(schedule, ProcessGroup(daemon.identity, proof(daemon)), label, daemon.pid)
-    else:
+        _run(schedule, ProcessGroup(daemon.identity, proof(daemon)), label, daemon.pid)  # ran outside it
+    elif program_part is None:
         _stop_leftovers(daemon, schedule, label)
     # The pidfile names the supervisor, which the released record no longer does.
     if daemon.pidfile_pid is not None and wrote_pidfile(rec, daemon.target.pidfile, daemon.pidfile_pid):

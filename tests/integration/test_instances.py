@@ -20,6 +20,8 @@ from .helpers import (
     alive,
     assert_ok,
     assert_one_error,
+    cgroups_of,
+    cgroups_usable,
     cmdline,
     environ,
     live_pids_where,
@@ -476,3 +478,39 @@ def test_a_set_of_programs_that_daemonize_themselves(dctl):
     assert [cmdline(p)[-1] for p in daemons] == ["301", "302", "303"]
     assert_ok(dctl("stop", "fk"))
     assert all(wait_gone(p) for p in daemons)
+
+
+def v2_cgroup_of(pid):
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        if line.startswith("0::"):
+            return line[3:]
+    return None
+
+
+def test_each_instance_of_a_respawned_set_in_its_own_cgroup(dctl):
+    if not cgroups_usable():
+        pytest.skip("needs root and a cgroup v2 hierarchy")
+    marker = str(random.randrange(40000, 49999))
+    # Each program leaves a child out of its process group; a limit is accepted, not refused.
+    assert_ok(dctl("start", "-n", "w", "--instances", "2", "--respawn", *FAST, "--memory-max", "256M",
+                   SH, "-c", f"setsid {SLEEP} {marker} & exec {SLEEP} 300"))
+    sup = dctl.track(supervisors(dctl, "w", 2).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2)]
+    recs = [dctl.record(f"w@{i}") for i in (1, 2)]
+    assert all(r["cgroup"] for r in recs) and recs[0]["cgroup"] != recs[1]["cgroup"]
+    for rec, pid in zip(recs, progs, strict=True):
+        assert v2_cgroup_of(pid).endswith(f"{rec['name']}/program")
+    assert f"{recs[0]['name']}" not in (v2_cgroup_of(sup) or "") and "w@2" not in (v2_cgroup_of(sup) or "")
+    objs, code = status(dctl, "w")
+    assert code == 0 and [o["tasks"] for o in objs] == [2, 2]
+
+    def escaped():
+        return live_pids_where(lambda p: cmdline(p) == [SLEEP, marker])
+
+    assert wait_for(lambda: len(escaped()) == 2)
+    assert_ok(dctl("stop", "w@1"))
+    assert wait_for(lambda: len(escaped()) == 1)  # w@1's escaped child went with it, w@2's stays
+    assert not Path(recs[0]["cgroup"]).exists() and Path(recs[1]["cgroup"]).exists() and alive(sup)
+    assert_ok(dctl("stop", "w"))
+    assert wait_gone(sup) and wait_for(lambda: not escaped())
+    assert cgroups_of(dctl.state_dir) == []

@@ -175,6 +175,7 @@ def adopt(pool: Pool, conn: _socket.socket, me: Identity) -> None:
         assert member is not None
         record_start(pid, member.restarts + 1)
 
+    ooms = spec.ooms()  # its cgroup's OOM kills before this run (None: no cgroup)
     try:
         pid, report = spawn_program(spec, env, creds, on_ready=lambda pid: record_start(pid, 0))
     except OSError as err:
@@ -188,7 +189,7 @@ def adopt(pool: Pool, conn: _socket.socket, me: Identity) -> None:
         if pid:
             os.waitpid(pid, 0)
         return
-    member = Member(int(record.get("instance") or 0), PoolProgram(ProgramChild(pid)),
+    member = Member(int(record.get("instance") or 0), PoolProgram(ProgramChild(pid, spec=spec, ooms=ooms)),
                     lambda: _restarted(spec, env, creds, record_restart), spec.policy, keeper, time.monotonic())
     pool.adopt(member)
 

@@ -17,6 +17,10 @@ from daemonctl.store.record import Record, StartSpec
 from daemonctl.store.statedir import StateDir
 from daemonctl.supervise.pool import address
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daemonctl.proc.containment import Placement
+
 CONNECT_TIMEOUT = 30.0  # the supervisor answers once the program is set up (or failed to exec)
 
 
@@ -42,12 +46,14 @@ def spawn_in_pool(
     env: dict[str, str],
     stderr_fd: int,
     on_ready: Callable[[Identity], None],
+    placement: Placement | None = None,
 ) -> tuple[Identity, Identity]:
     """Start instance `name` under its set's supervisor (started first if the set has none running):
     (supervisor, program); SpawnError if the program cannot be started.
 
     `on_ready(supervisor)` runs (records the instance as the supervisor's) before the supervisor
-    is asked to start the program.
+    is asked to start the program. With a `placement`, each run of the program is in the instance's
+    `program` cgroup; the set's supervisor is in none of its instances' cgroups.
     """
     parts = split(name)
     assert parts is not None, "an instance's name"
@@ -64,8 +70,11 @@ def spawn_in_pool(
         conn = _connect(pool)
         if conn is None:
             raise SpawnError("listen", 111)  # ECONNREFUSED: it ended at once
+    rec = Record(name, spec)
+    if placement is not None:
+        rec = rec._replace(cgroup=placement.v2, cgroup_v1=list(placement.v1))
     request = {
-        "record": Record(name, spec).to_json(),
+        "record": rec.to_json(),
         "env": env,
         "record_path": state.record(name),
         "lock_path": state.lock(name),
