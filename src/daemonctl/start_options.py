@@ -35,6 +35,9 @@ How to add a start option:
 2. If it is recorded, add the field to record.StartSpec with `= DEFAULTS["name"]` (the unit
    test fails until you do).
 3. Use it where it acts (spec.name), and document it in the man page and the README.
+4. If it is recorded, the Ansible module takes it too: run integrations/ansible/generate.py
+   (tests/unit/test_ansible_options.py fails until you do; a `parse` it does not know yet
+   needs teaching there, in generate.kind and the module's as_recorded).
 """
 
 import os
