@@ -266,9 +266,16 @@ def test_serve_runs_as_a_daemon_and_stops_on_term(dctl, state_dir):
     with urllib.request.urlopen(request, timeout=30) as resp:
         names = [d["name"] for d in json.load(resp)]
     assert names == ["dashboard"]
+    # A follower still connected does not hold the stop up.
+    follow = urllib.request.Request(url + "api/v1/daemons/dashboard/logs?follow=1",
+                                    headers={"Authorization": f"Bearer {token}"})
+    stream = urllib.request.urlopen(follow, timeout=30)
+    assert stream.readline().startswith(b"retry:")
     cp = dctl("stop", "dashboard")
     assert cp.returncode == 0 and "stopped dashboard" in cp.stderr
     assert wait_gone(pid)
+    assert stream.read() is not None  # the stream ends with the server
+    stream.close()
     assert not any("Traceback" in line for line in log_lines(log))
 
 
