@@ -38,6 +38,14 @@ def test_wheel_holds_the_man_page_and_completions(wheel):
             assert zf.read(data[target]) == (ROOT / source).read_bytes(), target
 
 
+def test_wheel_holds_the_dashboard(wheel):
+    """`serve`'s page and assets are package data: a wheel without them serves no dashboard."""
+    static = ROOT / "src" / "daemonctl" / "serve" / "static"
+    with zipfile.ZipFile(wheel) as zf:
+        for asset in sorted(static.iterdir()):
+            assert zf.read(f"daemonctl/serve/static/{asset.name}") == asset.read_bytes(), asset.name
+
+
 def test_installed_under_a_prefix_man_finds_the_page(wheel, tmp_path):
     # --ignore-installed: never uninstall the daemonctl the other tests run.
     prefix = tmp_path / "prefix"
