@@ -216,13 +216,11 @@ def roll(numbers: Iterable[int], restart_one: Any) -> list[Outcome]:
 
 
 def set_exit(states_exit: Iterable[int]) -> int:
-    """`status` of a set from its instances' exit statuses: 0 if all run, 1 if any is dead,
-    4 if any is unknown, else 3 (not running)."""
+    """`status` of a set from its instances' exit statuses, as the contract has it: 0 if all run,
+    1 if any is dead, else 3 (an instance whose state is unknown is listed as such)."""
     codes = list(states_exit)
     if codes and all(code == 0 for code in codes):
         return 0
     if 1 in codes:
         return 1
-    if 4 in codes:
-        return 4
     return 3
