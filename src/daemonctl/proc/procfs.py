@@ -161,21 +161,6 @@ def group_members(pgid: int, proc: str = PROC) -> list[int]:
     return members
 
 
-def groups_members(pgids: set[int], proc: str = PROC) -> dict[int, list[int]]:
-    """`group_members` of several groups in one scan of the process table (only groups with a member)."""
-    found: dict[int, list[int]] = {}
-    wanted = {g for g in pgids if g > 1}
-    if not wanted:
-        return found
-    for entry in os.listdir(proc):
-        if not entry.isdigit():
-            continue
-        st = read_stat(int(entry), proc)
-        if st is not None and st.pgid in wanted and not st.zombie:
-            found.setdefault(st.pgid, []).append(st.pid)
-    return found
-
-
 def uids(pid: int, proc: str = PROC) -> tuple[int, int, int] | None:
     """Real, effective and saved user id of PID, or None when it is gone or unreadable."""
     try:

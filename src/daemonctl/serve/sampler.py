@@ -1,8 +1,8 @@
 """CPU and memory of every daemon, sampled while the server runs, for the dashboard's charts.
 
-Each tick reads the daemons' status; the figures come from `status --json`'s
-`cpu_seconds` and `memory` where it has them, else from the live members of the
-daemon's process group in /proc (proc/usage.py's of_processes). A restart
+Each tick reads the daemons' status; the figures are `status --json`'s `cpu_seconds`
+and `memory` (its cgroup's, or its process group's: status.py and proc/usage.py),
+None where status cannot know them. A restart
 (the restart count going up, or another PID) is marked at the tick it was seen.
 """
 
@@ -11,9 +11,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
-
-from daemonctl.proc.procfs import groups_members
-from daemonctl.proc.usage import Usage, of_processes
 
 INTERVAL = 2.0  # seconds between samples
 KEEP = 300  # samples kept per daemon: ten minutes
@@ -39,10 +36,9 @@ class Sampler:
     def __init__(
         self,
         reports: Callable[[], list[dict[str, Any]]],
-        usage: Callable[[set[int]], dict[int, Usage]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.reports, self.usage, self.clock = reports, usage or group_usage, clock
+        self.reports, self.clock = reports, clock
         self.histories: dict[str, History] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -51,16 +47,14 @@ class Sampler:
         now = self.clock()
         objects = [o for o in self.reports() if isinstance(o.get("name"), str)]
         running = {o["name"]: o for o in objects if o.get("state") == "running" and isinstance(o.get("pid"), int)}
-        measured = self.usage({o["pid"] for o in running.values() if o.get("cpu_seconds") is None})
         with self.lock:
             for name in list(self.histories):
                 if name not in {o["name"] for o in objects}:
                     del self.histories[name]  # removed: its chart goes with it
             for obj in objects:
-                self._add(self.histories.setdefault(obj["name"], History()), obj, running.get(obj["name"]), measured, now)
+                self._add(self.histories.setdefault(obj["name"], History()), obj, running.get(obj["name"]), now)
 
-    def _add(self, hist: History, obj: dict[str, Any], live: dict[str, Any] | None,
-             measured: dict[int, Usage], now: float) -> None:
+    def _add(self, hist: History, obj: dict[str, Any], live: dict[str, Any] | None, now: float) -> None:
         pid, restarts = obj.get("pid"), obj.get("restarts") or 0
         if hist.last_seen is not None and live is not None:
             before_pid, before_restarts = hist.last_seen
@@ -73,9 +67,6 @@ class Sampler:
             return
         cpu: float | None = live.get("cpu_seconds")
         memory: int | None = live.get("memory")
-        if cpu is None:
-            usage = measured.get(live["pid"])
-            cpu, memory = (usage.cpu_seconds, usage.memory) if usage else (None, None)
         percent = None
         if cpu is not None and hist.last_cpu is not None and hist.last_cpu[2] == pid and now > hist.last_cpu[0]:
             percent = max(0.0, (cpu - hist.last_cpu[1]) / (now - hist.last_cpu[0]) * 100)
@@ -108,7 +99,3 @@ class Sampler:
         thread.start()
         return thread
 
-
-def group_usage(pgids: set[int]) -> dict[int, Usage]:
-    """The usage of each daemon's process group (a daemon leads its own: its PID is the group's id)."""
-    return {pgid: of_processes(pids) for pgid, pids in groups_members(pgids).items()}
