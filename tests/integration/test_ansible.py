@@ -166,17 +166,22 @@ def test_started_converges_three_hosts_then_nothing_changes(fleet):
 
 def test_a_value_written_another_way_is_the_same_value(fleet):
     """What daemonctl records is compared, not the task's text: no restart for another spelling."""
-    first = web(umask="027", log_max_size="1M", ready_timeout=30, env={"N": 3}, chdir="/tmp/")
+    first = web(umask="027", log_max_size="1M", ready_timeout=30, env={"N": 3}, chdir="/tmp/",
+                limit={"nofile": "1024:2048", "core": "unlimited"})
     _, results = fleet.play(first, limit="h1")
-    assert results["h1"][0]["changed"] is True
-    assert fleet.status("h1", "web")["options"]["log_max_size"] == 1 << 20
+    assert results["h1"][0]["changed"] is True, results["h1"]
+    options = fleet.status("h1", "web")["options"]
+    assert options["log_max_size"] == 1 << 20 and options["limit"] == {"nofile": [1024, 2048], "core": [None, None]}
     pid = fleet.pid("h1", "web")
-    for same in (web(umask="0027", log_max_size="1024K", ready_timeout=30.0, env={"N": "3"}, chdir="/tmp"),
-                 web(umask="27", log_max_size=1048576, env={"N": "3"}, chdir="/tmp//")):
+    for same in (web(umask="0027", log_max_size="1024K", ready_timeout=30.0, env={"N": "3"}, chdir="/tmp",
+                     limit={"core": "unlimited:unlimited", "nofile": "1024:2048"}),
+                 web(umask="27", log_max_size=1048576, env={"N": "3"}, chdir="/tmp//",
+                     limit={"nofile": "1024:2048", "core": "infinity"})):
         _, results = fleet.play(same, limit="h1")
         assert results["h1"][0]["changed"] is False, (same, results["h1"])
     assert fleet.pid("h1", "web") == pid
-    _, results = fleet.play(web(umask="027", log_max_size="2M", env={"N": "3"}, chdir="/tmp"), limit="h1")
+    _, results = fleet.play(web(umask="027", log_max_size="2M", env={"N": "3"}, chdir="/tmp",
+                                limit={"nofile": "1024:2048", "core": "unlimited"}), limit="h1")
     assert results["h1"][0]["changed"] is True and results["h1"][0]["reason"] == "differs from the task: log_max_size"
 
 
