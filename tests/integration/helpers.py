@@ -354,7 +354,9 @@ def require_nobody(exe: str) -> None:
 # --------------------------------------------------------------------------- cgroups
 
 def cgroups_of(state_dir: Path) -> list[Path]:
-    """Every cgroup daemonctl made for the daemons of STATE_DIR (v2 and v1) that still exists."""
+    """Every cgroup daemonctl made for the daemons of STATE_DIR (v2 and v1) that still exists: named
+    with its tag, or named by one of its records (a daemon started where STATE_DIR was mounted
+    elsewhere, as test_readme_examples' boxes do)."""
     from daemonctl.proc import cgroupfs, containment
 
     tag = containment.cgroup_name(str(state_dir), "x").partition(".")[0]
@@ -362,7 +364,16 @@ def cgroups_of(state_dir: Path) -> list[Path]:
     own = cgroupfs.own_cgroups() or {}
     bases = [Path(layout.v2, containment.SUBTREE)] if layout.v2 else []
     bases += [Path(os.path.normpath(f"{mount}/{own.get(c, '/')}"), containment.SUBTREE) for c, mount in layout.v1.items()]
-    return sorted(p for base in bases for p in base.glob(f"{tag}.*"))
+    found = {p for base in bases for p in base.glob(f"{tag}.*")}
+    for rec in Path(state_dir).glob("*.json") if Path(state_dir).is_dir() else []:
+        try:
+            data = json.loads(rec.read_text()) if rec.is_file() else {}
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            named = [data.get("cgroup"), *(data.get("cgroup_v1") or [])]
+            found |= {Path(p) for p in named if isinstance(p, str) and Path(p).parent.name == containment.SUBTREE}
+    return sorted(p for p in found if p.is_dir())
 
 
 def cgroups_usable() -> bool:
