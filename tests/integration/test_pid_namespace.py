@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import IN_PIDNS_VAR, SLEEP, alive, assert_ok, proc_stat
+from .helpers import IN_PIDNS_VAR, SLEEP, alive, assert_ok, proc_stat, remove_cgroups
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,13 @@ def test_selection_passes_with_non_reaping_pid1(tmp_path):
     cmd = UNSHARE + [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                      "--basetemp", str(tmp_path / "inner"), str(HERE),
                      "-k", f"({SELECTION} or inside_namespace) and not ({ELSEWHERE})"]
-    cp = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=840)
+    try:
+        cp = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=840)
+    finally:
+        # A re-run cut short never got to its own cleanup: the cgroups of its daemons would stay.
+        for state in (tmp_path / "inner").glob("**/state*"):
+            if state.is_dir():
+                remove_cgroups(state)
     tail = "\n".join((cp.stdout + cp.stderr).splitlines()[-60:])
     assert cp.returncode == 0, f"inner run inside the PID namespace failed:\n{tail}"
     assert " passed" in cp.stdout, tail
