@@ -13,6 +13,8 @@ from daemonctl.store.statedir import StateDir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from daemonctl.proc.adopt import Host
     from daemonctl.progress import Progress
     from daemonctl.readiness import Check
@@ -72,7 +74,7 @@ class Pending(NamedTuple):
         """Where what the program left is looked for (proc/adopt): our children, only those it started."""
         from daemonctl.proc.adopt import Host
 
-        return Host(others=self.others, since=self.first.starttime)
+        return Host(others=self.others, since=self.first.starttime, member=in_cgroup(self.launched.placement))
 
     @property
     def first(self) -> Identity:
@@ -157,6 +159,16 @@ def undo(pending: Pending) -> list[str]:
         await_drained(pending.state.writer_lock(pending.name))  # the last lines shown are in the log
     undo_commit(pending.state, pending.name, pending.spec, pending.previous)
     return pending.logs.last_lines(10) if pending.logs is not None else []
+
+
+def in_cgroup(placement: Placement | None) -> "Callable[[int], bool] | None":
+    """Membership of the program's cgroup, proof that a process is one it started (see proc/adopt)."""
+    if placement is None:
+        return None
+    from daemonctl.proc.cgroupfs import member_of
+
+    path = placement.program
+    return lambda pid: member_of(pid, path)
 
 
 def subreaped(spec: StartSpec) -> bool:

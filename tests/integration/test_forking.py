@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 # argv: PIDFILE (or -) and MODE: ok (removes its pidfile on TERM), keep (leaves it), exitN (fails
 # before forking), nopidfile, canary=PID (writes another's PID), symlink=PATH or fifo (plants one
-# at PIDFILE), lines (its pidfile goes on after the PID, as postmaster.pid), two (leaves two
+# at PIDFILE), wrapper (the daemon's parent stays), lines (its pidfile goes on after the PID, as postmaster.pid), two (leaves two
 # processes), slow (its first process waits before forking).
 # The pidfile is mode 0640: daemonctl writes 0644.
 SELF_DAEMON = r"""
@@ -48,6 +48,10 @@ if mode == "two" and os.fork() == 0:  # another process left behind, beside the 
     os._exit(0)
 if os.fork():
     os._exit(0)
+if mode == "wrapper" and os.fork():  # stays, the daemon's parent: the daemon is never handed over
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    while True:
+        time.sleep(1)
 if mode.startswith("symlink="):
     os.symlink(mode[8:], pidfile)
 elif mode == "fifo":
@@ -365,3 +369,24 @@ def test_a_pidfile_that_goes_on_after_the_pid_is_read_by_its_first_line(dctl, tm
     assert own.read_text().startswith(f"{pid}\n/var/lib/")
     assert_ok(dctl("stop", "pg"))
     assert wait_gone(pid)
+
+
+def test_the_daemons_cgroup_proves_a_process_the_subreaper_never_got(dctl, tmp_path):
+    """A daemon whose parent stays is never handed to daemonctl: its cgroup membership proves it
+    the program's where cgroups are usable; else --pid-from naming it fails, signalling nothing."""
+    dctl.start("probe", SLEEP, "300")
+    cgroups = dctl.record("probe")["cgroup"] is not None
+    assert_ok(dctl("stop", "probe"))
+    own = tmp_path / "selfd.pid"
+    cp = dctl("start", "-n", "selfd", "--forking", "--pid-from", own, "--ready-timeout", "2",
+              *program(own, "wrapper"))
+    if cgroups:
+        assert_ok(cp)
+        pid = dctl.track(dctl.pid("selfd"))
+        assert pid == read_pidfile(own) and alive(proc_stat(pid)["ppid"]), "its parent, the wrapper, stays"
+        assert_ok(dctl("stop", "selfd"))
+        assert wait_for(lambda: dctl.token_pids() == []), "the wrapper or the daemon outlived stop"
+    else:
+        assert_one_error(cp, 1)
+        assert "whose parent (started by the program) did not exit" in cp.stderr
+        assert_nothing_left(dctl, "selfd")

@@ -147,12 +147,14 @@ class Host:
         """PID's identity if it is a live process the program started; None if it is not (or gone)."""
         with self.hold(pid) as still_there:
             st = self.stat(pid)
-            if st is None or st.zombie or not still_there():
+            if st is None or st.zombie:
                 return None
             if st.ppid != self.me and not (self.member is not None and self.member(pid)):
                 return None
             if (pid, st.starttime) in self.others or st.starttime < self.since:
                 return None  # ours, but from before this program ran
+            if not still_there():
+                return None  # what was read by its PID may be another's: it exited meanwhile
             return Adopted(Identity(pid, st.starttime, boot_id()), st.sid, st.pgid)
 
     def descends(self, pid: int) -> bool:

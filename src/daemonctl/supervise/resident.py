@@ -297,7 +297,13 @@ def adopt_daemon(spec: Spec, first: int, rights: Rights | None, ooms: int | None
     from daemonctl.proc.subreaper import describe
 
     st = read_stat(first)
-    host = adopt.Host(since=st.starttime if st is not None else 0)  # nothing older is this run's
+    member = None
+    if spec.program_cgroup is not None:
+        from daemonctl.proc.cgroupfs import member_of
+
+        cgroup = spec.program_cgroup
+        member = lambda pid: member_of(pid, cgroup)  # noqa: E731 - the run's cgroup: proof it is the program's
+    host = adopt.Host(since=st.starttime if st is not None else 0, member=member)  # nothing older is this run's
     deadline = host.clock() + spec.ready_timeout
     if not wait_exit(first, spec.ready_timeout):
         try:
