@@ -40,10 +40,11 @@ class WriterPipes:
 
     def tell_pid(self, pid: int) -> None:
         """The program's PID to the writer (before the program may exec), and the end of the control pipe."""
-        self._write_ctl(f"{pid}\n".encode())
-        self._close(self.ctl_write)
+        self.send(f"{pid}\n".encode())
+        self.close_one(self.ctl_write)
 
-    def _write_ctl(self, data: bytes) -> None:
+    def send(self, data: bytes) -> None:
+        """To the writer, over the control pipe (while it is open)."""
         if self.ctl_write not in self.fds:
             return
         try:
@@ -51,7 +52,7 @@ class WriterPipes:
         except OSError:
             pass  # the writer died: the program's writes will fail, which its log cannot say
 
-    def _close(self, fd: int) -> None:
+    def close_one(self, fd: int) -> None:
         if fd in self.fds:
             self.fds.remove(fd)
             os.close(fd)
@@ -79,7 +80,7 @@ def writer_config(name: str, spec: Any, lock_path: str, env: dict[str, str], env
 
 def spawn_writer(config: dict[str, Any], pipes: WriterPipes, stderr_fd: int) -> Identity:
     """Start the writer, detached; SpawnError if it cannot start. The program is started next."""
-    pipes._write_ctl(json.dumps(config).encode("utf-8") + b"\n")
+    pipes.send(json.dumps(config).encode("utf-8") + b"\n")
     # Taken here, before the program can write a line, and inherited by the writer (see writerlock).
     lock = hold_lock(config["lock_path"])
     try:
@@ -99,5 +100,5 @@ def spawn_writer(config: dict[str, Any], pipes: WriterPipes, stderr_fd: int) -> 
         os.close(lock)
     # The writer holds its own copies now: ours would keep the pipes open after it ends.
     for fd in (pipes.ctl_read, pipes.out_read, pipes.err_read):
-        pipes._close(fd)
+        pipes.close_one(fd)
     return identity
