@@ -390,3 +390,23 @@ def test_the_daemons_cgroup_proves_a_process_the_subreaper_never_got(dctl, tmp_p
         assert_one_error(cp, 1)
         assert "whose parent (started by the program) did not exit" in cp.stderr
         assert_nothing_left(dctl, "selfd")
+
+
+def test_plain_start_of_a_daemonizing_program_in_its_cgroup(dctl):
+    """Without --forking, the daemon it forked left its group and session: its cgroup still holds it."""
+    assert_ok(dctl("start", "-n", "bg", *program()))
+    first = dctl.record("bg")["pid"]
+    assert wait_gone(first)
+    assert wait_for(lambda: len(dctl.token_pids()) == 2)  # the daemon and its worker
+    left = sorted(dctl.token_pids())
+    cp = dctl("status", "bg")
+    assert cp.returncode == 1
+    if dctl.record("bg")["cgroup"] is None:
+        # Without cgroups a daemon in a session of its own cannot be found: status says dead.
+        for pid in left:
+            dctl.track(pid)
+        return
+    assert all(f"{p}" in cp.stdout for p in left) and "--forking" in cp.stdout
+    cp = dctl("stop", "bg")
+    assert_ok(cp)
+    assert all(wait_gone(p) for p in left)
