@@ -94,6 +94,10 @@ def _started(result: Any) -> dict[str, Any]:
 
 
 def main() -> int:
+    import signal
+
+    # Started by serve, which blocks its stop signals in every thread: not here.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     try:
         request = json.loads(sys.stdin.read())
         answer: dict[str, Any] = {"exit": ExitStatus.OK, "result": perform(request)}
