@@ -197,3 +197,10 @@ def test_log_options_left_at_their_defaults_export_as_before():
     for text in (systemd_unit(Record("web", spec()), default_schedule(5)),
                  supervisor_section(Record("web", spec()), default_schedule(5))):
         assert "log-" not in text and "syslog" not in text and "journal" not in text
+
+
+def test_an_option_supervisord_cannot_express_is_named_as_it_is_given():
+    rec = Record("web", spec(limit={"nofile": [100, 100], "core": [0, None]}, tasks_max=10))
+    text = supervisor_section(rec, default_schedule(5))
+    assert "; not exported: --limit nofile=100:100 --limit core=0:unlimited: supervisord has no equivalent" in text
+    assert "; not exported: --tasks-max 10: supervisord has no equivalent" in text

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 from daemonctl.schedule import Schedule, Send, Wait
-from daemonctl.start_options import RECORDED
+from daemonctl.start_options import RECORDED, Option
 from daemonctl.store.record import StartSpec
 
 
@@ -121,6 +122,22 @@ def undeclared(spec: StartSpec, target: str, by_hand: frozenset[str], manager: s
             continue
         value = getattr(spec, option.name)
         if value != option.default:
-            lines += notes.cannot(f"{option.flag} {option.to_json(value)}: {manager} has no equivalent")
+            lines += notes.cannot(f"{as_given(option, value)}: {manager} has no equivalent")
     return lines
+
+
+def as_given(option: Option, value: Any) -> str:
+    """The option and its value as they are written on start's command line."""
+    shown = option.to_json(value)
+    if shown is True:
+        return option.flag
+    if isinstance(shown, dict):  # a repeatable KEY=VALUE option: the flag once per entry
+        return " ".join(f"{option.flag} {key}={_item(item)}" for key, item in shown.items())
+    return f"{option.flag} {shown}"
+
+
+def _item(value: Any) -> str:
+    if isinstance(value, list):  # SOFT:HARD, None for unlimited
+        return ":".join("unlimited" if part is None else str(part) for part in value)
+    return str(value)
 
