@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import PY, SH, assert_ok, assert_one_error, log_lines, wait_for
+from .helpers import PY, SH, SIGNAL_LOGGER, assert_ok, assert_one_error, log_lines, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -204,3 +204,40 @@ def test_logs_into_a_pipe_closed_early_ends_quietly(dctl):
     proc.stdout.close()
     assert proc.wait(timeout=20) == 141
     assert proc.stderr.read() == b""
+
+
+def test_logs_without_a_name_shows_and_follows_every_daemon(dctl):
+    """CONTRACT "Logs": `logs` with no NAME prints the lines of all daemons, each prefixed by its name."""
+    for name in ("api", "worker"):
+        assert_ok(dctl("start", "-n", name, PY, "-c", SIGNAL_LOGGER, "HUP"))
+        dctl.track(dctl.pid(name))
+        assert wait_for(lambda name=name: "ready" in log_lines(dctl.logfile(name)))
+    assert_ok(dctl("start", "-n", "quiet", "-o", "/dev/null", SH, "-c", "exec sleep 300"))
+    dctl.track(dctl.pid("quiet"))
+    cp = dctl("logs")
+    assert_ok(cp)
+    assert cp.stdout.splitlines() == ["api    | ready", "worker | ready"]
+    follower = dctl.popen("logs", "-f", "-n", "1", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines: list[bytes] = []
+
+    def read():
+        for line in iter(follower.stdout.readline, b""):
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    assert wait_for(lambda: b"worker | ready\n" in lines)
+    assert_ok(dctl("signal", "worker", "HUP"))
+    assert wait_for(lambda: b"worker | HUP\n" in lines)
+    assert_ok(dctl("signal", "api", "HUP"))
+    assert wait_for(lambda: b"api    | HUP\n" in lines)
+    follower.send_signal(signal.SIGINT)
+    assert follower.wait(timeout=10) == 130
+    assert lines.count(b"api    | ready\n") == 1
+
+
+def test_logs_without_a_name_of_an_empty_state_dir_prints_nothing(dctl):
+    cp = dctl("logs")
+    assert_ok(cp)
+    assert cp.stdout == "" and cp.stderr == ""
+    cp = dctl("logs", "-f")
+    assert_ok(cp)

@@ -335,16 +335,21 @@ def signal_cmd(ctx: click.Context, pidfile: str | None, name: str | None, signal
 @quiet_option
 @click.option("-n", "--lines", type=click.IntRange(min=0), default=10, show_default=True, help="How many lines.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines, across log rotation.")
-@click.argument("name", shell_complete=NAMES)
+@click.argument("name", required=False, shell_complete=NAMES)
 @click.pass_context
-def logs(ctx: click.Context, lines: int, follow: bool, name: str) -> int:
-    """Print the last lines of the daemon's stdout log (of each instance of a set, prefixed by its name)."""
+def logs(ctx: click.Context, lines: int, follow: bool, name: str | None) -> int:
+    """Print the last lines of the daemon's stdout log (of each instance of a set, or with no NAME
+    of every daemon, each line prefixed by its name)."""
     from daemonctl.interrupts import Interrupted, InterruptGuard
-    from daemonctl.store.logread import log_source, show
+    from daemonctl.store.logread import every_log, log_source, show
     from daemonctl.store.logsets import show_all
 
     state = _state(ctx)
-    if _is_set(state, name):
+    if name is None:
+        sources = every_log(state)
+        if not sources:
+            return ExitStatus.OK  # no daemon, nothing to show nor follow
+    elif _is_set(state, name):
         from daemonctl.sets import require_set
 
         sources = [(member, log_source(state, member)) for member in require_set(state, name).values()]

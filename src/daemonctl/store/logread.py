@@ -47,6 +47,21 @@ def log_source(state: StateDir, name: str) -> Source:
     return Source(rec.spec.stdout, _reader(rec.spec.user, rec.spec.group))
 
 
+def every_log(state: StateDir) -> list[tuple[str, Source]]:
+    """The stdout log of every daemon of the state directory, by name; not those that discard
+    their output, and a file two daemons share once (under the first name)."""
+    from daemonctl.reconcile import load_record
+
+    sources: dict[str, tuple[str, Source]] = {}
+    for name in state.names():
+        rec = load_record(state, name)
+        if rec is None:  # removed meanwhile
+            continue
+        if rec.spec.stdout != os.devnull:
+            sources.setdefault(rec.spec.stdout, (name, Source(rec.spec.stdout, _reader(rec.spec.user, rec.spec.group))))
+    return list(sources.values())
+
+
 def _reader(user: str | None, group: str | None) -> Rights | None:
     """As root, the daemon's user: what root shows of its log is what that user could read (see safeopen)."""
     if os.geteuid() != 0 or (user is None and group is None):
