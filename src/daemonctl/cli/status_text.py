@@ -100,7 +100,7 @@ def describe(r: Report) -> str:
             return f"{label} is dead: {_left_behind(r)}"
         if r.foreign:
             return (f"{label} is dead: pidfile {r.pidfile} names pid {r.pid}, which daemonctl did not write there; "
-                    f"{_forking_hint(r)}")
+                    f"{FORKING_HINT}")
         why = "now another process's" if r.stale else "gone"
         return f"{label} is dead: pidfile {r.pidfile} names pid {r.pid}, which is {why}{again}"
     if r.state == NOT_RUNNING:
@@ -112,9 +112,8 @@ def describe(r: Report) -> str:
 def _left_behind(r: Report) -> str:
     pids = " ".join(map(str, r.left_behind[:10])) + (" ..." if len(r.left_behind) > 10 else "")
     stop = f"; daemonctl stop {r.name} stops them" if r.name else ""
-    return f"its program exited, but processes it started still run (pid {pids}); {_forking_hint(r)}{stop}"
+    return f"its program exited, but processes it started still run (pid {pids}); {FORKING_HINT}{stop}"
 
 
-def _forking_hint(r: Report) -> str:
-    """For a program that daemonized itself while daemonctl took it for the daemon."""
-    return "a program that forks into the background is started with --forking (and --pid-from its pidfile)"
+# For a program that daemonized itself while daemonctl took it for the daemon.
+FORKING_HINT = "a program that forks into the background is started with --forking (and --pid-from its pidfile)"
