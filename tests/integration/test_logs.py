@@ -241,3 +241,15 @@ def test_logs_without_a_name_of_an_empty_state_dir_prints_nothing(dctl):
     assert cp.stdout == "" and cp.stderr == ""
     cp = dctl("logs", "-f")
     assert_ok(cp)
+
+
+def test_logs_of_several_daemons_reach_back_into_rotated_files(dctl):
+    """-n spans LOG.1 for each daemon of `logs` with no NAME, as it does for one."""
+    for name in ("api", "worker"):
+        assert_ok(dctl("start", "-n", name, PY, "-c", SIGNAL_LOGGER, "HUP"))
+        dctl.track(dctl.pid(name))
+        assert wait_for(lambda name=name: "ready" in log_lines(dctl.logfile(name)))
+    Path(f"{dctl.logfile('api')}.1").write_text("older 1\nolder 2\n")
+    cp = dctl("logs", "-n", "2")
+    assert_ok(cp)
+    assert cp.stdout.splitlines() == ["api    | older 2", "api    | ready", "worker | ready"]

@@ -78,15 +78,7 @@ class Waiter:
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
         if poller.poll(SAFETY_INTERVAL * 1000):
-            self._drain(self.fd)
-
-    def _drain(self, fd: int) -> None:
-        while True:
-            try:
-                if not os.read(fd, 65536):
-                    return
-            except BlockingIOError:
-                return
+            drain(self.fd)
 
     def close(self) -> None:
         if self.fd is not None:
@@ -103,3 +95,13 @@ def _libc() -> ctypes.CDLL | None:
     except (OSError, AttributeError):
         return None
     return libc
+
+
+def drain(fd: int) -> None:
+    """Read a non-blocking descriptor's pending events, all of them, and forget them."""
+    while True:
+        try:
+            if not os.read(fd, 65536):
+                return
+        except BlockingIOError:
+            return

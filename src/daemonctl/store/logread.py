@@ -368,30 +368,39 @@ def _write_older(parts: list[tuple[int, int, int]], write: Callable[[bytes], Non
             os.close(fd)
 
 
+def tail(source: Source, lines: int, write: Callable[[bytes], None]) -> tuple[int | None, int, bytes, Opener]:
+    """Open the log and write its last `lines` lines, reaching back into its rotated files.
+
+    Returns the open file (None: there is none) and the offset the lines end at, to follow
+    from; the last byte written; and the opener, for the files that follow.
+    """
+    opener = strict_opener(source.rights)
+    fd = opener(source.path)
+    if fd is None:
+        return None, 0, b"", opener
+    try:
+        start, end = last_lines(fd, lines)
+        if start == 0:
+            _write_older(older_lines(source.path, lines - count_lines(fd, 0, end), opener), write)
+        last = copy_range(fd, start, end, write)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, end, last, opener
+
+
 def show(source: Source, lines: int, keep_following: bool, write: Callable[[bytes], None]) -> None:
     """`logs`: the last lines of the log (reaching back into its rotated files, LOG.1 ...), then
     (with `keep_following`) what is appended to it.
 
     One open file serves both, so nothing written in between is lost.
     """
-    opener = strict_opener(source.rights)
-    fd = opener(source.path)
-    end = 0
-    if fd is not None:
-        try:
-            start, end = last_lines(fd, lines)
-            if start == 0:
-                _write_older(older_lines(source.path, lines - count_lines(fd, 0, end), opener), write)
-            last = copy_range(fd, start, end, write)
-        except BaseException:
-            os.close(fd)
-            raise
-        if not keep_following:
-            os.close(fd)
-            if last not in (b"", b"\n"):
-                write(b"\n")
-            return
+    fd, end, last, opener = tail(source, lines, write)
     if not keep_following:
+        if fd is not None:
+            os.close(fd)
+        if last not in (b"", b"\n"):
+            write(b"\n")
         return
     from daemonctl.store.inotify import Waiter  # ctypes: only to follow
 

@@ -6,7 +6,7 @@ import os
 import select
 from collections.abc import Callable
 
-from daemonctl.store.logread import Follower, Source, copy_range, last_lines, strict_opener
+from daemonctl.store.logread import Follower, Source, tail
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,21 +42,12 @@ def show_all(sources: list[tuple[str, Source]], lines: int, keep_following: bool
     try:
         for label, source in sources:
             prefixer = Prefixer(label, width, write)
-            opener = strict_opener(source.rights)
-            fd = opener(source.path)
-            end = 0
-            if fd is not None:
-                try:
-                    start, end = last_lines(fd, lines)
-                    copy_range(fd, start, end, prefixer.feed)
-                except BaseException:
-                    os.close(fd)
-                    raise
-                if not keep_following:
-                    os.close(fd)
+            fd, end, _, opener = tail(source, lines, prefixer.feed)
             if keep_following:
                 followers.append((prefixer, Follower(source.path, opener=opener, fd=fd, position=end)))
             else:
+                if fd is not None:
+                    os.close(fd)
                 prefixer.flush()
         if keep_following:
             _follow_all(followers)
@@ -92,7 +83,7 @@ def _follow_all(followers: list[tuple[Prefixer, Follower]]) -> None:
 
 def _wait_any(waiters: list["Waiter"]) -> None:
     """Until any log may have changed: an inotify event on any of them, or a short while."""
-    from daemonctl.store.inotify import POLL_INTERVAL, SAFETY_INTERVAL
+    from daemonctl.store.inotify import POLL_INTERVAL, SAFETY_INTERVAL, drain
 
     fds = [w.fd for w in waiters if w.fd is not None]
     if len(fds) < len(waiters):
@@ -100,13 +91,5 @@ def _wait_any(waiters: list["Waiter"]) -> None:
     else:
         ready, _, _ = select.select(fds, [], [], SAFETY_INTERVAL)
         for fd in ready:
-            _drain(fd)
+            drain(fd)
 
-
-def _drain(fd: int) -> None:
-    while True:
-        try:
-            if not os.read(fd, 65536):
-                return
-        except BlockingIOError:
-            return
