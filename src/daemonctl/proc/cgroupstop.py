@@ -11,9 +11,9 @@ moment the last process exits (a zombie no longer counts: it has left the cgroup
 
 from __future__ import annotations
 
-import _signal as signal
 import os
 import select
+import signal
 import time
 from collections.abc import Callable
 
