@@ -359,6 +359,8 @@ def forget(state: StateDir, name: str) -> RemoveResult:
             daemon is not None and daemon.pidfile_pid is not None and not daemon.foreign
         ):
             remove(target.pidfile, pidfile_rights(target.record.spec))
+        if daemon is not None:
+            _remove_cgroups(daemon)  # a daemon that ended on its own, never stopped, still has them
         remove(state.record(name))
         sweep_temps(state.record(name))
         return RemoveResult(name, target.record.spec.stdout)

@@ -87,6 +87,17 @@ def test_children_that_left_the_group_are_stopped_and_the_cgroup_removed(dctl, h
     assert cgroups_of(dctl.state_dir) == []
 
 
+def test_remove_of_a_daemon_that_ended_on_its_own_removes_its_cgroup(dctl):
+    """Never stopped, a daemon whose program exited still has its cgroup: `remove` takes it away."""
+    assert_ok(dctl("start", "-n", "brief", "sh", "-c", "exit 0"))
+    path = Path(dctl.record("brief")["cgroup"])
+    assert wait_for(lambda: dctl("status", "brief").returncode == 1)
+    assert path.is_dir()
+    assert_ok(dctl("remove", "brief"))
+    assert not path.exists()
+    assert cgroups_of(dctl.state_dir) == []
+
+
 def test_two_hundred_children_that_ignore_term_are_all_killed(dctl):
     code = textwrap.dedent("""
         import os, signal, time
