@@ -4,6 +4,7 @@ supervisor for a --respawn set."""
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import threading
@@ -433,6 +434,66 @@ def test_a_killed_set_supervisor_leaves_dead_instances_that_stop_and_start_take_
     dctl.track(new_sups.pop())
     [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2)]
     assert status(dctl, "w")[1] == 0
+
+
+def test_the_supervisor_of_a_stopped_set_ends_though_its_state_directory_is_removed_at_once(dctl):
+    # As a benchmark or a test's teardown does: stop the set, rm -r its state directory right
+    # after, before the supervisor has taken each instance's lock to let it go.
+    assert_ok(dctl("start", "-n", "w", "--instances", "16", "--respawn", *FAST, SLEEP, "300"))
+    sup = dctl.track(supervisors(dctl, "w", 16).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in range(1, 17)]
+    assert_ok(dctl("stop", "w"))
+    shutil.rmtree(dctl.state_dir)
+    assert wait_gone(sup), "the set's supervisor outlived the set"
+    assert not any(alive(p) for p in progs)
+
+
+def test_a_set_supervisor_whose_state_directory_is_gone_restarts_nothing_and_ends(dctl):
+    # No record names it any more: as the single supervisor does, it lets each program go as it ends.
+    assert_ok(dctl("start", "-n", "w", "--instances", "3", "--respawn", *FAST, SLEEP, "300"))
+    sup = dctl.track(supervisors(dctl, "w", 3).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2, 3)]
+    shutil.rmtree(dctl.state_dir)
+    for pid in progs:
+        os.kill(pid, signal.SIGKILL)
+    assert wait_gone(sup), "the set's supervisor outlived every instance"
+    assert not live_pids_where(lambda p: "DAEMONCTL_INSTANCE" in environ(p)
+                               and environ(p).get("DAEMONCTL_ITEST_TOKEN") == dctl.token)
+
+
+def test_term_to_a_set_supervisor_whose_state_directory_is_gone_stops_it(dctl):
+    assert_ok(dctl("start", "-n", "w", "--instances", "3", "--respawn", *FAST, SLEEP, "300"))
+    sup = dctl.track(supervisors(dctl, "w", 3).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2, 3)]
+    shutil.rmtree(dctl.state_dir)
+    os.kill(sup, signal.SIGTERM)  # an init script's stop, or kill
+    assert wait_gone(sup), "SIGTERM did not end the set's supervisor"
+    assert all(wait_gone(p) for p in progs)
+
+
+def test_the_set_supervisor_ends_once_its_last_instance_is_stopped(dctl):
+    assert_ok(dctl("start", "-n", "w", "--instances", "3", "--respawn", *FAST, SLEEP, "300"))
+    sup = dctl.track(supervisors(dctl, "w", 3).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2, 3)]
+    for i in (1, 2):
+        assert_ok(dctl("stop", f"w@{i}"))
+    assert wait_gone(progs[0]) and wait_gone(progs[1])
+    assert alive(sup) and alive(progs[2])  # it still supervises w@3
+    assert_ok(dctl("stop", "w@3"))
+    assert wait_gone(sup), "the set's supervisor outlived its last instance"
+    assert status(dctl, "w")[1] == 3
+
+
+def test_term_to_the_set_supervisor_stops_every_instance_and_ends_it(dctl):
+    assert_ok(dctl("start", "-n", "w", "--instances", "3", "--respawn", *FAST, SLEEP, "300"))
+    sup = dctl.track(supervisors(dctl, "w", 3).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2, 3)]
+    os.kill(sup, signal.SIGTERM)
+    assert wait_gone(sup), "SIGTERM did not end the set's supervisor"
+    assert all(wait_gone(p) for p in progs)  # restarted none of them
+    objs, code = status(dctl, "w")
+    assert code == 3 and [o["state"] for o in objs] == ["stopped"] * 3
+    assert not any(dctl.pidfile(f"w@{i}").exists() for i in (1, 2, 3))
 
 
 def test_instances_dying_together_are_each_restarted(dctl):

@@ -1,4 +1,4 @@
-"""lock.locked: one holder per name across processes, a lock file that stays, no state dir made."""
+"""lock.locked and try_locked: one holder per name across processes, a lock file that stays, no state dir made."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from daemonctl.errors import DaemonctlError
-from daemonctl.store.lock import locked
+from daemonctl.store.lock import locked, try_locked
 
 
 def blocked_on(path: Path, pid: int) -> bool:
@@ -114,3 +114,21 @@ def test_a_symlink_at_the_lock_path_is_refused(tmp_path):
     with pytest.raises(DaemonctlError, match="cannot open lock file"):
         with locked(tmp_path / "d.lock"):
             pytest.fail("locked through a symlink")
+
+
+def test_try_locked_is_refused_while_another_holds_the_lock(tmp_path):
+    path = tmp_path / "d.lock"
+    with locked(path):  # another open file description: flock excludes it as it would another process
+        with try_locked(str(path)) as got:
+            assert got is False
+    with try_locked(str(path)) as got:
+        assert got is True
+
+
+def test_try_locked_without_a_state_directory_has_nothing_to_wait_for(tmp_path):
+    # A set's supervisor retries while this says False: a state directory deleted under it
+    # (stop of the set, then rm -r) must not keep it retrying, unable to end.
+    state = tmp_path / "state"
+    with try_locked(str(state / "d.lock")) as got:
+        assert got is True
+    assert not state.exists()

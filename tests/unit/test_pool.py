@@ -172,3 +172,47 @@ def test_a_supervisor_given_nothing_ends_after_its_grace():
     assert pool.step() == IDLE_GRACE and not pool.done
     clock.now += IDLE_GRACE
     assert pool.done
+
+
+def kept_in(state, number):
+    """The real record keeper of instance `number`, its record and lock in `state`."""
+    import os
+
+    from daemonctl.proc.procfs import Identity
+    from daemonctl.supervise.pool_resident import PoolKeeper
+
+    me = Identity.of(os.getpid())
+    return PoolKeeper(str(state / f"w@{number}.json"), str(state / f"w@{number}.lock"), me, None)
+
+
+def test_instances_whose_state_directory_is_gone_are_let_go_and_the_supervisor_ends(tmp_path):
+    # stop of the set, then its state directory removed before the supervisor took the lock.
+    clock = Clock()
+    pool = Pool(clock)
+    state = tmp_path / "gone"
+    children = [Child(), Child()]
+    members = [Member(i, child, Child, POLICY, kept_in(state, i), clock()) for i, child in enumerate(children, 1)]
+    for m in members:
+        pool.adopt(m)
+    for child in children:
+        child.ending = Ending(signal=15)
+    assert pool.step() is None
+    assert [m.result for m in members] == [LOST, LOST] and pool.done
+    assert not state.exists()
+
+
+def test_a_stop_request_ends_the_supervisor_whose_state_directory_is_gone(tmp_path):
+    clock = Clock()
+    pool = Pool(clock)
+    state = tmp_path / "gone"
+    m1 = Member(1, Child(), Child, POLICY, kept_in(state, 1), clock())
+    m2 = Member(2, Child(), Child, POLICY, kept_in(state, 2), clock())
+    pool.adopt(m1)
+    pool.adopt(m2)
+    m2.child, m2.due = None, clock.now + 1.0  # instance 2 waits out its restart delay
+    first = m1.child
+    pool.request_stop()
+    assert first.signals == [(signal.SIGTERM, True)]
+    first.ending = Ending(signal=15)
+    assert pool.step() is None
+    assert [m1.result, m2.result] == [STOPPED, STOPPED] and pool.done

@@ -43,9 +43,16 @@ def locked(path: Path | str) -> Iterator[None]:
 @contextmanager
 def try_locked(path: str) -> Iterator[bool]:
     """As `locked`, without waiting: the block gets True if it holds the lock, False if another
-    process does (or the lock file cannot be opened)."""
+    process does (or the lock file cannot be opened).
+
+    Without a state directory, as with `locked`, there is nothing to protect: True, no lock
+    held. A waiter retrying on False would otherwise wait forever for a directory deleted under it.
+    """
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except FileNotFoundError:
+        yield not os.path.exists(os.path.dirname(path) or ".")
+        return
     except OSError:
         yield False
         return
