@@ -87,6 +87,38 @@ def test_children_that_left_the_group_are_stopped_and_the_cgroup_removed(dctl, h
     assert cgroups_of(dctl.state_dir) == []
 
 
+def test_a_wait_on_a_cgroup_that_stop_removes_meanwhile_ends(tmp_path):
+    # The kernel answers ENODEV on a cgroup file opened before its rmdir: a set's supervisor
+    # clearing an instance's cgroup as `stop NAME@i` removed it died of that.
+    from daemonctl.proc import cgroupfs, containment
+    from daemonctl.proc.cgroupstop import members_of
+
+    layout = cgroupfs.discover(cgroupfs.cgroup_root(os.environ))
+    assert layout.v2 is not None
+    path = Path(layout.v2, containment.SUBTREE, f"itest-removed-{tmp_path.name}-{os.getpid()}")
+    path.mkdir(parents=True)
+    program = subprocess.Popen([SLEEP, "300"])
+    try:
+        (path / "cgroup.procs").write_text(str(program.pid))
+        members = members_of(str(path))
+        assert members is not None and members.members() == [program.pid]
+
+        def stopped_and_removed(fd: int, timeout: float) -> None:
+            program.kill()
+            program.wait()
+            assert wait_for(lambda: cgroupfs.populated(str(path)) is False)
+            path.rmdir()
+
+        members.waiter = stopped_and_removed
+        assert members.wait_gone(30.0)
+        assert not path.exists()
+    finally:
+        program.kill()
+        program.wait()
+        if path.exists():
+            path.rmdir()
+
+
 def test_remove_of_a_daemon_that_ended_on_its_own_removes_its_cgroup(dctl):
     """Never stopped, a daemon whose program exited still has its cgroup: `remove` takes it away."""
     assert_ok(dctl("start", "-n", "brief", "sh", "-c", "exit 0"))

@@ -1,12 +1,15 @@
 """The stop loop through a cgroup, on a fake tree: who gets which signal, forks during a send,
 cgroup.kill for KILL, SIGCONT after TERM, and the wait for cgroup.events to say empty."""
 
+import errno
+import os
 import signal
 from pathlib import Path
 
 import pytest
 from cgroup_fakes import fake_mkdir
 
+from daemonctl.proc import cgroupfs, cgroupstop
 from daemonctl.proc.cgroupfs import Cgroup
 from daemonctl.proc.cgroupstop import CgroupMembers
 from daemonctl.schedule import parse_schedule, run
@@ -127,3 +130,46 @@ def test_no_sigcont_after_signals_that_stop_or_continue(tmp_path, sig):
     fake = FakeDaemon(tmp_path, program=[10])
     fake.members().send(sig)
     assert fake.sent == [(10, sig)]
+
+
+# A cgroup removed (rmdir, by `stop` of its daemon) while one of its files is being opened, or
+# after it was opened, answers ENODEV, not ENOENT. A set's supervisor clearing the cgroup of an
+# instance that `stop NAME@i` removes meanwhile died of it, leaving the other instances unsupervised.
+def enodev(*args, **kwargs):
+    raise OSError(errno.ENODEV, os.strerror(errno.ENODEV))
+
+
+def test_wait_gone_of_a_cgroup_removed_while_waited_on_is_true(tmp_path, monkeypatch):
+    fake = FakeDaemon(tmp_path, program=[10])
+    read = os.pread
+    removed = []
+
+    def pread(fd, size, offset):
+        return enodev() if removed else read(fd, size, offset)
+
+    def waiter(fd, timeout):
+        removed.append(fd)  # meanwhile its program ended and `stop` removed the cgroup
+
+    monkeypatch.setattr(cgroupstop.os, "pread", pread)
+    members = CgroupMembers(fake.cgroup, clock=lambda: fake.now, waiter=waiter, send_one=fake.send_one)
+    assert members.wait_gone(5.0) and removed
+
+
+def test_wait_gone_of_a_cgroup_being_removed_as_it_is_opened_is_true(tmp_path, monkeypatch):
+    fake = FakeDaemon(tmp_path, program=[10])
+    monkeypatch.setattr(cgroupstop.os, "open", enodev)
+    assert fake.members().wait_gone(5.0) and fake.waits == []
+
+
+def test_kill_of_a_cgroup_being_removed_signals_no_one(tmp_path, monkeypatch):
+    fake = FakeDaemon(tmp_path, program=[10, 11])
+    monkeypatch.setattr(cgroupfs, "write", enodev)
+    fake.members().send(signal.SIGKILL)
+    assert fake.sent == []
+
+
+def test_the_members_of_a_cgroup_being_removed_are_none(tmp_path, monkeypatch):
+    fake = FakeDaemon(tmp_path, program=[10, 11])
+    monkeypatch.setattr(cgroupfs, "open", enodev, raising=False)  # the builtin, as procs() calls it
+    assert fake.members().members() == []
+    assert cgroupfs.populated(str(fake.d)) is None

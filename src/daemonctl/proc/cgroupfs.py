@@ -13,6 +13,7 @@ takes it from DAEMONCTL_CGROUP_ROOT, else /sys/fs/cgroup.
 Plain Python on purpose: the resident supervisor imports it.
 """
 
+import errno
 import os
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -168,8 +169,12 @@ def procs(path: str) -> list[int]:
             found.extend(int(line) for line in f.read().split())
         with os.scandir(path) as entries:
             children = [e.path for e in entries if e.is_dir(follow_symlinks=False)]
-    except (FileNotFoundError, NotADirectoryError):
+    except NotADirectoryError:
         return found
+    except OSError as err:
+        if removed(err):
+            return found
+        raise
     for child in children:
         found.extend(procs(child))
     return found
@@ -180,8 +185,16 @@ def populated(path: str) -> bool | None:
     try:
         with open(f"{path}/cgroup.events", encoding="ascii") as f:
             return populated_in(f.read())
-    except FileNotFoundError:
-        return None
+    except OSError as err:
+        if removed(err):
+            return None
+        raise
+
+
+def removed(err: OSError) -> bool:
+    """Does `err` say the cgroup is gone: not found, or removed while we were opening or reading
+    one of its files (ENODEV; rmdir takes only an empty cgroup)?"""
+    return err.errno in (errno.ENOENT, errno.ENODEV)
 
 
 def populated_in(events: str) -> bool:

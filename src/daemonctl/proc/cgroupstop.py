@@ -91,6 +91,9 @@ class CgroupMembers:
             return not os.path.isdir(self.cgroup.path)  # gone: nothing left to kill
         except PermissionError:
             raise PrivilegeError(f"not allowed to kill the processes of cgroup {self.cgroup.path}") from None
+        except OSError as err:
+            if not cgroupfs.removed(err):
+                raise
         return True
 
     def _send_verified(self, pid: int, sig: int) -> bool:
@@ -116,8 +119,10 @@ class CgroupMembers:
         deadline = self.clock() + timeout
         try:
             fd = os.open(f"{self.cgroup.path}/cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return True
+        except OSError as err:
+            if cgroupfs.removed(err):
+                return True
+            raise
         try:
             while True:
                 if not _populated(fd) or (self.since is not None and not self.members()):
@@ -133,7 +138,12 @@ class CgroupMembers:
 
 
 def _populated(fd: int) -> bool:
-    text = os.pread(fd, 4096, 0).decode("ascii", "replace")
+    try:
+        text = os.pread(fd, 4096, 0).decode("ascii", "replace")
+    except OSError as err:
+        if cgroupfs.removed(err):
+            return False  # removed since it was opened (`stop` of the daemon): it was empty
+        raise
     return cgroupfs.populated_in(text)
 
 
