@@ -1,4 +1,4 @@
-"""`python -m daemonctl` and the console script (its speedups: cli/speedups.py)."""
+"""`python -m daemonctl` and the console script (its speedups: daemonctl/speedups.py)."""
 
 from __future__ import annotations
 

@@ -12,10 +12,11 @@ Nothing here touches a file or a process: sets.py runs the plans made here.
 import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from daemonctl.errors import UsageError
 from daemonctl.limits import MAX_INSTANCES
+from daemonctl.speedups import NamedTuple
 from daemonctl.start_options import DERIVED, PATH, PER_INSTANCE
 from daemonctl.store.statedir import validate_name
 

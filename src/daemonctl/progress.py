@@ -6,7 +6,8 @@ of terminals or words. Without a callback they wait as before, in one piece.
 """
 
 from collections.abc import Callable
-from typing import NamedTuple
+
+from daemonctl.speedups import NamedTuple
 
 TICK = 0.25  # seconds between two events of one wait
 

@@ -1,10 +1,10 @@
 """What is known of one daemon: its record, its pidfile and its live process, reconciled."""
 
 import os
-from typing import NamedTuple
 
 from daemonctl.errors import BadRecord, DaemonctlError, PrivilegeError, RecordNotPermitted, StatusUnknown, UnreadableRecord
 from daemonctl.proc.procfs import PROC, Identity, is_alive, pid_alive
+from daemonctl.speedups import NamedTuple
 from daemonctl.states import ACTIVE, DEAD, EXITED, FAILED, NOT_RUNNING, RESTARTING, RUNNING
 from daemonctl.store import pidfile as pidfile_mod
 from daemonctl.store import record as record_mod

@@ -9,10 +9,10 @@ import math
 import signal
 import time
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 from daemonctl.errors import UsageError
 from daemonctl.limits import MAX_SECONDS
+from daemonctl.speedups import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

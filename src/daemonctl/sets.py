@@ -5,7 +5,7 @@ instance is started, stopped or restarted by the single-daemon operations.
 
 import os
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from daemonctl.errors import DaemonctlError, Failure, NoProgram, SignalNotRunning, StartInterrupted, UsageError
 from daemonctl.instances import (
@@ -26,6 +26,7 @@ from daemonctl.interrupts import Interrupted, InterruptGuard
 from daemonctl.options import StartOptions
 from daemonctl.reconcile import inspect, load_record, named, trusted
 from daemonctl.spec_merge import build_spec, checked, default_name, inherited, override
+from daemonctl.speedups import NamedTuple
 from daemonctl.start_options import PER_INSTANCE
 from daemonctl.states import ACTIVE
 from daemonctl.store.record import Record, StartSpec

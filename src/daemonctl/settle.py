@@ -1,11 +1,10 @@
 """After the exec: watching a just-started daemon (--wait, readiness), and undoing a failed start."""
 
-from typing import NamedTuple
-
 from daemonctl.errors import Failure, StartInterrupted
 from daemonctl.interrupts import Interrupted, InterruptGuard
 from daemonctl.proc.containment import Placement
 from daemonctl.proc.procfs import Identity
+from daemonctl.speedups import NamedTuple
 from daemonctl.store.atomic import atomic_write, remove, write_failure
 from daemonctl.store.record import Record, StartSpec
 from daemonctl.store.runlog import RunLogs

@@ -4,7 +4,6 @@ import errno
 import os
 from collections.abc import Callable
 from contextlib import ExitStack
-from typing import NamedTuple
 
 from daemonctl.errors import DaemonctlError, Failure, PrivilegeError, ProgramNotFound, StatusUnknown, from_oserror
 from daemonctl.faults import crash_point
@@ -32,6 +31,7 @@ from daemonctl.settle import (
     undo_commit,
 )
 from daemonctl.spec_merge import build_spec, inherited, with_command
+from daemonctl.speedups import NamedTuple
 from daemonctl.states import ACTIVE, RUNNING
 from daemonctl.store import pidfile as pidfile_mod
 from daemonctl.store import record as record_mod

@@ -1,12 +1,13 @@
 """status: what state a daemon is in, as a report (plain data) that the CLI words (cli/status_text.py) or prints as JSON."""
 
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from daemonctl.errors import DaemonctlError, NotRunning, StatusUnknown, UnreadableRecord
 from daemonctl.exitcodes import ExitStatus
 from daemonctl.proc.usage import NO_FIGURES, Usage
 from daemonctl.reconcile import Daemon, inspect, leftovers, resolve, trusted
+from daemonctl.speedups import NamedTuple
 from daemonctl.start_options import RECORDED
 from daemonctl.states import DEAD, EXITED, FAILED, NOT_RUNNING, RESTARTING, RUNNING, UNKNOWN
 from daemonctl.store.record import StartSpec

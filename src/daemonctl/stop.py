@@ -4,7 +4,6 @@
 import os
 import signal
 from contextlib import ExitStack
-from typing import NamedTuple
 
 from daemonctl.errors import BadRecord, Failure, PrivilegeError, SignalNotRunning, StatusUnknown, UsageError
 from daemonctl.faults import crash_point
@@ -27,6 +26,7 @@ from daemonctl.reconcile import (
     wrote_pidfile,
 )
 from daemonctl.schedule import Schedule, run
+from daemonctl.speedups import NamedTuple
 from daemonctl.states import ACTIVE, DEAD, HALTED, NO_SUCH_DAEMON, RESTARTING, RUNNING, STALE, WAS_NOT_RUNNING
 from daemonctl.store import pidfile as pidfile_mod
 from daemonctl.store import record as record_mod

@@ -1,37 +1,7 @@
-"""Every trick the command line plays for speed, in one place, each with its measured gain.
+"""The speed tricks that touch Click: tricks 1 to 4 of daemonctl/speedups.py.
 
-A run of daemonctl is mostly the interpreter's start and Click's import: the floor,
-`python3 -c 'import click'`, is 170 M instructions. The README's targets (Performance)
-hold daemonctl's own share within 1.2x to 1.3x of that; these tricks are most of the
-margin. Gains are instructions saved per run by each trick alone, counted by callgrind
-(benchmarks/instructions.py) on 2026-11-30 with Python 3.11.7 and Click 8.5.1, by
-undoing the one trick and counting again (floor 170 M; with every trick: `--help`
-177 M, `start -n NAME` 201 M, `status NAME` 184 M):
-
-| # | trick | --help | start -n | status NAME | status -p F |
-|---|---|---|---|---|---|
-| 1 | gc off while Click and the CLI load, then frozen (console_script) | 8.4 M | 7.9 M | 8.5 M | 8.5 M |
-| 2 | os._exit, not the interpreter's teardown (console_script) | 6.0 M | 7.2 M | 6.3 M | 6.2 M |
-| 3 | exact short options spelled long before Click parses (spell_long) | 0 | 6.4 M | 0 | 6.4 M |
-| 4 | -h/--help and -V/--version written out (help_option, version_option) | 0 | 3.8 M | 3.9 M | 4.2 M |
-
-When to delete each: measure again (`make bench`, benchmarks/instructions.py) after a
-Python or Click upgrade, and drop a trick that no longer saves 1 M:
-1. when the interpreter's collector no longer scans the objects an import creates (the
-   incremental collector of newer Pythons may do it);
-2. when interpreter teardown stops costing more than a status check's own work;
-3. when Click stops building a difflib "did you mean" list while it tries a short option
-   as a long one (click.parser, _match_long_opt);
-4. when Click's default help and version options stop calling gettext at creation, which
-   loads the locale module on every run.
-
-Rules rather than code, kept where they apply and checked by tests: modules import what
-is costly (json, re, the core) inside the function that needs it (tests/unit/test_cli.py,
-test_supervisor_lean.py); modules that define a NamedTuple do not defer annotations
-(tests/unit/test_namedtuple_annotations.py, about 4 M on start by its own account).
-
-Dropped (2026-11-30): `import _signal as signal` in eight modules instead of `signal`
-(whose enums cost 3 M on start and status): a private CPython module for 1.5%.
+That module lists every trick daemonctl plays, what each buys (measured) and when
+to delete it; these four live here because only cli/ may know Click.
 
 This module imports no Click at its top: console_script must turn collection off before
 Click is imported (daemonctl/__main__.py calls it first thing). The functions that build

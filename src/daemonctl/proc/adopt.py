@@ -26,9 +26,9 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
 
 from daemonctl.proc.procfs import PROC, Identity, Stat, boot_id, read_stat
+from daemonctl.speedups import NamedTuple
 
 SETTLE = 0.25  # how long the children must stay the same before the single one is adopted
 MAX_DEPTH = 64  # parents followed up from a pidfile's PID

@@ -5,7 +5,7 @@ Which hierarchy enforces it is decided by containment.plan(); the values are
 parsed and checked by resource_limits.py.
 """
 
-from typing import NamedTuple
+from daemonctl.speedups import NamedTuple
 
 CPU_PERIOD_US = 100_000  # the quota is per 100 ms, as systemd's CPUQuota=
 

@@ -16,9 +16,9 @@ Plain Python on purpose: the resident supervisor imports it.
 import errno
 import os
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from daemonctl.proc.procfs import PROC
+from daemonctl.speedups import NamedTuple
 
 DEFAULT_ROOT = "/sys/fs/cgroup"
 ROOT_ENV = "DAEMONCTL_CGROUP_ROOT"

@@ -18,11 +18,11 @@ in a tree of their own.
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple
 
 from daemonctl.errors import Failure
 from daemonctl.proc import cgroupfs
 from daemonctl.proc.cgroup_limits import CONTROLLER, OPTION, CgroupLimits, v1_files, v2_files
+from daemonctl.speedups import NamedTuple
 
 SUBTREE = "daemonctl"
 SUPERVISOR, PROGRAM = "supervisor", "program"

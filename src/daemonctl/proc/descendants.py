@@ -8,9 +8,9 @@ What double-forked away before that is out of reach: only a cgroup holds it.
 """
 
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
 
 from daemonctl.proc.procfs import PROC, Stat, read_stat, uids
+from daemonctl.speedups import NamedTuple
 
 
 class Found(NamedTuple):

@@ -29,9 +29,9 @@ started no earlier than the daemon count.
 
 
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 from daemonctl.proc.procfs import PROC, Stat, boot_id, read_stat, uids
+from daemonctl.speedups import NamedTuple
 from daemonctl.states import ACTIVE
 from daemonctl.store.record import Record
 

@@ -8,9 +8,10 @@ pidfile are opened by the caller (root) in places the caller controls.
 import grp
 import os
 import pwd
-from typing import NamedTuple, overload
+from typing import overload
 
 from daemonctl.errors import PrivilegeError, UsageError
+from daemonctl.speedups import NamedTuple
 
 
 class Credentials(NamedTuple):

@@ -5,7 +5,8 @@ zombie as running; the few fields daemonctl needs are parsed here.
 """
 
 import os
-from typing import NamedTuple
+
+from daemonctl.speedups import NamedTuple
 
 PROC = "/proc"
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"

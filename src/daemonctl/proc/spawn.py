@@ -23,13 +23,13 @@ import signal
 import sys
 from collections.abc import Callable
 from resource import setrlimit
-from typing import NamedTuple
 
 from daemonctl.proc.cgroupfs import write
 from daemonctl.proc.privileges import Credentials, drop_privileges, set_nice
 from daemonctl.proc.procfs import Identity, boot_id, read_stat
 from daemonctl.proc.rlimits import NUMBERS
 from daemonctl.proc.sigreset import reset_reserved
+from daemonctl.speedups import NamedTuple
 
 # Descriptors the grandchild keeps while it sets itself up are moved above this,
 # so that a caller that had 0, 1 or 2 closed cannot make them collide.

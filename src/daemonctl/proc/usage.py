@@ -6,10 +6,10 @@ cost status more than all of them).
 
 import os
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from daemonctl.proc import cgroupfs
 from daemonctl.proc.procfs import PROC
+from daemonctl.speedups import NamedTuple
 
 
 class Usage(NamedTuple):

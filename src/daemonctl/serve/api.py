@@ -15,13 +15,14 @@
 import json
 import os
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from daemonctl import __version__
 from daemonctl.errors import DaemonctlError, NotRunning, UsageError
 from daemonctl.serve.logstream import MAX_LINES, decode, tail
 from daemonctl.serve.statuses import for_exit
+from daemonctl.speedups import NamedTuple
 from daemonctl.store.logread import Source
 from daemonctl.store.statedir import StateDir, validate_name
 

@@ -5,8 +5,9 @@ Pure functions of the request's headers, so each rule is tested alone.
 
 import hmac
 import ipaddress
-from typing import NamedTuple
 from urllib.parse import urlsplit
+
+from daemonctl.speedups import NamedTuple
 
 
 class Refusal(NamedTuple):

@@ -10,7 +10,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
+
+from daemonctl.speedups import NamedTuple
 
 INTERVAL = 2.0  # seconds between samples
 KEEP = 300  # samples kept per daemon: ten minutes

@@ -9,9 +9,9 @@ import os
 import re
 import stat
 from collections.abc import Callable
-from typing import NamedTuple
 
 from daemonctl.errors import Failure, UsageError
+from daemonctl.speedups import NamedTuple
 from daemonctl.store.lastlines import BLOCK, fd_reader, start_of_last_lines
 from daemonctl.store.safeopen import Refused, Rights, open_read
 from daemonctl.store.statedir import StateDir, validate_name

@@ -2,8 +2,8 @@
 
 import errno
 import os
-from typing import NamedTuple
 
+from daemonctl.speedups import NamedTuple
 from daemonctl.store.atomic import AtomicFile, atomic_write
 from daemonctl.store.safeopen import Refused, Rights, open_read
 

@@ -1,10 +1,11 @@
 """The record: how a daemon was started and which process it is, as JSON in the state dir."""
 
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from daemonctl.errors import Failure
 from daemonctl.proc.procfs import Identity
+from daemonctl.speedups import NamedTuple
 from daemonctl.start_options import CONVERTED, DEFAULTS
 from daemonctl.states import RUNNING, STOPPED
 from daemonctl.store import checks, schema

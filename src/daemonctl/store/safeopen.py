@@ -41,10 +41,10 @@ import signal
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
 
 from daemonctl.errors import DaemonctlError, Failure, PrivilegeError
 from daemonctl.exitcodes import ExitStatus
+from daemonctl.speedups import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -2,9 +2,9 @@
 
 import os
 import re
-from typing import NamedTuple
 
 from daemonctl.errors import Failure, PrivilegeError, UsageError
+from daemonctl.speedups import NamedTuple
 from daemonctl.store.trust import check_state_dir
 
 ENV_STATE_DIR = "DAEMONCTL_STATE_DIR"

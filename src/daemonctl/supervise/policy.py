@@ -5,8 +5,7 @@ lasted, and gets back what to do. Imported by the resident supervisor, so it
 stays free of anything heavy.
 """
 
-from typing import NamedTuple
-
+from daemonctl.speedups import NamedTuple
 from daemonctl.states import EXITED, FAILED
 
 ON_FAILURE, ALWAYS = "on-failure", "always"
