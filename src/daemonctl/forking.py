@@ -12,16 +12,11 @@ from daemonctl.settle import Launched, Pending, undo
 from daemonctl.store import pidfile as pidfile_mod
 from daemonctl.store import record as record_mod
 from daemonctl.store.atomic import write_failure
-from daemonctl.store.record import StartSpec
+from daemonctl.store.record import StartSpec, programs_own_pidfile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from daemonctl.progress import Progress
-
-
-def programs_own_pidfile(spec: StartSpec) -> bool:
-    """daemonctl's pidfile is the one the program writes: daemonctl leaves it to the program."""
-    return spec.pid_from is not None and spec.pid_from == spec.pidfile
 
 
 def pid_before(spec: StartSpec) -> int | None:

@@ -30,8 +30,10 @@ def env_file_rights(spec: StartSpec) -> Rights | None:
 def program_env(spec: StartSpec, environ: dict[str, str], account: dict[str, str] | None = None) -> dict[str, str]:
     """The program's environment: the recorded one (else the caller's `environ`), then
     the account's (HOME, USER... of --user), then the env file's, read now, then --env's."""
-    from daemonctl.store.envfile import load_env_file
-
     base = spec.caller_env if spec.caller_env is not None else environ
-    file_env = load_env_file(spec.env_file, env_file_rights(spec)) if spec.env_file else {}
+    file_env: dict[str, str] = {}
+    if spec.env_file:
+        from daemonctl.store.envfile import load_env_file
+
+        file_env = load_env_file(spec.env_file, env_file_rights(spec))
     return {**base, **(account or {}), **file_env, **spec.env}

@@ -244,8 +244,8 @@ def cgroup(daemon: Daemon) -> "CgroupMembers | None":
 
 def leftovers(daemon: Daemon) -> list[int]:
     """The live leftovers of a daemon whose program is gone: what is in its cgroup, else its provable group members."""
-    if daemon.identity is not None:
-        return []
+    if daemon.identity is not None or daemon.record is None:
+        return []  # without a record, nothing proves a process to be the daemon's (see ownership)
     in_cgroup = cgroup(daemon)
     if in_cgroup is not None and daemon.record is not None:
         rec = daemon.record

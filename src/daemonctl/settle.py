@@ -187,8 +187,8 @@ def stop_launched(launched: Launched, progress: "Progress | None", writes_logs: 
 
 def undo_commit(state: StateDir, name: str, spec: StartSpec, previous: bytes | None) -> None:
     """Put back the pidfile and record as they were before this start."""
-    from daemonctl.forking import programs_own_pidfile
     from daemonctl.reconcile import pidfile_rights
+    from daemonctl.store.record import programs_own_pidfile
 
     if not programs_own_pidfile(spec):
         remove(spec.pidfile, pidfile_rights(spec))

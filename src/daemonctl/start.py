@@ -7,10 +7,8 @@ from contextlib import ExitStack
 
 from daemonctl.errors import DaemonctlError, Failure, PrivilegeError, ProgramNotFound, StatusUnknown, from_oserror
 from daemonctl.faults import crash_point
-from daemonctl.forking import pid_before, programs_own_pidfile
 from daemonctl.interrupts import InterruptGuard
 from daemonctl.options import StartOptions
-from daemonctl.proc.adopt import Host
 from daemonctl.proc.cgroup_limits import CgroupLimits
 from daemonctl.proc.containment import CgroupUnusable, Placement, Prepared, create, prepare
 from daemonctl.proc.containment import remove as remove_cgroups
@@ -38,7 +36,7 @@ from daemonctl.store import record as record_mod
 from daemonctl.store.atomic import AtomicFile, remove, sweep_temps, write_failure
 from daemonctl.store.lock import locked
 from daemonctl.store.logfiles import Logs
-from daemonctl.store.record import Record, StartSpec
+from daemonctl.store.record import Record, StartSpec, programs_own_pidfile
 from daemonctl.store.runlog import RunLogs
 from daemonctl.store.safeopen import Rights
 from daemonctl.store.statedir import StateDir, validate_name
@@ -190,9 +188,9 @@ def start_locked(
     previous = _read_bytes(state.record(name))
     checks, ready_env = open_readiness_checks(spec)
     logs = None
-    before = pid_before(spec) if spec.forking else None
+    before = _pid_before(spec) if spec.forking else None
     # Children this process already has (a set's earlier instances, adopted or subreaped): not this program's.
-    others = Host().present() if subreaped(spec) else frozenset()
+    others = _children() if subreaped(spec) else frozenset()
     try:
         with InterruptGuard() as interrupts:
             if checks or spec.wait > 0 or spec.forking:
@@ -215,6 +213,18 @@ def start_locked(
             logs.close()
     sup = launched.supervisor.pid if launched.supervisor else None
     return StartResult(name, launched.program.pid, False, spec, sup)
+
+
+def _pid_before(spec: StartSpec) -> int | None:
+    from daemonctl.forking import pid_before  # --forking only, as proc/adopt it imports
+
+    return pid_before(spec)
+
+
+def _children() -> frozenset[tuple[int, int]]:
+    from daemonctl.proc.adopt import Host
+
+    return Host().present()
 
 
 def _launch(

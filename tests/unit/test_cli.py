@@ -102,6 +102,23 @@ def test_importing_the_cli_does_not_import_psutil_or_the_core():
                          "daemonctl.start_options", "daemonctl.store", "daemonctl.store.checks"]
 
 
+def test_building_the_commands_calls_no_gettext():
+    """Click's gettext calls load locale and search for message catalogs (trick 4, cli/speedups.py)."""
+    import subprocess
+    import sys
+
+    code = "import sys, daemonctl.cli.commands\nprint('locale' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_a_serve_path_that_is_a_directory_is_bad_usage(capsys, tmp_path):
+    code, out, err = run(["--state-dir", str(tmp_path), "serve", "--socket", str(tmp_path)], capsys)
+    assert code == ExitStatus.USAGE and out == ""
+    assert f"Invalid value for '--socket': File '{tmp_path}' is a directory." in err and err.count("\n") == 1
+    code, _, err = run(["--state-dir", str(tmp_path), "serve", "--token-file", str(tmp_path)], capsys)
+    assert code == ExitStatus.USAGE and "is a directory" in err
+
+
 @pytest.mark.parametrize("argv", [["-q", "stop", "web"], ["stop", "-q", "web"], ["stop", "--quiet", "web"]])
 def test_quiet_silences_messages_not_errors(captured, capsys, argv):
     code, out, err = run(argv, capsys)

@@ -26,6 +26,7 @@ from daemonctl.cli.params import (
     timeout_option,
     version_option,
 )
+from daemonctl.cli.speedups import file_path
 from daemonctl.cli.start_params import StartCommand, start_options, update_env_option
 from daemonctl.errors import Failure, PrivilegeError, UsageError
 from daemonctl.exitcodes import ExitStatus, for_signal
@@ -126,9 +127,12 @@ def _is_set(state: StateDir, name: str | None) -> bool:
     # One lstat for a daemon's name: the directory is listed only for a name with no record.
     if name is None or "@" in name or os.path.lexists(state.record(name)):
         return False
+    names = state.names()
+    if not any(n.startswith(f"{name}@") for n in names):
+        return False  # no instance can be named so: the rules of names stay unloaded
     from daemonctl.instances import members
 
-    return bool(members(state.names(), name))
+    return bool(members(names, name))
 
 
 def _start_set(state: StateDir, options: Any) -> int:
@@ -433,11 +437,11 @@ def export_cmd(ctx: click.Context, timeout: float | None, schedule: str | None, 
 
 @cli.command()
 @quiet_option
-@click.option("--socket", "socket_path", type=click.Path(dir_okay=False), metavar="PATH",
+@click.option("--socket", "socket_path", type=file_path(), metavar="PATH",
               help="Serve on this unix socket (default STATE_DIR/daemonctl.sock, mode 0600).")
 @click.option("--listen", "listen_on", metavar="[HOST:]PORT",
               help="Serve on TCP instead (HOST 127.0.0.1 by default); the API then needs the token.")
-@click.option("--token-file", type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("--token-file", type=file_path(), metavar="FILE",
               help="The API's bearer token; made (mode 0600) when missing (default STATE_DIR/daemonctl.token).")
 @click.option("--read-only", is_flag=True, help="Refuse every change (403).")
 @click.pass_context

@@ -133,7 +133,7 @@ class Host:
         try:
             pids = []
             for task in os.listdir(f"{self.proc}/{self.me}/task"):
-                with open(f"{self.proc}/{self.me}/task/{task}/children", encoding="ascii") as f:
+                with open(f"{self.proc}/{self.me}/task/{task}/children", encoding="utf-8") as f:
                     pids += [int(pid) for pid in f.read().split()]
             return pids
         except (OSError, ValueError):

@@ -165,7 +165,7 @@ def procs(path: str) -> list[int]:
     """The PIDs in the cgroup at `path` and every cgroup below it (zombies are not listed)."""
     found: list[int] = []
     try:
-        with open(f"{path}/cgroup.procs", encoding="ascii") as f:
+        with open(f"{path}/cgroup.procs", encoding="utf-8") as f:
             found.extend(int(line) for line in f.read().split())
         with os.scandir(path) as entries:
             children = [e.path for e in entries if e.is_dir(follow_symlinks=False)]
@@ -183,7 +183,7 @@ def procs(path: str) -> list[int]:
 def populated(path: str) -> bool | None:
     """Whether anything runs in the cgroup or below it (cgroup.events); None when it is gone."""
     try:
-        with open(f"{path}/cgroup.events", encoding="ascii") as f:
+        with open(f"{path}/cgroup.events", encoding="utf-8") as f:
             return populated_in(f.read())
     except OSError as err:
         if removed(err):
@@ -208,7 +208,7 @@ def populated_in(events: str) -> bool:
 def read_key(path: str, key: str) -> int | None:
     """The value of KEY in a flat-keyed file ("key value" lines: cpu.stat, memory.events); None if absent."""
     try:
-        with open(path, encoding="ascii") as f:
+        with open(path, encoding="utf-8") as f:
             for line in f:
                 k, _, value = line.partition(" ")
                 if k == key:
@@ -221,7 +221,7 @@ def read_key(path: str, key: str) -> int | None:
 def read_int(path: str) -> int | None:
     """A file holding one number (memory.current, pids.current); None if absent or "max"."""
     try:
-        with open(path, encoding="ascii") as f:
+        with open(path, encoding="utf-8") as f:
             return int(f.read())
     except (OSError, ValueError):
         return None

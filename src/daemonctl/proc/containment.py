@@ -132,7 +132,7 @@ def owned(path: str, state_dir: str, name: str) -> bool:
 def enabled_v2(base: str) -> set[str]:
     """The controllers the system enabled for the children of base's parent (its cgroup.subtree_control)."""
     try:
-        with open(f"{os.path.dirname(base)}/cgroup.subtree_control", encoding="ascii") as f:
+        with open(f"{os.path.dirname(base)}/cgroup.subtree_control", encoding="utf-8") as f:
             return set(f.read().split())
     except OSError:
         return set()

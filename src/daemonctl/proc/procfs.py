@@ -126,7 +126,7 @@ def boot_time(proc: str = PROC) -> int | None:
     global _boot_time
     if _boot_time is None:
         try:
-            with open(f"{proc}/stat", encoding="ascii", errors="replace") as f:
+            with open(f"{proc}/stat", encoding="utf-8", errors="replace") as f:
                 for line in f:
                     if line.startswith("btime "):
                         _boot_time = int(line.split()[1])

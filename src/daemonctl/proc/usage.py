@@ -54,7 +54,7 @@ def resident(pids: Iterable[int], proc: str = PROC) -> int | None:
     total, known = 0, False
     for pid in pids:
         try:
-            with open(f"{proc}/{pid}/statm", encoding="ascii") as f:
+            with open(f"{proc}/{pid}/statm", encoding="utf-8") as f:
                 total += int(f.read().split()[1]) * page
             known = True
         except (OSError, ValueError, IndexError):

@@ -190,6 +190,11 @@ def check_environment(env: object) -> None:
         raise (ValueError if too_large else TypeError)(f"caller_env {problem}")
 
 
+def programs_own_pidfile(spec: StartSpec) -> bool:
+    """daemonctl's pidfile is the one a --forking program writes: daemonctl leaves it to the program."""
+    return spec.pid_from is not None and spec.pid_from == spec.pidfile
+
+
 def iso(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
