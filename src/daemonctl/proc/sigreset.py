@@ -28,9 +28,8 @@ def reset_reserved() -> None:  # pragma: no cover - runs in the forked child
     number = SYS_RT_SIGACTION.get(os.uname().machine)
     if not stuck or number is None:
         return
-    import ctypes
+    from daemonctl.speedups import syscall
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    zeros = ctypes.create_string_buffer(64)
+    zeros = bytes(64)
     for sig in stuck:
-        libc.syscall(number, sig, zeros, None, 8)
+        syscall()(number, sig, zeros, None, 8)

@@ -1,4 +1,4 @@
-"""Trick 5 (daemonctl/speedups.py): its NamedTuple behaves as typing.NamedTuple for everything daemonctl does with one.
+"""The tricks of daemonctl/speedups.py behave as what they stand in for (trick 5: typing.NamedTuple; trick 7: ctypes).
 
 Each check runs on a class made both ways from the same body and compares.
 """
@@ -112,3 +112,18 @@ def test_a_field_without_default_after_one_with_is_refused() -> None:
         class Bad(speedups.NamedTuple):
             a: int = 0
             b: int
+
+
+def test_syscall_calls_libc_without_importing_ctypes() -> None:
+    """Trick 7: a fresh interpreter gets getpid() right through it, and never loads ctypes for it."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys\nfrom daemonctl.speedups import syscall\n"
+            "print(syscall()(39 if os.uname().machine == 'x86_64' else 172) == os.getpid(), 'ctypes' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "True False\n"
+
+
+def test_syscall_failure_is_minus_one() -> None:
+    assert speedups.syscall()(-1) == -1  # no such system call: ENOSYS
