@@ -17,11 +17,11 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from daemonctl.proc.pidfd import open_verified
 from daemonctl.proc.procfs import Identity
 from daemonctl.proc.subreaper import describe
+from daemonctl.speedups import Protocol
 from daemonctl.store.logread import Follower
 from daemonctl.store.record import StartSpec
 from daemonctl.store.safeopen import Refused, Rights, acting_as, open_read, rights_for

@@ -6,10 +6,15 @@ stays plain Python; what enforces the limits is in proc/ (cgroup_limits, contain
 rlimits).
 """
 
+from __future__ import annotations
+
 import math
-from typing import Any
 
 from daemonctl.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_BYTES = 1 << 60
 MAX_TASKS = 1 << 22  # PID_MAX_LIMIT: more processes and threads than the kernel can have

@@ -40,14 +40,19 @@ How to add a start option:
    needs teaching there, in generate.kind and the module's as_recorded).
 """
 
+from __future__ import annotations
+
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from daemonctl import resource_limits
 from daemonctl.errors import UsageError
 from daemonctl.limits import MAX_COUNT, MAX_INSTANCES, MAX_LOG_KEEP, MAX_LOG_SIZE, MAX_SECONDS, NICE, SYSLOG_FACILITIES
 from daemonctl.store import checks
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # What an option's text is, for cli/start_params.py: each becomes a Click type there.
 TEXT = "text"  # a string, kept as given (or as `parse` makes it)
@@ -69,8 +74,9 @@ class Derived:
 
 DERIVED: Any = Derived()
 
-Merge = Callable[[Any, Any, str], Any]  # (recorded value, given value, caller's cwd) -> new value
-Export = Callable[[Any], list[str]]  # a value -> the lines that say it to a target
+if TYPE_CHECKING:
+    Merge = Callable[[Any, Any, str], Any]  # (recorded value, given value, caller's cwd) -> new value
+    Export = Callable[[Any], list[str]]  # a value -> the lines that say it to a target
 
 
 def replace(_recorded: Any, given: Any, _cwd: str) -> Any:

@@ -21,7 +21,7 @@ print(" ".join(sorted(sys.modules)))
 """
 
 # The json package is allowed: the supervisor checks the record it rewrites (store/schema.py).
-HEAVY = ("click", "psutil", "dataclasses", "pathlib", "socket", "datetime", "daemonctl.store.record")
+HEAVY = ("click", "psutil", "dataclasses", "pathlib", "socket", "datetime", "typing", "daemonctl.store.record")
 
 
 def test_supervisor_start_path_imports_nothing_heavy():

@@ -6,7 +6,6 @@ pidfile are opened by the caller (root) in places the caller controls.
 """
 
 import os
-from typing import overload
 
 from daemonctl.errors import PrivilegeError, UsageError
 from daemonctl.speedups import NamedTuple
@@ -14,6 +13,7 @@ from daemonctl.speedups import NamedTuple
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import pwd
+    from typing import overload  # typing, 0.9 MB, stays out of the resident supervisor
 
 
 class Credentials(NamedTuple):
@@ -101,12 +101,13 @@ def credentials_to_switch(creds: Credentials | None) -> Credentials | None:
     )
 
 
-@overload
-def pinned(creds: Credentials) -> Credentials: ...
+if TYPE_CHECKING:
 
+    @overload
+    def pinned(creds: Credentials) -> Credentials: ...
 
-@overload
-def pinned(creds: None) -> None: ...
+    @overload
+    def pinned(creds: None) -> None: ...
 
 
 def pinned(creds: Credentials | None) -> Credentials | None:

@@ -4,9 +4,14 @@ Plain Python on purpose: the record schema (store/schema.py), the declaration of
 start options (start_options.py) and the resident supervisor all use them.
 """
 
+from __future__ import annotations
+
 import math
 from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_PATH = 4096  # PATH_MAX
 MAX_ARG = 131072  # MAX_ARG_STRLEN: the longest argument or environment string exec takes
@@ -14,7 +19,8 @@ MAX_ITEMS = 65536  # arguments, environment variables
 MAX_NAME = 256  # names: daemon, user, group, boot id
 MAX_ENV_BYTES = 2 * 1024 * 1024  # a recorded environment: as much as exec takes by default (ARG_MAX)
 
-Check = Callable[[Any], "str | None"]  # the problem with a value, None if it is fine
+if TYPE_CHECKING:
+    Check = Callable[[Any], str | None]  # the problem with a value, None if it is fine
 
 
 def kind_of(value: Any) -> str:

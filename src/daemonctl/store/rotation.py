@@ -31,8 +31,8 @@ import errno
 import os
 import time
 from collections.abc import Callable
-from typing import Protocol
 
+from daemonctl.speedups import Protocol
 from daemonctl.store.safeopen import Refused, Rights, acting_as, rights_for
 
 TYPE_CHECKING = False

@@ -21,8 +21,9 @@ Lean on purpose: the supervisor imports it (no Click, datetime or dataclasses),
 and the json package is imported only when a record is parsed or written.
 """
 
+from __future__ import annotations
+
 import os
-from typing import Any
 
 from daemonctl.limits import MAX_INSTANCES
 from daemonctl.start_options import DERIVED, PER_INSTANCE, RECORDED
@@ -30,7 +31,6 @@ from daemonctl.states import RECORDED as RECORDED_STATES
 from daemonctl.store.checks import (
     MAX_NAME,
     MAX_PATH,
-    Check,
     env_key,
     environment,
     integer,
@@ -45,6 +45,12 @@ from daemonctl.store.checks import (
     text,
     timestamp,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from daemonctl.store.checks import Check
 
 FORMAT = 1
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 from daemonctl.store.rotation import RotatingLog, SafeOps
 from daemonctl.supervise.lines import LineBuffer, LocalStamp, stamp
@@ -19,6 +18,8 @@ from daemonctl.supervise.syslog import DEV_LOG, ERR, FACILITIES, INFO, Syslog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from daemonctl.proc.privileges import Credentials
 
 STDOUT, STDERR = 0, 1

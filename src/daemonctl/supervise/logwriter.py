@@ -18,11 +18,14 @@ are written, and lets go of the lock last.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from daemonctl.proc.privileges import credentials_of, pinned
 from daemonctl.supervise.logsink import LogSettings, build_sink, set_timezone
 from daemonctl.supervise.pump import Pump, widen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STDOUT_PIPE, STDERR_PIPE, LOCK = 3, 4, 5
 

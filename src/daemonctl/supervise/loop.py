@@ -10,8 +10,8 @@ import signal
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Protocol
 
+from daemonctl.speedups import Protocol
 from daemonctl.states import DETACHED, LOST, STOPPED
 from daemonctl.supervise.policy import RESTART, Backoff, Ending, Policy, decide
 

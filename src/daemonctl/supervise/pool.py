@@ -15,8 +15,8 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Protocol
 
+from daemonctl.speedups import Protocol
 from daemonctl.states import LOST, STOPPED
 from daemonctl.supervise.loop import SPAWN_FAILED
 from daemonctl.supervise.policy import RESTART, Backoff, Ending, Policy, decide
