@@ -31,7 +31,7 @@ from daemonctl.states import ACTIVE, DEAD, HALTED, NO_SUCH_DAEMON, RESTARTING, R
 from daemonctl.store import pidfile as pidfile_mod
 from daemonctl.store import record as record_mod
 from daemonctl.store.atomic import remove, sweep_temps, write_failure
-from daemonctl.store.lock import locked
+from daemonctl.store.lock import locked, unlink_if_free
 from daemonctl.store.statedir import StateDir, validate_name
 
 CGROUP_EMPTY_TIMEOUT = 5.0  # for the cgroups to empty before they are removed (see _remove_cgroups)
@@ -341,8 +341,10 @@ def forget(state: StateDir, name: str) -> RemoveResult:
             from daemonctl import badrecord
 
             badrecord.forget(state, name)
+            _forget_locks(state, name)
             return RemoveResult(name, None)
         if target.record is None:
+            _forget_locks(state, name)  # removed meanwhile: the lock file this made protects nothing
             raise _unknown(state, name)
         try:
             daemon = inspect(target)
@@ -363,7 +365,18 @@ def forget(state: StateDir, name: str) -> RemoveResult:
             _remove_cgroups(daemon)  # a daemon that ended on its own, never stopped, still has them
         remove(state.record(name))
         sweep_temps(state.record(name))
+        _forget_locks(state, name)
         return RemoveResult(name, target.record.spec.stdout)
+
+
+def _forget_locks(state: StateDir, name: str) -> None:
+    """Unlink NAME's lock files; called holding NAME's lock, whose waiters then lock anew (lock.acquire)."""
+    from daemonctl.store.writerlock import await_drained
+
+    # A writer still writing a dead run's last lines keeps its lock file, as it keeps the log.
+    await_drained(state.writer_lock(name))
+    unlink_if_free(state.writer_lock(name))
+    remove(state.lock(name))
 
 
 def _unknown(state: StateDir, name: str) -> UsageError:

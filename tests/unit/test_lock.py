@@ -1,4 +1,5 @@
-"""lock.locked and try_locked: one holder per name across processes, a lock file that stays, no state dir made."""
+"""lock.locked and try_locked: one holder per name across processes, a lock file that stays unless its holder
+unlinks it (remove), no state dir made."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import fcntl
 import os
 import select
 import stat
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from daemonctl.errors import DaemonctlError
-from daemonctl.store.lock import locked, try_locked
+from daemonctl.store.lock import acquire, is_current, locked, try_locked, unlink_if_free
+from daemonctl.store.writerlock import hold_lock
 
 
 def blocked_on(path: Path, pid: int) -> bool:
@@ -132,3 +135,139 @@ def test_try_locked_without_a_state_directory_has_nothing_to_wait_for(tmp_path):
     with try_locked(str(state / "d.lock")) as got:
         assert got is True
     assert not state.exists()
+
+
+# A holder that unlinks the lock file (remove forgets a daemon under its lock) -------------------
+
+
+def same_file(fd: int, path: Path) -> bool:
+    there, held = os.stat(path), os.fstat(fd)
+    return (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)
+
+
+def test_a_waiter_on_a_lock_file_its_holder_unlinked_locks_the_file_at_the_path(tmp_path):
+    # The waiter opened the file before the holder unlinked it. Had it kept the old inode, a third
+    # process creating the file anew would hold "the" lock beside it.
+    path = tmp_path / "d.lock"
+    seen: list[bool] = []
+    with locked(path):
+        def waiter() -> None:
+            with locked(path):
+                with try_locked(str(path)) as third:
+                    seen.append(third)
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not blocked_on(path, os.getpid()):  # the waiter has opened the file and waits on its flock
+            assert thread.is_alive() and time.monotonic() < deadline, "the waiter neither waited nor ran"
+            time.sleep(0.01)
+        os.unlink(path)  # what remove does, holding the lock
+    thread.join(30)
+    assert seen == [False], "a newcomer locked the name while the waiter held it"
+
+
+def test_acquire_retries_when_the_file_was_unlinked_while_it_waited(tmp_path):
+    path = tmp_path / "d.lock"
+    calls: list[int] = []
+
+    def flock(fd: int, op: int) -> None:
+        calls.append(fd)
+        if len(calls) == 1:
+            os.unlink(path)  # the holder removes the file; then lets go, and this flock returns
+        fcntl.flock(fd, op)
+
+    fd = acquire(path, flock=flock)
+    assert fd is not None
+    try:
+        assert len(calls) == 2 and path.exists() and same_file(fd, path)
+    finally:
+        os.close(fd)
+
+
+def test_acquire_retries_when_the_file_was_replaced_while_it_waited(tmp_path):
+    # Unlinked by one holder, then created anew by the next taker: the file at the path is another inode.
+    path = tmp_path / "d.lock"
+    calls: list[int] = []
+    newer: list[int] = []
+
+    def flock(fd: int, op: int) -> None:
+        calls.append(fd)
+        if len(calls) == 1:
+            os.unlink(path)
+            path.write_text("")
+            newer.append(os.stat(path).st_ino)
+        fcntl.flock(fd, op)
+
+    fd = acquire(path, flock=flock)
+    assert fd is not None
+    try:
+        assert len(calls) == 2 and os.fstat(fd).st_ino == newer[0]
+    finally:
+        os.close(fd)
+
+
+def test_acquire_closes_every_file_it_let_go(tmp_path):
+    path = tmp_path / "d.lock"
+    before = set(os.listdir("/proc/self/fd"))
+    first = True
+
+    def flock(fd: int, op: int) -> None:
+        nonlocal first
+        if first:
+            first = False
+            os.unlink(path)
+        fcntl.flock(fd, op)
+
+    fd = acquire(path, flock=flock)
+    assert fd is not None
+    os.close(fd)
+    assert set(os.listdir("/proc/self/fd")) == before
+
+
+def test_acquire_without_waiting_gives_none_while_another_holds_it(tmp_path):
+    path = tmp_path / "d.lock"
+    with locked(path):
+        assert acquire(path, blocking=False) is None
+
+
+def test_is_current_tells_an_unlinked_or_replaced_file(tmp_path):
+    path = tmp_path / "d.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        assert is_current(fd, path)
+        os.unlink(path)
+        assert not is_current(fd, path)
+        path.write_text("")
+        assert not is_current(fd, path)
+    finally:
+        os.close(fd)
+
+
+def test_unlink_if_free_removes_a_free_lock_file_and_leaves_a_held_one(tmp_path):
+    path = tmp_path / "d.writer.lock"
+    with locked(path):
+        assert unlink_if_free(str(path)) is False
+        assert path.exists()
+    assert unlink_if_free(str(path)) is True
+    assert not path.exists()
+    assert unlink_if_free(str(path)) is True  # nothing there: nothing left
+
+
+def test_hold_lock_after_its_file_was_unlinked_holds_the_file_at_the_path(tmp_path):
+    path = tmp_path / "d.writer.lock"
+    old = hold_lock(str(path))
+    released = []
+
+    def sleep(_: float) -> None:
+        if not released:  # the old holder unlinks its file and lets go while the next one polls
+            released.append(True)
+            os.unlink(path)
+            os.close(old)
+
+    fd = hold_lock(str(path), wait=30, sleep=sleep)
+    try:
+        assert released and path.exists() and same_file(fd, path)
+        with try_locked(str(path)) as third:
+            assert third is False
+    finally:
+        os.close(fd)

@@ -16,6 +16,8 @@ import os
 import time
 from collections.abc import Callable
 
+from daemonctl.store.lock import is_current
+
 LOCK_WAIT = 10.0  # seconds a previous writer may take to finish before the next one writes alongside it
 DRAIN_WAIT = 6.0  # how long stop waits for the writer to write the last lines (the writer gives up after 5 s)
 
@@ -32,11 +34,15 @@ def hold_lock(path: str, wait: float = LOCK_WAIT, sleep: Callable[[float], None]
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 return fd
             sleep(0.01)
+            continue
+        if is_current(fd, path):
+            return fd
+        os.close(fd)  # `remove` unlinked it meanwhile: lock the file at the path
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
 
 
 def await_drained(path: str, timeout: float = DRAIN_WAIT) -> bool:
