@@ -575,3 +575,28 @@ def test_each_instance_of_a_respawned_set_in_its_own_cgroup(dctl):
     assert_ok(dctl("stop", "w"))
     assert wait_gone(sup) and wait_for(lambda: not escaped())
     assert cgroups_of(dctl.state_dir) == []
+
+
+def test_an_instance_its_supervisor_cannot_deal_with_is_given_up_alone(dctl):
+    # Recording w@2's end raises an OSError nothing expects (DAEMONCTL_TEST_FAIL_AT, as a broken
+    # record, cgroup or log would): w@2 is given up as the policy gives up, the others go on.
+    env = {**dctl.env, "DAEMONCTL_TEST_FAIL_AT": "pool:ended:w@2"}
+    assert_ok(dctl("start", "-n", "w", "--instances", "3", "--respawn", *FAST, SLEEP, "300", env=env))
+    sup = dctl.track(supervisors(dctl, "w", 3).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2, 3)]
+    os.kill(progs[1], signal.SIGKILL)
+    assert wait_for(lambda: dctl.record("w@2")["state"] == "failed"), "w@2 was not given up"
+    assert alive(sup), "the set's supervisor died with w@2"
+    assert [ln for ln in log_lines(dctl.logfile("w@2")) if "supervisor" in ln] == [
+        "daemonctl: supervisor: giving up instance 2: Input/output error (injected at pool:ended:w@2)"]
+    objs, code = status(dctl, "w")
+    assert [o["state"] for o in objs] == ["running", "failed", "running"]
+    assert not dctl.pidfile("w@2").exists()
+    os.kill(progs[0], signal.SIGKILL)  # the others are still supervised
+    assert wait_for(lambda: program_pid(dctl, "w@1") != progs[0] and dctl.record("w@1")["state"] == "running")
+    dctl.track(program_pid(dctl, "w@1"))
+    assert alive(progs[2])
+    assert_ok(dctl("stop", "w"))
+    assert wait_gone(sup)
+    assert not any("Traceback" in ln for i in (1, 2, 3) for ln in log_lines(dctl.logfile(f"w@{i}")))
+

@@ -25,8 +25,12 @@ class Child:
         self.pid = next(Child.pids)
         self.ending = None
         self.signals = []
+        self.raises = None  # what poll raises, if anything
+        self.killed = False
 
     def poll(self):
+        if self.raises is not None:
+            raise self.raises
         return self.ending
 
     def wait(self):
@@ -35,28 +39,39 @@ class Child:
     def signal(self, sig, group=False):
         self.signals.append((sig, group))
 
+    def kill(self):
+        self.killed = True
+
 
 class Recorder:
     def __init__(self):
         self.events, self.busy, self.mine = [], False, True
+        self.raises = {}  # method name: what it raises
 
     @contextmanager
     def try_locked(self):
         yield not self.busy
 
+    def _fail(self, method):
+        if method in self.raises:
+            raise self.raises[method]
+
     def started(self, child, restarts):
+        self._fail("started")
         self.events.append(("started", child.pid, restarts))
         return self.mine
 
     def ended(self, ending):
+        self._fail("ended")
         self.events.append(("ended", ending))
         return self.mine
 
     def finish(self, state, ending):
+        self._fail("finish")
         self.events.append((state, ending))
 
 
-def member(pool, clock, number, starts=None):
+def member(pool, clock, number, starts=None, said=None):
     recorder = Recorder()
     children = [Child()]
 
@@ -66,7 +81,7 @@ def member(pool, clock, number, starts=None):
         children.append(Child())
         return children[-1]
 
-    m = Member(number, children[0], start, POLICY, recorder, clock())
+    m = Member(number, children[0], start, POLICY, recorder, clock(), say=(said if said is not None else []).append)
     pool.adopt(m)
     return m, recorder, children
 
@@ -216,3 +231,81 @@ def test_a_stop_request_ends_the_supervisor_whose_state_directory_is_gone(tmp_pa
     first.ending = Ending(signal=15)
     assert pool.step() is None
     assert [m1.result, m2.result] == [STOPPED, STOPPED] and pool.done
+
+
+# One instance that cannot be dealt with (an OSError nothing expects, from its record, its cgroup,
+# its log...) is given up alone, as the policy gives up: its program ended, `failed` recorded, why
+# in its log. The supervisor goes on with the others.
+
+def test_an_instance_whose_check_raises_is_given_up_alone_and_the_others_go_on():
+    clock = Clock()
+    pool = Pool(clock)
+    said = []
+    m1, r1, c1 = member(pool, clock, 1, said=said)
+    m2, r2, c2 = member(pool, clock, 2)
+    c1[0].raises = OSError(5, "Input/output error", "/sys/fs/cgroup/w@1/program/cgroup.events")
+    c2[0].ending = Ending(code=1)
+    assert pool.step() == 1.0  # instance 2's delay: its end was dealt with in the same step
+    assert m1.result == FAILED and c1[0].killed and r1.events == [(FAILED, None)]
+    assert said == ["daemonctl: supervisor: giving up instance 1: Input/output error "
+                    "(/sys/fs/cgroup/w@1/program/cgroup.events); its program's group is killed"]
+    assert pool.members == [m2] and not pool.done
+    clock.now += 1.0
+    pool.step()
+    assert r2.events[-1] == ("started", c2[1].pid, 1) and m2.child is c2[1]
+
+
+def test_an_instance_whose_end_cannot_be_recorded_is_given_up_with_how_it_ended():
+    clock = Clock()
+    pool = Pool(clock)
+    said = []
+    m1, r1, c1 = member(pool, clock, 1, said=said)
+    m2, r2, c2 = member(pool, clock, 2)
+    r1.raises["ended"] = RuntimeError("unexpected")
+    c1[0].ending = Ending(signal=9)
+    assert pool.step() is None
+    assert m1.result == FAILED and r1.events == [(FAILED, Ending(signal=9))]
+    assert not c1[0].killed  # it had ended already: nothing to kill
+    assert said == ["daemonctl: supervisor: giving up instance 1: RuntimeError: unexpected"]
+    assert pool.members == [m2] and m2.child is c2[0]
+
+
+def test_a_restart_whose_record_raises_kills_the_new_program_and_gives_the_instance_up():
+    clock = Clock()
+    pool = Pool(clock)
+    said = []
+    m1, r1, c1 = member(pool, clock, 1, said=said)
+    c1[0].ending = Ending(code=1)
+    clock.now += pool.step()
+    r1.raises["started"] = OSError(28, "No space left on device")
+    assert pool.step() is None
+    assert len(c1) == 2 and c1[1].killed  # started, then given up: never left running unrecorded
+    assert m1.result == FAILED and r1.events[-1] == (FAILED, None) and pool.done
+    assert said == ["daemonctl: supervisor: giving up instance 1: No space left on device; its program's group is killed"]
+
+
+def test_an_instance_not_even_recorded_as_failed_is_let_go_and_the_supervisor_ends():
+    clock = Clock()
+    pool = Pool(clock)
+    said = []
+    m1, r1, c1 = member(pool, clock, 1, said=said)
+    c1[0].raises = OSError(5, "Input/output error")
+    r1.raises["finish"] = OSError(5, "Input/output error")
+    assert pool.step() is None
+    assert m1.result == FAILED and pool.members == [] and pool.done
+    assert len(said) == 1 and c1[0].killed
+
+
+def test_a_given_up_instance_whose_lock_is_busy_is_recorded_failed_once_free():
+    clock = Clock()
+    pool = Pool(clock)
+    said = []
+    m1, r1, c1 = member(pool, clock, 1, said=said)
+    c1[0].raises = OSError(5, "Input/output error")
+    r1.busy = True
+    assert pool.step() == RETRY and m1.result is None and c1[0].killed
+    assert pool.step() == RETRY
+    r1.busy = False
+    assert pool.step() is None
+    assert m1.result == FAILED and r1.events == [(FAILED, None)] and pool.done
+    assert len(said) == 1  # one line, however many tries

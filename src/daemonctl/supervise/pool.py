@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from daemonctl.speedups import Protocol
-from daemonctl.states import LOST, STOPPED
+from daemonctl.states import FAILED, LOST, STOPPED
 from daemonctl.supervise.loop import SPAWN_FAILED
 from daemonctl.supervise.policy import RESTART, Backoff, Ending, Policy, decide
 
@@ -33,6 +33,8 @@ class PoolChild(Protocol):
     def wait(self) -> Ending: ...  # until it ends, reaped
 
     def signal(self, sig: int, group: bool = False) -> None: ...
+
+    def kill(self) -> None: ...  # given up: KILL its group and reap it, whatever else fails
 
 
 class PoolRecorder(Protocol):
@@ -61,13 +63,21 @@ class FailedStart:
     def signal(self, sig: int, group: bool = False) -> None:
         pass
 
+    def kill(self) -> None:
+        pass
+
+
+def _nowhere(line: str) -> None:
+    pass
+
 
 class Member:
     """One instance under the supervisor: its program, its policy state and its record."""
 
     def __init__(self, number: int, child: PoolChild, start: Callable[[], PoolChild], policy: Policy,
-                 recorder: PoolRecorder, now: float) -> None:
+                 recorder: PoolRecorder, now: float, say: Callable[[str], None] = _nowhere) -> None:
         self.number, self.start, self.policy, self.recorder = number, start, policy, recorder
+        self.say = say  # one line of the supervisor's in this instance's log
         self.child: PoolChild | None = child
         self.began = now
         self.backoff = Backoff()
@@ -76,6 +86,7 @@ class Member:
         self.uptime = 0.0
         self.due: float | None = None  # when to start it again
         self.result: str | None = None  # how its supervision ended, once it has
+        self.given_up = False  # dealing with it failed: it is being recorded as failed
 
 
 class Pool:
@@ -117,7 +128,10 @@ class Pool:
         now = self.clock()
         wait: float | None = None if self.adopted else max(self.created + IDLE_GRACE - now, 0.0)
         for member in list(self.members):
-            retry = self._step(member, now)
+            try:
+                retry = self._step(member, now)
+            except Exception as err:  # whatever it is, only this instance pays for it
+                retry = self._give_up(member, err)
             if member.result is not None:
                 self.members.remove(member)
             elif retry is not None:
@@ -125,6 +139,8 @@ class Pool:
         return wait
 
     def _step(self, member: Member, now: float) -> float | None:
+        if member.given_up:
+            return None if self._finish(member, FAILED, member.ending) else RETRY
         if member.child is not None:
             ending = member.child.poll()
             if ending is None:
@@ -169,13 +185,32 @@ class Pool:
             except Exception:
                 child = FailedStart()  # the starter said why; a quick failure for the policy
             member.restarts += 1
+            member.child, member.began, member.due = child, now, None  # a failure from here on ends it
             if member.recorder.started(child, member.restarts):
-                member.child, member.began, member.due = child, now, None
                 return True
         child.signal(signal.SIGKILL, group=True)
         child.wait()
-        member.result = LOST
+        member.child, member.result = None, LOST
         return True
+
+    def _give_up(self, member: Member, err: Exception) -> float | None:
+        """Checking or restarting this instance raised: give it up alone, as the policy gives up
+        (its program ended, `failed` recorded), with why in its log; the others go on."""
+        if not member.given_up:
+            member.given_up = True
+            killed = "; its program's group is killed" if member.child is not None else ""
+            member.say(f"daemonctl: supervisor: giving up instance {member.number}: {_why(err)}{killed}")
+        child, member.child, member.due = member.child, None, None
+        if child is not None:
+            try:
+                child.kill()
+            except Exception:  # it did what it could
+                pass
+        try:
+            return None if self._finish(member, FAILED, member.ending) else RETRY
+        except Exception:  # not even that can be recorded: let it go
+            member.result = FAILED
+            return None
 
     def _finish(self, member: Member, state: str, ending: Ending | None) -> bool:
         with member.recorder.try_locked() as got:
@@ -184,6 +219,12 @@ class Pool:
             member.recorder.finish(state, ending)
         member.result = state
         return True
+
+
+def _why(err: Exception) -> str:
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror}{f' ({err.filename})' if err.filename else ''}"
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
 def address(pid: int, starttime: int) -> bytes:

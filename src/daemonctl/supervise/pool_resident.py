@@ -24,10 +24,12 @@ import select
 import signal
 import time
 
+from daemonctl.faults import fail_point
 from daemonctl.proc.procfs import Identity
 from daemonctl.proc.spawn import SpawnError, parse_report
 from daemonctl.store import schema
 from daemonctl.store.lock import try_locked
+from daemonctl.store.logfiles import open_log
 from daemonctl.store.safeopen import Rights
 from daemonctl.supervise.policy import Ending
 from daemonctl.supervise.pool import Member, Pool, address
@@ -79,14 +81,29 @@ class PoolProgram:
     def signal(self, sig: int, group: bool = False) -> None:
         self.child.signal(sig, group)
 
+    def kill(self) -> None:
+        self.child.signal(signal.SIGKILL, group=True)
+        if self.child.reaped:
+            return
+        try:
+            self.child.wait()
+        except Exception:  # what made us give it up (its cgroup, say) may fail the wait too: reap it all the same
+            if not self.child.reaped:
+                self.child.reaped = True
+                try:
+                    os.waitpid(self.pid, 0)
+                except ChildProcessError:
+                    pass
+
 
 class PoolKeeper(RecordKeeper):
     """An instance's record: ours while it names this supervisor AND the program we last started,
     so that an instance released and handed to us again is never taken for the old one."""
 
-    def __init__(self, record_path: str, lock_path: str, me: Identity, rights: Rights | None) -> None:
+    def __init__(self, record_path: str, lock_path: str, me: Identity, rights: Rights | None, name: str = "") -> None:
         super().__init__(record_path, lock_path, me, rights)
         self.program: tuple[Any, Any] | None = None
+        self.name = name
 
     def try_locked(self) -> AbstractContextManager[bool]:
         return try_locked(self.lock_path)
@@ -96,6 +113,10 @@ class PoolKeeper(RecordKeeper):
         if data is None or (self.program is not None and (data.get("pid"), data.get("starttime")) != self.program):
             return None
         return data
+
+    def ended(self, ending: Ending) -> bool:
+        fail_point(f"pool:ended:{self.name}")
+        return super().ended(ending)
 
     def started(self, child: Child, restarts: int) -> bool:
         if not super().started(child, restarts):
@@ -163,7 +184,7 @@ def adopt(pool: Pool, conn: _socket.socket, me: Identity) -> None:
         tell(f"daemonctl: supervisor: refused a request: {err}")
         _answer(conn, f"P 0 0\nE {errno.EINVAL} request\n".encode())
         return
-    keeper = PoolKeeper(record_path, lock_path, me, Rights.of(creds))
+    keeper = PoolKeeper(record_path, lock_path, me, Rights.of(creds), str(record.get("name") or ""))
     member: Member | None = None
 
     def record_start(pid: int, restarts: int) -> None:
@@ -190,12 +211,28 @@ def adopt(pool: Pool, conn: _socket.socket, me: Identity) -> None:
             os.waitpid(pid, 0)
         return
     member = Member(int(record.get("instance") or 0), PoolProgram(ProgramChild(pid, spec=spec, ooms=ooms)),
-                    lambda: _restarted(spec, env, creds, record_restart), spec.policy, keeper, time.monotonic())
+                    lambda: _restarted(spec, env, creds, record_restart), spec.policy, keeper, time.monotonic(),
+                    say=lambda line: _say(spec, creds, line))
     pool.adopt(member)
 
 
 def _restarted(spec: Spec, env: dict[str, str], creds: Any, on_ready: Any) -> PoolProgram:
     return PoolProgram(start_program(spec, env, creds, on_ready))
+
+
+def _say(spec: Spec, creds: Any, line: str) -> None:
+    """One line in the instance's stderr log (ours, the first instance's, if it cannot be opened)."""
+    try:
+        fd, _ = open_log(spec.stderr, "stderr", creds)
+    except Exception:
+        tell(line)
+        return
+    try:
+        os.write(fd, (line + "\n").encode("utf-8", "replace"))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _answer(conn: _socket.socket, report: bytes) -> None:
