@@ -321,3 +321,113 @@ def test_follower_whose_old_file_is_gone_from_the_numbered_ones_takes_the_new_lo
     log.write_bytes(b"b\n")
     assert follower.read() == b"b\n"
     follower.close()
+
+
+# logrotate's `compress` (and `delaycompress`, which leaves LOG.1 plain) ---------------------
+
+
+def gz(path, data: bytes) -> None:
+    import gzip
+
+    path.write_bytes(gzip.compress(data))
+
+
+def test_n_reaches_back_into_compressed_rotated_files_in_order(tmp_path):
+    log = tmp_path / "d.log"
+    gz(tmp_path / "d.log.4.gz", b"1\n2\n")
+    gz(tmp_path / "d.log.3.gz", b"3\n4\n5\n")
+    gz(tmp_path / "d.log.2.gz", b"6\n")
+    (tmp_path / "d.log.1").write_bytes(b"7\n")
+    log.write_bytes(b"8\n9\n")
+    assert shown(log, 3) == b"7\n8\n9\n"
+    assert shown(log, 4) == b"6\n7\n8\n9\n"
+    assert shown(log, 6) == b"4\n5\n6\n7\n8\n9\n"
+    assert shown(log, 100) == b"".join(b"%d\n" % n for n in range(1, 10))
+
+
+def test_n_reads_compressed_files_without_delaycompress_and_ends_a_cut_one_with_a_newline(tmp_path):
+    log = tmp_path / "d.log"
+    gz(tmp_path / "d.log.2.gz", b"a\nb\n")
+    gz(tmp_path / "d.log.1.gz", b"c\nhalf")
+    log.write_bytes(b"d\n")
+    assert shown(log, 3) == b"c\nhalf\nd\n"
+    assert shown(log, 10) == b"a\nb\nc\nhalf\nd\n"
+
+
+def test_a_plain_rotated_file_wins_over_its_compressed_copy_being_written(tmp_path):
+    # While logrotate compresses LOG.2, LOG.2.gz beside it is not whole yet.
+    log = tmp_path / "d.log"
+    (tmp_path / "d.log.2").write_bytes(b"two\n")
+    (tmp_path / "d.log.2.gz").write_bytes(__import__("gzip").compress(b"two\n")[:12])
+    (tmp_path / "d.log.1").write_bytes(b"one\n")
+    log.write_bytes(b"now\n")
+    assert shown(log, 10) == b"two\none\nnow\n"
+
+
+def test_a_corrupt_compressed_file_shows_what_it_holds_and_nothing_older(tmp_path):
+    import gzip
+
+    log = tmp_path / "d.log"
+    gz(tmp_path / "d.log.3.gz", b"never shown\n")
+    whole = gzip.compress(b"".join(b"old %d\n" % i for i in range(20000)))
+    (tmp_path / "d.log.2.gz").write_bytes(whole[: len(whole) // 2])  # cut short
+    (tmp_path / "d.log.1").write_bytes(b"one\n")
+    log.write_bytes(b"now\n")
+    out = shown(log, 100000).split(b"\n")
+    assert out[0] == b"old 0" and out[-3:] == [b"one", b"now", b""]
+    assert b"never shown" not in b"\n".join(out)
+    (tmp_path / "d.log.2.gz").write_bytes(b"not gzip at all\n")
+    assert shown(log, 100) == b"one\nnow\n"
+
+
+def test_a_compressed_rotated_file_is_opened_by_the_same_rules(tmp_path):
+    log = tmp_path / "d.log"
+    log.write_bytes(b"x\n")
+    gz(tmp_path / "secret.gz", b"secret\n")
+    (tmp_path / "d.log.1.gz").symlink_to(tmp_path / "secret.gz")
+    with pytest.raises(PrivilegeError):
+        shown(log, 10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=60),
+    end_newline=st.booleans(),
+    wanted=st.integers(min_value=1, max_value=80),
+    block=st.integers(min_value=1, max_value=64),
+)
+def test_the_last_lines_of_a_compressed_file_are_those_of_the_file(tmp_path_factory, lines, end_newline, wanted, block):
+    # Trimmed as it is decompressed (small blocks: many trims), the result is the uncompressed file's.
+    import gzip
+
+    from daemonctl.store.gzlines import last_lines_of
+
+    data = b"\n".join(lines) + (b"\n" if end_newline and lines else b"")
+    path = tmp_path_factory.mktemp("gz") / "d.log.2.gz"
+    path.write_bytes(gzip.compress(data))
+    start = start_of_last_lines(lambda offset, size: data[offset:offset + size], len(data), wanted, max_line=16, block=8)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        tail = last_lines_of(fd, wanted, block=block, max_line=16)
+    finally:
+        os.close(fd)
+    assert tail.data == data[start:]
+    assert tail.whole == (start == 0)
+
+
+def test_gzip_is_imported_only_when_a_compressed_file_is_read(tmp_path):
+    import subprocess
+    import sys
+
+    log = tmp_path / "d.log"
+    log.write_bytes(b"a\nb\n")
+    (tmp_path / "d.log.1").write_bytes(b"old\n")
+    gz(tmp_path / "d.log.2.gz", b"older\n")
+    code = ("import sys\n"
+            "from daemonctl.store.logread import Source, show\n"
+            "out = []\n"
+            "show(Source(sys.argv[1], None), int(sys.argv[2]), False, out.append)\n"
+            "print(b''.join(out).decode().split(), 'gzip' in sys.modules)\n")
+    runs = {n: subprocess.run([sys.executable, "-c", code, str(log), str(n)], capture_output=True, text=True, check=True).stdout
+            for n in (2, 3, 4)}
+    assert runs == {2: "['a', 'b'] False\n", 3: "['old', 'a', 'b'] False\n", 4: "['older', 'old', 'a', 'b'] True\n"}

@@ -332,19 +332,38 @@ def count_lines(fd: int, start: int, end: int) -> int:
     return count + (1 if last not in (b"", b"\n") else 0)
 
 
-def older_lines(path: str, wanted: int, opener: Opener) -> list[tuple[int, int, int]]:
-    """(fd, start, end) of the last `wanted` lines in the rotated files LOG.1, LOG.2, ..., oldest first.
+Older = tuple[int, int, int] | bytes  # (fd, start, end) of a plain file's last lines, or a compressed one's
 
-    Each file is read only as far back as the lines asked for reach; a missing one ends the search.
+
+def older_lines(path: str, wanted: int, opener: Opener) -> list[Older]:
+    """The last `wanted` lines in the rotated files LOG.1, LOG.2, ..., oldest first: (fd, start, end)
+    of a plain file, the lines themselves of a compressed one (LOG.N.gz, logrotate's `compress`).
+
+    Each plain file is read only as far back as the lines asked for reach, a compressed one
+    whole; a missing one ends the search. LOG.N wins over LOG.N.gz: while logrotate compresses
+    LOG.N, the .gz beside it is not whole yet.
     """
-    found: list[tuple[int, int, int]] = []
+    found: list[Older] = []
     try:
         for n in range(1, MAX_ROTATED + 1):
             if wanted <= 0:
                 break
             fd = opener(f"{path}.{n}")
             if fd is None:
-                break
+                fd = opener(f"{path}.{n}.gz")
+                if fd is None:
+                    break
+                try:
+                    from daemonctl.store.gzlines import last_lines_of  # gzip: only when such a file is read
+
+                    tail = last_lines_of(fd, wanted)
+                finally:
+                    os.close(fd)
+                found.append(tail.data)
+                if not tail.whole:
+                    break
+                wanted -= tail.data.count(b"\n") + (1 if tail.data[-1:] not in (b"", b"\n") else 0)
+                continue
             found.append((fd, 0, 0))
             start, end = last_lines(fd, wanted)
             found[-1] = (fd, start, end)
@@ -352,20 +371,30 @@ def older_lines(path: str, wanted: int, opener: Opener) -> list[tuple[int, int, 
                 break  # the file holds more lines than asked for: nothing older is needed
             wanted -= count_lines(fd, start, end)
     except BaseException:
-        for fd, _, _ in found:
-            os.close(fd)
+        _close(found)
         raise
     return found[::-1]
 
 
-def _write_older(parts: list[tuple[int, int, int]], write: Callable[[bytes], None]) -> None:
+def _close(parts: list[Older]) -> None:
+    for part in parts:
+        if isinstance(part, tuple):
+            os.close(part[0])
+
+
+def _write_older(parts: list[Older], write: Callable[[bytes], None]) -> None:
     try:
-        for fd, start, end in parts:
-            if copy_range(fd, start, end, write) not in (b"", b"\n"):
+        for part in parts:
+            if isinstance(part, tuple):
+                last = copy_range(*part, write)
+            else:
+                if part:
+                    write(part)
+                last = part[-1:]
+            if last not in (b"", b"\n"):
                 write(b"\n")
     finally:
-        for fd, _, _ in parts:
-            os.close(fd)
+        _close(parts)
 
 
 def tail(source: Source, lines: int, write: Callable[[bytes], None]) -> tuple[int | None, int, bytes, Opener]:
