@@ -22,7 +22,8 @@ class Policy(NamedTuple):
 
 
 class Ending(NamedTuple):
-    """How a run ended: an exit status, or the number of the signal that killed it."""
+    """How a run ended: an exit status, or the number of the signal that killed it; neither when
+    its status is unknown (it was reaped elsewhere), which the policy counts as a failure."""
 
     code: int | None = None
     signal: int | None = None
@@ -31,6 +32,10 @@ class Ending(NamedTuple):
     @property
     def failed(self) -> bool:
         return self.signal is not None or self.code != 0
+
+    @property
+    def known(self) -> bool:
+        return self.signal is not None or self.code is not None
 
     @classmethod
     def of_wait_status(cls, status: int) -> "Ending":
@@ -45,7 +50,12 @@ class Ending(NamedTuple):
             return f"killed by signal {self.signal} (out of memory)"
         if self.signal is not None:
             return f"killed by signal {self.signal}"
+        if self.code is None:
+            return "ended, status unknown"
         return f"exited with status {self.code}"
+
+
+UNKNOWN_ENDING = Ending()  # our child no more: it ended, and how is not ours to learn
 
 
 class Backoff(NamedTuple):

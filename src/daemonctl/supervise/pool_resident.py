@@ -70,7 +70,7 @@ class PoolProgram:
         try:
             info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
-            return None
+            return self.child.wait()  # reaped elsewhere: it ended, its status unknown (as the single supervisor has it)
         if info is None:
             return None
         return self.child.wait()

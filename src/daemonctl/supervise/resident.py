@@ -30,7 +30,7 @@ from daemonctl.store.lock import locked
 from daemonctl.store.logfiles import open_log
 from daemonctl.store.safeopen import Refused, Rights, acting_as, open_read, rights_for
 from daemonctl.supervise.loop import Child, Supervisor
-from daemonctl.supervise.policy import Ending, Policy
+from daemonctl.supervise.policy import UNKNOWN_ENDING, Ending, Policy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -103,11 +103,16 @@ class ProgramChild:
         self.ooms = ooms  # the cgroup's count of OOM kills before this run; None where none is kept
 
     def wait(self) -> Ending:
-        if _writer is not None:
-            _writer.wait_exit(self.pid)
-        # Wait without reaping first: while the zombie holds the PID, its group number
-        # cannot be reused, so what is left of the group can be killed safely.
-        os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+        try:
+            if _writer is not None:
+                # Still our child first: once reaped elsewhere, its PID may be another process's.
+                os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                _writer.wait_exit(self.pid)
+            # Wait without reaping first: while the zombie holds the PID, its group number
+            # cannot be reused, so what is left of the group can be killed safely.
+            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            return self._reaped_elsewhere()
         try:
             os.killpg(self.pgid, signal.SIGKILL)
         except OSError:
@@ -125,6 +130,18 @@ class ProgramChild:
             after = oom_kills(self.cgroup, self.cgroup_v1) if self.cgroup else None
             ending = ending._replace(oom=after is not None and after > self.ooms)
         return ending
+
+    def _reaped_elsewhere(self) -> Ending:
+        """Not our child any more: it ended, how is unknown. Its group number may be free and taken
+        by now, so only its cgroup (where it has one) is cleared of what it left."""
+        self.reaped = True
+        if self.cgroup is not None:
+            clear_cgroup(self.cgroup)
+        if self.reaps_strays:
+            _reap_strays()
+        if _writer is not None:
+            _writer.pump.end_of_run()
+        return UNKNOWN_ENDING
 
     def signal(self, sig: int, group: bool = False) -> None:
         if self.reaped:
@@ -428,7 +445,9 @@ class RecordKeeper:
             os.close(fd)
 
 
-def last_exit(ending: Ending) -> dict[str, Any]:
+def last_exit(ending: Ending) -> dict[str, Any] | None:
+    if not ending.known:
+        return None  # the record holds a code or a signal, never a guess
     key, value = ("signal", ending.signal) if ending.signal is not None else ("code", ending.code)
     return {key: value, "at": iso(), **({"oom": True} if ending.oom else {})}
 
