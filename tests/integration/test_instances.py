@@ -19,6 +19,7 @@ from .helpers import (
     SIGNAL_LOGGER,
     SLEEP,
     alive,
+    all_pids,
     assert_ok,
     assert_one_error,
     cgroups_of,
@@ -600,3 +601,22 @@ def test_an_instance_its_supervisor_cannot_deal_with_is_given_up_alone(dctl):
     assert wait_gone(sup)
     assert not any("Traceback" in ln for i in (1, 2, 3) for ln in log_lines(dctl.logfile(f"w@{i}")))
 
+
+def children_of(pid):
+    """Its children, zombies included: (pid, state)."""
+    return [(p, st["state"]) for p in all_pids() if (st := proc_stat(p)) is not None and st["ppid"] == pid]
+
+
+def test_a_restart_refused_for_a_record_gone_leaves_no_zombie(dctl):
+    assert_ok(dctl("start", "-n", "w", "--instances", "2", "--respawn", "--restart-delay", "2", SLEEP, "300"))
+    sup = dctl.track(supervisors(dctl, "w", 2).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2)]
+    os.kill(progs[0], signal.SIGKILL)
+    assert wait_for(lambda: dctl.record("w@1")["state"] == "restarting")
+    dctl.recordfile("w@1").unlink()  # during its delay: the restart finds no record, and is refused
+    os.kill(progs[1], signal.SIGKILL)
+    # w@2's restart is due after w@1's: once w@2 runs again, w@1's refused restart is behind us.
+    assert wait_for(lambda: program_pid(dctl, "w@2") != progs[1] and dctl.record("w@2")["state"] == "running")
+    new = dctl.track(program_pid(dctl, "w@2"))
+    assert [p for p, _ in children_of(sup)] == [new], f"the refused restart's child was left unreaped: {children_of(sup)}"
+    assert not dctl.recordfile("w@1").exists()

@@ -1,8 +1,9 @@
 """The supervisors' children as they really end: a run reaped elsewhere (ECHILD) ended with its
-status unknown."""
+status unknown; a run refused by the record before its exec is reaped, not left a zombie."""
 
 import os
 import subprocess
+import sys
 
 from daemonctl.proc.procfs import Identity
 from daemonctl.states import RESTARTING
@@ -64,3 +65,25 @@ def test_the_end_of_a_run_with_its_status_unknown_is_recorded_with_no_exit_statu
         data = schema.load(str(path))
         assert data["state"] == RESTARTING and data["last_exit"] is None  # never an old run's, never a guess
 
+
+# In a fresh interpreter, as the supervisor runs it: its only child is the refused run's.
+REFUSED = r"""
+import errno, os
+import daemonctl.supervise.resident as sup
+spec = sup.Spec({"executable": "/bin/true", "command": ["true"], "stdout": os.devnull, "stderr": os.devnull})
+def refuse(pid):
+    raise OSError(errno.ESTALE, "the record is no longer this supervisor's")
+try:
+    sup.spawn_program(spec, {}, None, on_ready=refuse)
+except OSError as err:
+    print("refused" if err.errno == errno.ESTALE else f"raised {err}")
+try:
+    print("left", os.waitpid(-1, os.WNOHANG))
+except ChildProcessError:
+    print("reaped")
+"""
+
+
+def test_a_run_refused_by_the_record_is_reaped_not_left_a_zombie():
+    out = subprocess.run([sys.executable, "-P", "-c", REFUSED], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["refused", "reaped"], out

@@ -258,6 +258,34 @@ def credentials(spec: Spec) -> Credentials | None:
 def spawn_program(
     spec: Spec, env: dict[str, str], creds: Credentials | None, on_ready: Callable[[int], object] | None = None
 ) -> tuple[int, bytes]:
+    """One run of the program, our child; a run that `on_ready` refuses (the record is no longer
+    ours) never execs, and its child is reaped before the refusal is raised."""
+    refused: list[int] = []
+
+    def ready(pid: int) -> object:
+        try:
+            return on_ready(pid) if on_ready is not None else None
+        except BaseException:
+            refused.append(pid)
+            raise
+
+    try:
+        return _spawn_program(spec, env, creds, ready)
+    finally:
+        for pid in refused:  # it exits as it reads the end of its go socket, which spawn_child closed
+            _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _spawn_program(
+    spec: Spec, env: dict[str, str], creds: Credentials | None, on_ready: Callable[[int], object]
+) -> tuple[int, bytes]:
     if _writer is not None:
         launch = Launch(spec.executable, spec.command, env, spec.chdir, spec.umask, _writer.out, _writer.err, creds, spec.nice,
                         cgroups=spec.program_cgroups, rlimits=spec.rlimits)
