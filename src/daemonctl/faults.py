@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 
 _CRASH_AT = os.environ.get("DAEMONCTL_TEST_CRASH_AT")
 _PAUSE_AT = os.environ.get("DAEMONCTL_TEST_PAUSE_AT")
@@ -20,8 +19,12 @@ _FAIL_AT = os.environ.get("DAEMONCTL_TEST_FAIL_AT")
 
 def crash_point(step: str) -> None:
     if _CRASH_AT is not None and _CRASH_AT == step:
+        import signal
+
         os.kill(os.getpid(), signal.SIGKILL)
     if _PAUSE_AT is not None and _PAUSE_AT == step:
+        import signal
+
         os.kill(os.getpid(), signal.SIGSTOP)
 
 

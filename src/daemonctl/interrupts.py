@@ -9,17 +9,17 @@ second Ctrl-C cannot break off the undo that the first one started.
 
 from __future__ import annotations
 
-# The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
-import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from daemonctl.speedups import raw_signal as signal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import FrameType
 
-INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # numbers: _signal's are ints (speedups, trick 9)
 
 
 class Interrupted(BaseException):

@@ -18,6 +18,7 @@ medians (`make bench`), with Python 3.11.7 and Click 8.5.1.
 | 6 | the daemon cloned into its cgroup (clone3) | proc/clone_into.py | 7 to 12 ms of wall time on `start` |
 | 7 | libc's syscall() reached through _ctypes, not ctypes (below) | here | 1 ms of wall time on `start` |
 | 8 | no typing at run time on the resident side (Protocol below) | the supervisor's modules | 0.9 MB of every supervisor |
+| 9 | the _signal C module for a start's interrupt guard (below) | interrupts.py | 0.4 ms and 3 M on `start` |
 
 The tricks that build Click objects live in cli/speedups.py, since nothing outside
 cli/ may know Click; trick 6 is the kernel's own way to place a process and lives
@@ -39,16 +40,23 @@ trick that no longer pays for itself:
 6. when Python's os module can fork or spawn into a cgroup;
 7. when importing ctypes costs less than 0.3 ms;
 8. when importing typing costs less than 0.2 MB (tests/unit/test_supervisor_lean.py
-   holds the supervisor to it until then).
+   holds the supervisor to it until then);
+9. when signal.py stops building its enums at import (it makes them with
+   IntEnum._convert_ from every name of _signal).
 
-Dropped (2026-11-30): `import _signal as signal` in eight modules instead of
-`signal`: a private CPython module for 1.5%.
+Dropped (2026-11-30), then kept for one module (2026-12-01): `import _signal as
+signal` in eight modules, a private CPython module, crept through the code. Only a
+start's interrupt guard uses it now, through `raw_signal` here; every other module
+imports signal where it needs it (tests/unit/test_cli.py checks that a start loads
+no signal.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from operator import itemgetter
+
+__all__ = ["NamedTuple", "Protocol", "raw_signal", "syscall"]
 
 try:
     from collections import _tuplegetter  # type: ignore[attr-defined]  # the C descriptor namedtuple uses
@@ -61,6 +69,7 @@ except ImportError:  # pragma: no cover - another interpreter
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     # What mypy checks every class against: the real thing, field for field.
+    import signal as raw_signal
     from typing import Any
     from typing import NamedTuple as NamedTuple
     from typing import Protocol as Protocol
@@ -69,6 +78,9 @@ else:
     # resident supervisor (loop, pool, rotation) never loads typing, 0.9 MB resident.
     # `Any` and the like stay in annotations, imported under TYPE_CHECKING.
     Protocol = object
+    # Trick 9: signal(), SIG_IGN and the numbers as the C module has them (ints, no enums):
+    # what a start's interrupt guard needs (interrupts.py), without signal.py's 0.4 ms.
+    import _signal as raw_signal
 
 
     class _Maker(type):

@@ -512,6 +512,8 @@ def _spawn_with_writer(
 
 def program_rlimits(spec: StartSpec) -> tuple[tuple[str, int, int], ...]:
     """--limit as the grandchild's setrlimit takes them."""
+    if not spec.limit:
+        return ()
     from daemonctl.proc.rlimits import for_setrlimit
 
     return for_setrlimit(spec.limit)

@@ -111,6 +111,21 @@ def test_building_the_commands_calls_no_gettext():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
+def test_a_start_loads_neither_signal_py_nor_the_modules_of_other_options(tmp_path):
+    """What a plain start needs and no more (daemonctl/speedups.py: tricks 7 and 9, lazy imports)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom daemonctl.cli.commands import main\n"
+            f"code = main(['--state-dir', {str(tmp_path / 'state')!r}, '-q', 'start', '-n', 'x', '--', '/bin/true'])\n"
+            "print(code, sorted(m for m in ('signal', 'ctypes', 'resource', 'pwd', 'grp', 'locale', 'daemonctl.forking',\n"
+            "    'daemonctl.proc.adopt', 'daemonctl.store.envfile', 'daemonctl.instances') if m in sys.modules))")
+    env = dict(os.environ, DAEMONCTL_CGROUP_ROOT=str(tmp_path / "no-cgroups"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out == "0 []\n"
+
+
 def test_a_serve_path_that_is_a_directory_is_bad_usage(capsys, tmp_path):
     code, out, err = run(["--state-dir", str(tmp_path), "serve", "--socket", str(tmp_path)], capsys)
     assert code == ExitStatus.USAGE and out == ""

@@ -14,20 +14,17 @@ the two run side by side, and a setup that fails after that is undone by the
 caller like any failed exec.
 """
 
-# The C module: signal.py builds its IntEnum classes at import, a few milliseconds per run.
+# The C module: socket.py would bring selectors and array (see _socket_pair).
 import _socket
 import errno as errno_mod
 import fcntl
 import os
-import signal
 import sys
 from collections.abc import Callable
-from resource import setrlimit
 
 from daemonctl.proc.cgroupfs import write
 from daemonctl.proc.privileges import Credentials, drop_privileges, set_nice
 from daemonctl.proc.procfs import Identity, boot_id, read_stat
-from daemonctl.proc.rlimits import NUMBERS
 from daemonctl.proc.sigreset import reset_reserved
 from daemonctl.speedups import NamedTuple
 
@@ -297,7 +294,7 @@ def _grandchild(launch: Launch, pipe: int, announce: bool = True, joined: int = 
         set_nice(launch.nice)
         for name, soft, hard in launch.rlimits:
             stage = f"limit {name}"  # before dropping privileges: only root may raise a hard limit
-            setrlimit(NUMBERS[name], (soft, hard))
+            _setrlimit(name, soft, hard)
         stage = "user"
         drop_privileges(launch.credentials)
         # With the program's own rights: a --chdir its user can change (a symlink into
@@ -334,7 +331,19 @@ def _setup_stdio(launch: Launch) -> None:  # pragma: no cover
         os.dup2(source, target, inheritable=True)
 
 
+def _setrlimit(name: str, soft: int, hard: int) -> None:  # pragma: no cover - in the grandchild, with --limit
+    from resource import setrlimit
+
+    from daemonctl.proc.rlimits import NUMBERS
+
+    setrlimit(NUMBERS[name], (soft, hard))
+
+
 def _reset_signals() -> None:  # pragma: no cover
+    # Imported here, in the grandchild: the caller never needs signal.py (its enums, 0.4 ms),
+    # and the grandchild sets itself up while the caller commits the record.
+    import signal
+
     # exec keeps ignored dispositions and the blocked mask: Python itself ignores
     # SIGPIPE and SIGXFSZ, and a caller such as nohup ignores SIGHUP.
     for sig in signal.valid_signals():
