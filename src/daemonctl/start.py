@@ -304,11 +304,15 @@ class _Commit:
         if not programs_own_pidfile(spec):
             self.pidfile = _prepare(spec.pidfile, "pidfile", len(pidfile_mod.encode(2**22)), rights=rights)
         try:
-            self.record = _prepare(state.record(name), "record", len(record_mod.encode(blank)) + 512, 0o600)
+            self.record = _prepare(state.record(name), "record", record_mod.reservation(blank) + 512, 0o600)
         except Failure:
             if self.pidfile is not None:
                 self.pidfile.discard()
             raise
+
+    def meanwhile(self) -> None:
+        """Between the fork and the program's PID (about 3 ms, see spawn): the record's encoder loads."""
+        import json  # noqa: F401
 
     def __call__(self, identity: Identity) -> None:
         crash_point("start:ready")
@@ -459,7 +463,8 @@ def _spawn(
             rlimits=program_rlimits(spec),
         )
         # Looked up at the call, not bound at definition: a test may replace the module's spawn.
-        return Launched((spawner or spawn)(launch, on_ready=commit), None, commit.sid, placement=commit.placement)
+        program = (spawner or spawn)(launch, on_ready=commit, meanwhile=commit.meanwhile)
+        return Launched(program, None, commit.sid, placement=commit.placement)
     except SpawnError as err:
         commit.undo()
         raise _spawn_failure(spec, err) from None

@@ -113,7 +113,9 @@ class Guard:
         assert self.ours(pid), f"pidfd signal {sig} aimed at pid {pid}, not the test's"
         return self.real[2](fd, sig, *rest)
 
-    def spawn(self, launch, fork=None, on_ready=None):
+    def spawn(self, launch, fork=None, on_ready=None, meanwhile=None):
+        if meanwhile is not None:
+            meanwhile()
         child = subprocess.Popen([SLEEP, "60"], start_new_session=True, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.children.append(child)

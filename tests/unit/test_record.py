@@ -75,3 +75,38 @@ def test_a_record_with_a_relative_path_is_corrupt(tmp_path, key):
     path.write_text(json.dumps(data))
     with pytest.raises(record.CorruptRecord, match=f"field {key} must be an absolute path"):
         record.load(path)
+
+
+def test_the_size_bound_is_never_below_the_encoding() -> None:
+    """schema.size_bound reserves a record's bytes before the fork, without json: never too few."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from daemonctl.store import schema
+
+    leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+    tree = st.recursive(leaf, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=30)
+
+    @settings(max_examples=300, deadline=None)
+    @given(tree)
+    def check(value: object) -> None:
+        import json
+
+        assert schema.size_bound(value) >= len(json.dumps(value, allow_nan=False))
+
+    check()
+    for text in ["\x00\x1f\"\\", "é" * 10, "\U0001f600" * 10, ""]:
+        import json
+
+        assert schema.size_bound(text) >= len(json.dumps(text))
+
+
+def test_a_reservation_holds_the_record_and_checks_it() -> None:
+    from daemonctl.errors import Failure
+
+    blank = make_record()
+    assert record.reservation(blank) >= len(record.encode(blank))
+    huge = blank._replace(spec=blank.spec._replace(env={f"X{i}": "a" * 100_000 for i in range(15)}))
+    assert record.reservation(huge) == len(record.encode(huge))  # near the limit: counted exactly
+    with pytest.raises(Failure, match="cannot record web"):
+        record.reservation(blank._replace(spec=blank.spec._replace(chdir="srv")))  # not absolute

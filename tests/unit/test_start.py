@@ -56,7 +56,10 @@ def spec_in(state: StateDir, *args: str) -> StartSpec:
 
 def spawner(ident: Identity, fail: SpawnError | None = None, before_ready: bool = False) -> Callable[..., Identity]:
     """A stand-in for spawn.spawn: reports `ident` to on_ready, then succeeds or raises `fail`."""
-    def spawn(launch: object, on_ready: Callable[[Identity], None] | None = None) -> Identity:
+    def spawn(launch: object, on_ready: Callable[[Identity], None] | None = None,
+              meanwhile: Callable[[], object] | None = None) -> Identity:
+        if meanwhile is not None:
+            meanwhile()
         if fail is not None and before_ready:
             raise fail
         assert on_ready is not None

@@ -73,6 +73,7 @@ def spawn(
     fork: Callable[[], int] = os.fork,
     on_ready: Callable[[Identity], None] | None = None,
     clone: Callable[[str], int | None] = _clone_into,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Identity:
     """Start `launch` as a daemon; its identity once its exec succeeded, else SpawnError.
 
@@ -82,6 +83,9 @@ def spawn(
     `on_ready`, the SpawnError says so and the caller undoes what it did.
     `clone(cgroup)` makes the grandchild in its v2 cgroup when it can (None: it
     cannot, and `fork` makes it, which then joins the cgroup itself).
+    `meanwhile()` runs right after the fork, while the intermediate makes the
+    grandchild: the caller's own work that would otherwise wait for it. If it
+    raises, the grandchild exits without exec'ing and the error propagates.
     """
     # Anything buffered would otherwise be written once by each process.
     sys.stdout.flush()
@@ -94,6 +98,8 @@ def spawn(
             on_ready(identity)
 
     try:
+        if meanwhile is not None:
+            meanwhile()
         report = _read_until_ready(read_end, announced)
         os.waitpid(child, 0)
         child = 0

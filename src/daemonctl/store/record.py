@@ -227,6 +227,17 @@ def encode(record: Record) -> bytes:
         raise Failure(f"cannot record {record.name}: {err}") from None
 
 
+def reservation(record: Record) -> int:
+    """Bytes that hold the record once encoded, checked as `encode` checks it; without json where
+    it can (schema.size_bound), so that the json package loads after the fork, while daemonctl
+    waits for the program's PID (start._Commit)."""
+    try:
+        bound = schema.size_bound(schema.check(record.to_json())) + 1
+    except schema.Invalid as err:
+        raise Failure(f"cannot record {record.name}: {err}") from None
+    return bound if bound <= schema.MAX_BYTES else len(encode(record))  # near the limit: exactly
+
+
 def save(path: str, record: Record) -> None:
     """Write `record` at `path` (schema.write); Failure if it would not load again."""
     try:

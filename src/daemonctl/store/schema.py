@@ -174,6 +174,25 @@ def dump(data: dict[str, Any]) -> bytes:
     return out
 
 
+def size_bound(data: Any) -> int:
+    """At least len(dump(data)), counted without json: how much to reserve for a record before the fork.
+
+    json.dumps (ensure_ascii, ", " and ": ") writes an ASCII character in at most 6 bytes
+    (\u001f), any other in at most 12 (a surrogate pair), a float in at most 24.
+    """
+    if isinstance(data, str):
+        return 2 + len(data) * (6 if data.isascii() else 12)
+    if isinstance(data, dict):
+        return 2 + sum(size_bound(key) + 4 + size_bound(value) for key, value in data.items())
+    if isinstance(data, list | tuple):
+        return 2 + sum(size_bound(item) + 2 for item in data)
+    if isinstance(data, bool) or data is None:
+        return 5
+    if isinstance(data, int):
+        return len(str(data))
+    return 32  # a float
+
+
 def write(path: str, data: dict[str, Any]) -> None:
     """The one writer of records, daemonctl's and the supervisor's: `data` replaces the record
     at `path` atomically, mode MODE, once dump has checked it. Invalid if it is not a record

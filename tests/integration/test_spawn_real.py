@@ -56,3 +56,34 @@ def test_the_program_runs_in_its_cgroup(cgroup: Path, mode: str) -> None:
     assert cgroup.joinpath("cgroup.procs").read_text().split() == [str(pid)]
     os.kill(pid, 9)
     assert wait_gone(pid)
+
+
+MEANWHILE = textwrap.dedent("""
+    import os, sys
+    from daemonctl.proc.spawn import Launch, spawn
+    marker, mode = sys.argv[1], sys.argv[2]
+    out = os.open(os.devnull, os.O_WRONLY)
+    launch = Launch("/bin/touch", ["touch", marker], dict(os.environ), "/", 0o22, out, out)
+    def meanwhile():
+        if mode == "fail":
+            raise RuntimeError("the caller's own work failed")
+    try:
+        print(spawn(launch, meanwhile=meanwhile).pid)
+    except RuntimeError as err:
+        print(err)
+""")
+
+
+@pytest.mark.parametrize("mode", ["ok", "fail"])
+def test_work_done_meanwhile_that_fails_means_no_exec(tmp_path: Path, mode: str) -> None:
+    """spawn's `meanwhile` runs between the fork and the PID; if it raises, the program never runs."""
+    marker = tmp_path / "ran"
+    cp = subprocess.run([PY, "-c", MEANWHILE, str(marker), mode], env=base_env(), capture_output=True, text=True,
+                        timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    if mode == "ok":
+        assert wait_for(marker.exists)
+    else:
+        assert cp.stdout == "the caller's own work failed\n"
+        # The grandchild saw the report socket close without "go": it exits, never exec'ing.
+        assert not wait_for(marker.exists, timeout=1.0)
