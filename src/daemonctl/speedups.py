@@ -19,6 +19,7 @@ medians (`make bench`), with Python 3.11.7 and Click 8.5.1.
 | 7 | libc's syscall() reached through _ctypes, not ctypes (below) | here | 1 ms of wall time on `start` |
 | 8 | no typing at run time on the resident side (Protocol below) | the supervisor's modules | 0.9 MB of every supervisor |
 | 9 | the _signal C module for a start's interrupt guard (below) | interrupts.py | 0.4 ms and 3 M on `start` |
+| 10 | each command's module imported when it runs (LazyCommands) | cli/speedups.py | 3 M and 0.4 ms on `start` |
 
 The tricks that build Click objects live in cli/speedups.py, since nothing outside
 cli/ may know Click; trick 6 is the kernel's own way to place a process and lives
@@ -42,7 +43,9 @@ trick that no longer pays for itself:
 8. when importing typing costs less than 0.2 MB (tests/unit/test_supervisor_lean.py
    holds the supervisor to it until then);
 9. when signal.py stops building its enums at import (it makes them with
-   IntEnum._convert_ from every name of _signal).
+   IntEnum._convert_ from every name of _signal);
+10. never, as long as Click builds every option of a command when it is declared
+   (it is how Click's documentation itself loads subcommands lazily).
 
 Dropped (2026-11-30), then kept for one module (2026-12-01): `import _signal as
 signal` in eight modules, a private CPython module, crept through the code. Only a

@@ -1,7 +1,7 @@
-"""The speed tricks that touch Click: tricks 1 to 4 of daemonctl/speedups.py.
+"""The speed tricks that touch Click: tricks 1 to 4 and 10 of daemonctl/speedups.py.
 
 That module lists every trick daemonctl plays, what each buys (measured) and when
-to delete it; these four live here because only cli/ may know Click.
+to delete it; these live here because only cli/ may know Click.
 
 This module imports no Click at its top: console_script must turn collection off before
 Click is imported (daemonctl/__main__.py calls it first thing). The functions that build
@@ -13,6 +13,8 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Iterator, MutableMapping
+from importlib import import_module
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -137,3 +139,35 @@ def file_path() -> click.ParamType[Any, Any]:
             return [CompletionItem(incomplete, type="file")]
 
     return FilePath()
+
+
+class LazyCommands(MutableMapping[str, "click.Command"]):
+    """Trick 10: the group's commands, each module of them imported when one of its commands is
+    first looked up (`where`: command name -> module, whose decorators add its commands here).
+
+    Building a command's Click options is most of the CLI's own import: a `start` need not
+    build the options of eight other commands, nor `status` the forty of `start`. `--help`
+    and completion list every name, and look up each command, which loads them all.
+    """
+
+    def __init__(self, where: dict[str, str]) -> None:
+        self.where = where
+        self.loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self.loaded and name in self.where:
+            import_module(self.where[name])
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self.where.pop(name, None)
+        del self.loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted({*self.where, *self.loaded}))
+
+    def __len__(self) -> int:
+        return len({*self.where, *self.loaded})
