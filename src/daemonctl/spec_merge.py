@@ -96,6 +96,11 @@ def checked(spec: StartSpec, opts: StartOptions) -> StartSpec:
         raise UsageError(
             f"--restart-delay-max ({spec.restart_delay_max:g}) is less than --restart-delay ({spec.restart_delay:g})"
         )
+    if spec.ready_log is not None and spec.stdout == os.devnull and spec.stderr == os.devnull:
+        # The lines are the writer's to hand to syslog, a copy sent off that no one reads back.
+        raise UsageError(f"--ready-log needs a log to watch, and stdout and stderr both go to {os.devnull}"
+                         f"{' (--syslog only sends a copy away)' if spec.syslog is not None else ''}: "
+                         "give -o or -e a file")
     if spec.ready_port is not None or spec.ready_log is not None:
         import re
 

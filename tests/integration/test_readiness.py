@@ -156,3 +156,16 @@ def test_bad_readiness_options(dctl, args):
     cp = dctl("start", "-n", "bad", *args, SLEEP, "300")
     assert_one_error(cp, 2, only_line=True)
     assert not dctl.recordfile("bad").exists() and dctl.token_pids() == []
+
+
+@pytest.mark.parametrize("opts", [["-o", "/dev/null", "--syslog"], ["-o", "/dev/null"],
+                                  ["-o", "/dev/null", "--syslog", "--respawn"], ["--instances", "2", "-o", "/dev/null"]],
+                         ids=["syslog", "nowhere", "syslog-respawn", "set"])
+def test_ready_log_with_no_log_to_watch_is_bad_usage_at_once(dctl, opts):
+    # Sent only to syslog (a copy daemonctl never reads back) or discarded, the lines reach no log:
+    # the start could only wait out its timeout. Bad usage, before anything starts.
+    cp = dctl("start", "-n", "l", *opts, "--ready-log", "listening", *PRINT_LATER)
+    assert_one_error(cp, 2, only_line=True)
+    assert "--ready-log needs a log to watch" in cp.stderr
+    assert dctl.token_pids() == []
+    assert not dctl.state_dir.exists() or list(dctl.state_dir.iterdir()) == []

@@ -76,3 +76,27 @@ def test_override_moves_stderr_with_stdout_when_they_were_one(bindir, tmp_path):
 def test_unusable_default_name_asks_for_one(tmp_path):
     with pytest.raises(UsageError, match="-n NAME"):
         build_spec(StartOptions(program=("/bin/.hidden",)), StateDir(tmp_path), None, "/", dict(os.environ))
+
+
+@pytest.mark.parametrize("given", [{"stdout": "/dev/null"}, {"stdout": "/dev/null", "syslog": "daemon"},
+                                   {"stdout": "/dev/null", "stderr": "/dev/null", "log_timestamps": True}])
+def test_ready_log_without_a_log_to_watch_is_bad_usage(bindir, tmp_path, given):
+    # Lines sent only to syslog (or nowhere) never reach a file --ready-log could watch.
+    opts = StartOptions(program=("prog",), ready_log="up", **given)
+    with pytest.raises(UsageError, match="--ready-log needs a log to watch") as err:
+        build_spec(opts, StateDir(tmp_path), None, "/", {"PATH": str(bindir)})
+    assert err.value.exit_code == ExitStatus.USAGE
+
+
+def test_ready_log_with_one_of_the_two_logs_is_fine(bindir, tmp_path):
+    for given in ({"stdout": "/dev/null", "stderr": "err.log"}, {"stderr": "/dev/null"}):
+        _, spec = build_spec(StartOptions(program=("prog",), ready_log="up", **given), StateDir(tmp_path), None, "/",
+                             {"PATH": str(bindir)})
+        assert spec.ready_log == "up"
+
+
+def test_ready_log_recorded_then_both_logs_discarded_is_bad_usage(bindir, tmp_path):
+    state = StateDir(tmp_path)
+    _, spec = build_spec(StartOptions(program=("prog",), ready_log="up"), state, None, "/", {"PATH": str(bindir)})
+    with pytest.raises(UsageError, match="--ready-log needs a log to watch"):
+        build_spec(StartOptions(name="prog", stdout="/dev/null"), state, Record("prog", spec), "/", {})
