@@ -42,8 +42,8 @@ def state_of(dctl, name):
     return json.loads(cp.stdout), cp.returncode
 
 
-def start_supervised(dctl, name, *program, opts=()):
-    sup = dctl.start(name, *program, opts=["--respawn", *opts])
+def start_supervised(dctl, name, *program, opts=(), **kw):
+    sup = dctl.start(name, *program, opts=["--respawn", *opts], **kw)
     prog = dctl.track(program_pid(dctl, name))
     return sup, prog
 
@@ -238,3 +238,19 @@ def test_bare_respawn_before_program(dctl):
     assert_ok(cp)
     dctl.track(dctl.pid("bare"))
     assert dctl.record("bare")["respawn"] == "on-failure"
+
+
+def test_a_supervisor_that_cannot_go_on_gives_the_program_up_without_a_traceback(dctl):
+    # Recording the program's end raises an OSError nothing expects (DAEMONCTL_TEST_FAIL_AT, as a
+    # broken record, cgroup or log would): the supervisor gives up as the policy does, and says why.
+    env = {**dctl.env, "DAEMONCTL_TEST_FAIL_AT": "supervisor:ended"}
+    sup, prog = start_supervised(dctl, "r", SLEEP, "300", opts=FAST, env=env)
+    os.kill(prog, signal.SIGKILL)
+    assert wait_gone(sup), "the supervisor went on"
+    lines = log_lines(dctl.logfile("r"))
+    assert not any("Traceback" in ln for ln in lines), lines
+    assert [ln for ln in lines if "supervisor" in ln] == [
+        "daemonctl: supervisor: giving up: Input/output error (injected at supervisor:ended)"]
+    obj, code = state_of(dctl, "r")
+    assert code == 3 and obj["state"] == "failed"
+    assert not dctl.pidfile("r").exists()

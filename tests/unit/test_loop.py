@@ -235,3 +235,87 @@ def test_a_detached_supervisor_waits_for_its_program_and_signals_nothing(fp):
     sup.recorder.locked = lambda: pytest.fail("a detached supervisor waited for the lock stop holds")
     assert sup.run(first) == "detached"
     assert sup.recorder.events == []
+
+
+# An error nothing expects (from the record, the cgroup, the log...) ends the supervision as the
+# policy gives up: the program's group killed, `failed` recorded, one line in the log; never a traceback.
+
+class Broken:
+    """A child whose wait raises the first `fails` times (as a cgroup that cannot be read would)."""
+
+    def __init__(self, fails=1, pid=4343):
+        self.pid, self.fails, self.signals = pid, fails, []
+
+    def wait(self):
+        if self.fails:
+            self.fails -= 1
+            raise OSError(5, "Input/output error", "/sys/fs/cgroup/s/program/cgroup.events")
+        return Ending(signal=9)
+
+    def signal(self, sig, group=False):
+        self.signals.append((sig, group))
+
+
+class Raising(Recorder):
+    def __init__(self, **raises):
+        super().__init__()
+        self.raises = raises
+
+    def started(self, child, restarts):
+        if "started" in self.raises:
+            raise self.raises["started"]
+        return super().started(child, restarts)
+
+    def ended(self, ending):
+        if "ended" in self.raises:
+            raise self.raises["ended"]
+        return super().ended(ending)
+
+    def finish(self, state, ending):
+        if "finish" in self.raises:
+            raise self.raises["finish"]
+        super().finish(state, ending)
+
+
+def test_a_wait_that_raises_gives_the_program_up_not_the_supervisor_with_a_traceback():
+    said, recorder, child = [], Recorder(), Broken()
+    sup = Supervisor(lambda: pytest.fail("restarted"), Policy("always"), recorder, say=said.append)
+    assert sup.run(child) == "failed"
+    assert child.signals == [(signal.SIGKILL, True)] and recorder.events == [("failed", None)]
+    assert said == ["daemonctl: supervisor: giving up: Input/output error "
+                    "(/sys/fs/cgroup/s/program/cgroup.events); its program's group is killed"]
+
+
+def test_an_end_that_cannot_be_recorded_gives_the_program_up(fp):
+    fp.register(PROG, returncode=1)
+    said, clock = [], Clock()
+    recorder = Raising(ended=RuntimeError("unexpected"))
+    sup = Supervisor(lambda: pytest.fail("restarted"), Policy("on-failure"), recorder, clock=clock, sleep=clock.sleep,
+                     say=said.append)
+    assert sup.run(PopenChild(subprocess.Popen(PROG), clock, 0.1)) == "failed"
+    assert recorder.events == [("failed", None)]
+    assert said == ["daemonctl: supervisor: giving up: RuntimeError: unexpected"]  # it had ended: nothing killed
+
+
+def test_a_restart_whose_record_raises_is_killed_and_given_up(fp):
+    fp.register(PROG, returncode=1)
+    said, clock, restarted = [], Clock(), []
+    recorder = Raising(started=OSError(28, "No space left on device"))
+
+    def start():
+        restarted.append(Broken(fails=0, pid=4444))
+        return restarted[-1]
+
+    sup = Supervisor(start, Policy("on-failure", delay=1), recorder, clock=clock, sleep=clock.sleep, say=said.append)
+    assert sup.run(PopenChild(subprocess.Popen(PROG), clock, 0.1)) == "failed"
+    assert restarted[0].signals == [(signal.SIGKILL, True)]  # never left running, unrecorded
+    assert recorder.events[-1] == ("failed", None)
+    assert said == ["daemonctl: supervisor: giving up: No space left on device; its program's group is killed"]
+
+
+def test_a_supervisor_that_cannot_even_record_its_giving_up_ends_all_the_same():
+    said, child = [], Broken(fails=2)  # its wait fails again as it is killed
+    recorder = Raising(finish=OSError(5, "Input/output error"))
+    sup = Supervisor(lambda: pytest.fail("restarted"), Policy("always"), recorder, say=said.append)
+    assert sup.run(child) == "failed"
+    assert child.signals == [(signal.SIGKILL, True)] and len(said) == 1

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from daemonctl.speedups import Protocol
-from daemonctl.states import DETACHED, LOST, STOPPED
+from daemonctl.states import DETACHED, FAILED, LOST, STOPPED
 from daemonctl.supervise.policy import RESTART, Backoff, Ending, Policy, decide
 
 SPAWN_FAILED = Ending(code=127)  # a restart whose exec failed counts as a quick failure
@@ -50,6 +50,17 @@ class NoChild:
         pass
 
 
+def why(err: Exception) -> str:
+    """An error nothing expected, in words for the daemon's log."""
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror}{f' ({err.filename})' if err.filename else ''}"
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def _nowhere(line: str) -> None:
+    pass
+
+
 class Supervisor:
     def __init__(
         self,
@@ -58,12 +69,15 @@ class Supervisor:
         recorder: Recorder,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        say: Callable[[str], None] = _nowhere,
     ) -> None:
         self.start, self.policy, self.recorder = start, policy, recorder
         self.clock, self.sleep = clock, sleep
+        self.say = say  # one line of ours in the daemon's log
         self.stopping = False
         self.detached = False
         self.child: Child | None = None
+        self.pending: Child | None = None  # a restart being recorded
         self.restarts = 0
 
     def request_stop(self) -> None:
@@ -87,7 +101,17 @@ class Supervisor:
             self.child.signal(sig)
 
     def run(self, child: Child) -> str:
-        """Supervise `child` and its successors; the final state (exited, failed, stopped, lost)."""
+        """Supervise `child` and its successors; the final state (exited, failed, stopped, lost).
+
+        An error nothing expected (from the record, the cgroup, the log...) ends the supervision
+        as the policy gives up: the program's group killed, `failed` recorded, why in the log.
+        """
+        try:
+            return self._supervise(child)
+        except Exception as err:
+            return self._give_up(err)
+
+    def _supervise(self, child: Child) -> str:
         backoff = Backoff()
         while True:
             began = self.clock()
@@ -128,11 +152,29 @@ class Supervisor:
                 # failed start for the policy, never the end of the supervision.
                 child = NoChild()
             self.restarts += 1
+            self.pending = child  # not yet the one a stop signals; a failure from here on ends it
             if self.recorder.started(child, self.restarts):
+                self.pending = None
                 return child
         child.signal(signal.SIGKILL, group=True)
         child.wait()
+        self.pending = None
         return None
+
+    def _give_up(self, err: Exception) -> str:
+        child, self.child, self.pending = self.child or self.pending, None, None
+        killed = "; its program's group is killed" if child is not None else ""
+        self.say(f"daemonctl: supervisor: giving up: {why(err)}{killed}")
+        if child is not None:
+            child.signal(signal.SIGKILL, group=True)
+            try:
+                child.wait()
+            except Exception:  # the supervisor ends now: its end reaps what is left
+                pass
+        try:
+            return self._finish(FAILED, None)
+        except Exception:  # not even that can be recorded
+            return FAILED
 
     def _finish(self, state: str, ending: Ending | None) -> str:
         if self._is_detached():

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 
 from daemonctl.speedups import Protocol
 from daemonctl.states import FAILED, LOST, STOPPED
-from daemonctl.supervise.loop import SPAWN_FAILED
+from daemonctl.supervise.loop import SPAWN_FAILED, why
 from daemonctl.supervise.policy import RESTART, Backoff, Ending, Policy, decide
 
 RETRY = 0.02  # seconds before trying again an instance's lock another command holds
@@ -199,7 +199,7 @@ class Pool:
         if not member.given_up:
             member.given_up = True
             killed = "; its program's group is killed" if member.child is not None else ""
-            member.say(f"daemonctl: supervisor: giving up instance {member.number}: {_why(err)}{killed}")
+            member.say(f"daemonctl: supervisor: giving up instance {member.number}: {why(err)}{killed}")
         child, member.child, member.due = member.child, None, None
         if child is not None:
             try:
@@ -219,12 +219,6 @@ class Pool:
             member.recorder.finish(state, ending)
         member.result = state
         return True
-
-
-def _why(err: Exception) -> str:
-    if isinstance(err, OSError) and err.strerror:
-        return f"{err.strerror}{f' ({err.filename})' if err.filename else ''}"
-    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
 def address(pid: int, starttime: int) -> bytes:

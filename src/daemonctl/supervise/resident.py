@@ -15,7 +15,7 @@ import select
 import signal
 import time
 
-from daemonctl.faults import crash_point
+from daemonctl.faults import crash_point, fail_point
 from daemonctl.proc.cgroupstop import members_of
 from daemonctl.proc.containment import PROGRAM
 from daemonctl.proc.privileges import Credentials, credentials_of, pinned
@@ -446,6 +446,7 @@ class RecordKeeper:
         return self._update(state=RUNNING, restarts=restarts, **changes) is not None
 
     def ended(self, ending: Ending) -> bool:
+        fail_point("supervisor:ended")
         return self._update(state=RESTARTING, last_exit=last_exit(ending)) is not None
 
     def finish(self, state: str, ending: Ending | None) -> None:
@@ -574,7 +575,8 @@ def main() -> int:
             raise OSError(errno.ESTALE, "the record is no longer this supervisor's")
 
     sup = Supervisor(
-        lambda: start_program(spec, env, creds, record_restart), spec.policy, keeper, sleep=_interruptible_sleep(wake_read)
+        lambda: start_program(spec, env, creds, record_restart), spec.policy, keeper, sleep=_interruptible_sleep(wake_read),
+        say=tell,
     )
     _install_signals(sup, wake_write)
     ooms = spec.ooms()
