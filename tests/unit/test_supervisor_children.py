@@ -87,3 +87,31 @@ except ChildProcessError:
 def test_a_run_refused_by_the_record_is_reaped_not_left_a_zombie():
     out = subprocess.run([sys.executable, "-P", "-c", REFUSED], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["refused", "reaped"], out
+
+
+def test_a_start_the_sets_supervisor_cannot_make_fails_alone(tmp_path, monkeypatch, capfd):
+    # Whatever goes wrong while it starts an instance, that start fails with a report; the
+    # supervisor, and the set's other instances, go on.
+    import _socket
+    import json
+    import time
+
+    from daemonctl.supervise import pool_resident
+    from daemonctl.supervise.pool import Pool
+
+    keeper, path = kept(tmp_path, PoolKeeper)
+
+    def broken(*args, **kw):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(pool_resident, "spawn_program", broken)
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    request = {"record": schema.load(str(path)), "env": {}, "record_path": str(path), "lock_path": keeper.lock_path}
+    theirs.sendall(json.dumps(request).encode())
+    theirs.shutdown(_socket.SHUT_WR)
+    pool = Pool(time.monotonic)
+    pool_resident.adopt(pool, ours, keeper.me)
+    assert theirs.recv(1024) == b"P 0 0\nE 5 supervisor\n"
+    assert pool.members == []
+    assert capfd.readouterr().err == "daemonctl: supervisor: cannot start /usr/bin/app: RuntimeError: unexpected\n"
+    theirs.close()

@@ -31,6 +31,7 @@ from daemonctl.store import schema
 from daemonctl.store.lock import try_locked
 from daemonctl.store.logfiles import open_log
 from daemonctl.store.safeopen import Rights
+from daemonctl.supervise.loop import why
 from daemonctl.supervise.policy import Ending
 from daemonctl.supervise.pool import Member, Pool, address
 from daemonctl.supervise.resident import (
@@ -203,6 +204,9 @@ def adopt(pool: Pool, conn: _socket.socket, me: Identity) -> None:
         pid, report = 0, f"P 0 0\nE {err.errno or 0} stdio\n".encode()
     except SpawnError as err:
         pid, report = 0, f"P 0 0\nE {err.errno} {err.stage}\n".encode()
+    except Exception as err:  # nothing runs (spawn_program reaps a refused run): this start fails, the set goes on
+        tell(f"daemonctl: supervisor: cannot start {spec.executable}: {why(err)}")
+        pid, report = 0, f"P 0 0\nE {errno.EIO} supervisor\n".encode()
     _answer(conn, report)
     try:
         parse_report(report)
