@@ -167,3 +167,33 @@ def test_without_a_spawner_the_modules_spawn_is_looked_up_at_the_call(state, pro
     monkeypatch.setattr(start_mod, "spawn", spawner(program))
     result = start_locked(state, "d", spec_in(state), None)
     assert (result.pid, result.already_running) == (program.pid, False)
+
+
+@pytest.mark.parametrize("elsewhere", [False, True])
+def test_the_directory_is_synced_after_each_rename_it_holds(state, program, monkeypatch, tmp_path, elsewhere):
+    """Every rename is followed by an fsync of its directory before the program may exec; record and
+    pidfile in one directory share one, after both renames (their order kept by the journal)."""
+    from daemonctl.store import atomic
+
+    events: list[tuple[str, str]] = []
+    real_rename, real_sync = atomic.os.rename, atomic.fsync_dir
+
+    def rename(src: str, dst: str) -> None:
+        events.append(("rename", os.path.basename(dst)))
+        real_rename(src, dst)
+
+    def sync(directory: str) -> None:
+        events.append(("sync", directory))
+        real_sync(directory)
+
+    monkeypatch.setattr(atomic.os, "rename", rename)
+    monkeypatch.setattr(atomic, "fsync_dir", sync)
+    spec = spec_in(state)
+    if elsewhere:
+        (tmp_path / "run").mkdir()
+        spec = spec._replace(pidfile=str(tmp_path / "run" / "d.pid"))
+    start_locked(state, "d", spec, None, spawner=spawner(program))
+    if elsewhere:
+        assert events == [("rename", "d.json"), ("sync", state.path), ("rename", "d.pid"), ("sync", str(tmp_path / "run"))]
+    else:
+        assert events == [("rename", "d.json"), ("rename", "d.pid"), ("sync", state.path)]

@@ -53,8 +53,9 @@ class AtomicFile:
                 self.discard()
                 raise
 
-    def commit(self, data: bytes) -> None:
-        """Write, fsync, rename over the target, fsync the directory."""
+    def commit(self, data: bytes, sync_dir: bool = True) -> None:
+        """Write, fsync, rename over the target, fsync the directory (unless `sync_dir` is False:
+        the caller renames another file in the same directory next and syncs it then)."""
         assert self.fd is not None, "commit after close"
         try:
             written = os.pwrite(self.fd, data, 0)
@@ -69,7 +70,8 @@ class AtomicFile:
         except BaseException:
             self.discard()
             raise
-        fsync_dir(os.path.dirname(self.path) or ".")
+        if sync_dir:
+            fsync_dir(os.path.dirname(self.path) or ".")
 
     def discard(self) -> None:
         if self.fd is not None:

