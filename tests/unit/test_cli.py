@@ -125,7 +125,8 @@ def test_a_start_loads_neither_signal_py_nor_the_modules_of_other_options(tmp_pa
     code = ("import sys\nfrom daemonctl.cli.commands import main\n"
             f"code = main(['--state-dir', {str(tmp_path / 'state')!r}, '-q', 'start', '-n', 'x', '--', '/bin/true'])\n"
             "print(code, sorted(m for m in ('signal', 'ctypes', 'resource', 'pwd', 'grp', 'locale', 'daemonctl.forking',\n"
-            "    'daemonctl.proc.adopt', 'daemonctl.store.envfile', 'daemonctl.instances') if m in sys.modules))")
+            "    'daemonctl.proc.adopt', 'daemonctl.store.envfile', 'daemonctl.instances', 'daemonctl.progress')\n"
+            "    if m in sys.modules))")
     env = dict(os.environ, DAEMONCTL_CGROUP_ROOT=str(tmp_path / "no-cgroups"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out == "0 []\n"

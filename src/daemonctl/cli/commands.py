@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 import click
@@ -43,10 +44,19 @@ def say(message: str) -> None:
 
 def progress_for(label: str) -> AbstractContextManager[Progress | None]:
     """A line on stderr showing what a long wait awaits, when stderr is a terminal and not -q."""
+    ctx = click.get_current_context(silent=True)
+    if (ctx is not None and ctx.meta.get(QUIET)) or not _is_terminal(sys.stderr):
+        return nullcontext(None)  # cron, scripts, pipes: the line's modules stay unloaded
     from daemonctl.cli.progress import progress_line
 
-    ctx = click.get_current_context(silent=True)
-    return progress_line(label, sys.stderr, ctx is None or not ctx.meta.get(QUIET))
+    return progress_line(label, sys.stderr)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def one_target(name: str | None, pidfile: str | None) -> str:

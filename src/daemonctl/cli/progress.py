@@ -71,22 +71,13 @@ def _fit(text: str, stream: IO[str]) -> str:
 
 
 @contextmanager
-def progress_line(name: str, stream: IO[str], wanted: bool) -> Iterator[Progress | None]:
-    """A ProgressLine for the body when `wanted` and `stream` is a terminal; cleared at the end."""
-    if not (wanted and _is_terminal(stream)):
-        yield None
-        return
+def progress_line(name: str, stream: IO[str]) -> Iterator[Progress]:
+    """A ProgressLine on the terminal `stream` for the body; cleared at the end (commands.progress_for
+    decides whether there is one)."""
     line = ProgressLine(name, stream)
     try:
         yield line
     finally:
         line.clear()
-
-
-def _is_terminal(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
