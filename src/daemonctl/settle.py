@@ -7,7 +7,6 @@ from daemonctl.proc.procfs import Identity
 from daemonctl.speedups import NamedTuple
 from daemonctl.store.atomic import atomic_write, remove, write_failure
 from daemonctl.store.record import Record, StartSpec
-from daemonctl.store.runlog import RunLogs
 from daemonctl.store.statedir import StateDir
 
 TYPE_CHECKING = False
@@ -17,6 +16,7 @@ if TYPE_CHECKING:
     from daemonctl.proc.adopt import Host
     from daemonctl.progress import Progress
     from daemonctl.readiness import Check
+    from daemonctl.store.runlog import RunLogs
 
 
 class Launched(NamedTuple):
@@ -63,7 +63,7 @@ class Pending(NamedTuple):
     spec: StartSpec
     launched: Launched
     previous: bytes | None  # the record before this start
-    logs: RunLogs | None  # where this run's lines in the logs begin (when it is watched)
+    logs: "RunLogs | None"  # where this run's lines in the logs begin (when it is watched)
     interrupts: InterruptGuard
     progress: "Progress | None" = None  # told what the waits wait for
     # Our children from before the program ran (PID, start time): never taken for what it left.

@@ -37,7 +37,6 @@ from daemonctl.store.atomic import AtomicFile, remove, sweep_temps, write_failur
 from daemonctl.store.lock import locked
 from daemonctl.store.logfiles import Logs
 from daemonctl.store.record import Record, StartSpec, programs_own_pidfile
-from daemonctl.store.runlog import RunLogs
 from daemonctl.store.safeopen import Rights
 from daemonctl.store.statedir import StateDir, validate_name
 
@@ -194,6 +193,8 @@ def start_locked(
     try:
         with InterruptGuard() as interrupts:
             if checks or spec.wait > 0 or spec.forking:
+                from daemonctl.store.runlog import RunLogs  # only for a start that watches its logs
+
                 logs = RunLogs([spec.stdout, spec.stderr], Rights.of(creds))
             tail = logs.last_lines if logs is not None and spec.forking else None
             try:
