@@ -67,7 +67,14 @@ def start(state: StateDir, opts: StartOptions, progress: "Progress | None" = Non
     with locked(state.lock(name)):
         recorded = load_record(state, name)
         spec = early if recorded == seen else build_spec(opts, state, recorded, cwd, environ)[1]
-        result = start_locked(state, name, spec, recorded, progress=progress)
+        try:
+            result = start_locked(state, name, spec, recorded, progress=progress)
+        except BaseException:
+            if recorded is None and not os.path.lexists(state.record(name)):
+                from daemonctl.stop import forget_locks
+
+                forget_locks(state, name)  # a new name whose start failed leaves no lock file behind
+            raise
     if opts.program and result.already_running and not same_command(result.spec, spec):
         raise Failure(
             f"{name} is already running another command (pid {result.pid}: {_shell_words(result.spec.command)}); "

@@ -341,10 +341,10 @@ def forget(state: StateDir, name: str) -> RemoveResult:
             from daemonctl import badrecord
 
             badrecord.forget(state, name)
-            _forget_locks(state, name)
+            forget_locks(state, name)
             return RemoveResult(name, None)
         if target.record is None:
-            _forget_locks(state, name)  # removed meanwhile: the lock file this made protects nothing
+            forget_locks(state, name)  # removed meanwhile: the lock file this made protects nothing
             raise _unknown(state, name)
         try:
             daemon = inspect(target)
@@ -365,12 +365,13 @@ def forget(state: StateDir, name: str) -> RemoveResult:
             _remove_cgroups(daemon)  # a daemon that ended on its own, never stopped, still has them
         remove(state.record(name))
         sweep_temps(state.record(name))
-        _forget_locks(state, name)
+        forget_locks(state, name)
         return RemoveResult(name, target.record.spec.stdout)
 
 
-def _forget_locks(state: StateDir, name: str) -> None:
-    """Unlink NAME's lock files; called holding NAME's lock, whose waiters then lock anew (lock.acquire)."""
+def forget_locks(state: StateDir, name: str) -> None:
+    """Unlink NAME's lock files; called holding NAME's lock, whose waiters then lock anew (lock.acquire).
+    By remove, and by a start of a new name that failed: a name nothing knows leaves nothing."""
     from daemonctl.store.writerlock import await_drained
 
     # A writer still writing a dead run's last lines keeps its lock file, as it keeps the log.

@@ -59,3 +59,20 @@ def test_log_truncated_during_the_start(dctl):
     cp = dctl("start", "-n", "job", "--wait", "5", *program)
     assert_one_error(cp, 1)
     assert shown(cp.stderr) == ["after truncation"], cp.stderr
+
+
+@pytest.mark.parametrize("opts", [[], ["--log-timestamps"]], ids=["plain", "log-writer"])
+def test_a_new_name_whose_start_failed_leaves_only_its_log(dctl, opts):
+    """No record, pidfile or lock file of a daemon that never ran: its log alone stays (issue 12 note)."""
+    cp = dctl("start", "-n", "job", "--wait", "5", *opts, *fail_with("bad configuration"))
+    assert_one_error(cp, 1)
+    assert sorted(p.name for p in dctl.logfile("job").parent.iterdir()) == ["job.log"]
+
+
+def test_a_known_name_whose_restart_failed_keeps_its_lock_and_record(dctl):
+    assert dctl("start", "-n", "job", "--wait", "5", *fail_with("bad configuration")).returncode == 1
+    assert dctl("start", "-n", "job", PY, "-c", "import time; time.sleep(60)").returncode == 0
+    assert dctl("stop", "job").returncode == 0
+    cp = dctl("start", "-n", "job", "--wait", "5", *fail_with("still bad"))
+    assert_one_error(cp, 1)
+    assert {"job.json", "job.lock", "job.log"} <= {p.name for p in dctl.logfile("job").parent.iterdir()}
