@@ -9,7 +9,6 @@ at, the next command finds a consistent state. Unset, a step costs one compare.
 
 from __future__ import annotations
 
-import errno
 import os
 
 _CRASH_AT = os.environ.get("DAEMONCTL_TEST_CRASH_AT")
@@ -30,4 +29,6 @@ def crash_point(step: str) -> None:
 
 def fail_point(step: str) -> None:
     if _FAIL_AT is not None and _FAIL_AT == step:
+        import errno
+
         raise OSError(errno.EIO, f"{os.strerror(errno.EIO)} (injected at {step})")
