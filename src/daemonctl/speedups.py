@@ -10,7 +10,7 @@ medians (`make bench`), with Python 3.11.7 and Click 8.5.1.
 
 | # | trick | where | gain |
 |---|---|---|---|
-| 1 | gc off while Click and the CLI load, then frozen, then young collections every 20,000 allocations, not 700 | cli/speedups.py | 8 M on every command, 2 M and 0.3 ms more on `start` |
+| 1 | gc off while Click and the CLI load, then frozen; young collections rarer | cli/speedups.py | 8 M, and 2 M on `start` |
 | 2 | os._exit, not the interpreter's teardown | cli/speedups.py | 6 to 7 M on every command |
 | 3 | exact short options spelled long before Click parses | cli/speedups.py | 6.4 M on `start -n`, `status -p` |
 | 4 | -h/--help and -V/--version written out, no gettext | cli/speedups.py | about 4 M on `start`, `status` |
