@@ -402,3 +402,31 @@ def test_a_start_that_fails_within_wait_shows_the_last_lines_the_writer_wrote(dc
               "/bin/sh", "-c", "echo first words; echo last words >&2; exit 3")
     assert cp.returncode == 1 and "last words" in cp.stderr and "first words" in cp.stderr, cp.stderr
     assert writers(dctl) == [] and not dctl.pidfile("boom").exists()
+
+
+BURST = r"""
+import os, sys, time
+block = (b"x" * 79 + b"\n") * 409  # 32 KiB: a read of the writer's
+for _ in range(2048):  # 64 MiB
+    os.write(1, block)
+print("done", flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize("opts", [["--log-timestamps"], ["--log-max-size", "16M"]], ids=["stamping", "rotating"])
+@pytest.mark.parametrize("respawn", [False, True], ids=["writer", "supervisor"])
+def test_copying_logs_does_not_fault_its_buffers_in_again_at_every_read(dctl, opts, respawn):
+    """The process that copies the logs keeps its heap's top (supervise.resident_environ): glibc's default
+    handed a read's buffers back and faulted them in again, 16,000 page faults per 64 MiB, twice the CPU."""
+    extra = ["--respawn"] if respawn else []
+    assert_ok(dctl("start", "-n", "burst", *opts, *extra, "--", PY, "-c", BURST))
+    log = dctl.logfile("burst")
+    assert wait_for(lambda: any(line.endswith("done") for line in log_lines(log)[-1:]), timeout=120)
+    if respawn:
+        copier = dctl.record("burst")["supervisor_pid"]
+    else:
+        [copier] = writers(dctl)
+    minor_faults = int(Path(f"/proc/{copier}/stat").read_text().rpartition(")")[2].split()[7])
+    assert minor_faults < 3000, minor_faults
+    assert_ok(dctl("stop", "burst"))

@@ -14,6 +14,7 @@ from daemonctl.proc.pidfd import open_verified, wait_any
 from daemonctl.proc.procfs import Identity
 from daemonctl.proc.spawn import Launch, parse_report, spawn
 from daemonctl.store.record import Record, StartSpec
+from daemonctl.supervise import resident_environ
 
 SUPERVISOR_GONE_TIMEOUT = 10.0
 
@@ -62,7 +63,7 @@ def spawn_supervised(
     # -P: nothing from the working directory shadows the supervisor's own modules.
     argv = [sys.executable, "-P", "-m", "daemonctl.supervise.resident"]
     launch = Launch(
-        sys.executable, argv, dict(os.environ), "/", 0o022, write_end, stderr_fd, stdin_fd=config_fd,
+        sys.executable, argv, resident_environ(), "/", 0o022, write_end, stderr_fd, stdin_fd=config_fd,
         cgroups=(placement.supervisor,) if placement is not None and placement.supervisor else (),
     )
     try:

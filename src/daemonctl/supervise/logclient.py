@@ -16,6 +16,7 @@ from typing import Any
 from daemonctl.proc.procfs import Identity
 from daemonctl.proc.spawn import Launch, spawn
 from daemonctl.store.writerlock import hold_lock
+from daemonctl.supervise import resident_environ
 
 WRITER_MODULE = "daemonctl.supervise.logwriter"
 
@@ -91,7 +92,7 @@ def spawn_writer(config: dict[str, Any], pipes: WriterPipes, stderr_fd: int) -> 
     try:
         argv = [sys.executable, "-P", "-m", WRITER_MODULE]
         launch = Launch(
-            sys.executable, argv, dict(os.environ), "/", 0o022, devnull, stderr_fd,
+            sys.executable, argv, resident_environ(), "/", 0o022, devnull, stderr_fd,
             stdin_fd=pipes.ctl_read, pass_fds=(pipes.out_read, pipes.err_read, lock),
         )
         identity = spawn(launch)

@@ -15,6 +15,7 @@ from daemonctl.proc.spawn import Launch, SpawnError, parse_report, spawn
 from daemonctl.store import record as record_mod
 from daemonctl.store.record import Record, StartSpec
 from daemonctl.store.statedir import StateDir
+from daemonctl.supervise import resident_environ
 from daemonctl.supervise.pool import address
 
 TYPE_CHECKING = False
@@ -125,7 +126,7 @@ def _spawn_pool(set_: str, stderr_fd: int, on_ready: Callable[[Identity], None])
         os.close(config_fd)
         raise
     argv = [sys.executable, "-P", "-m", "daemonctl.supervise.pool_resident"]
-    launch = Launch(sys.executable, argv, dict(os.environ), "/", 0o022, write_end, stderr_fd, stdin_fd=config_fd)
+    launch = Launch(sys.executable, argv, resident_environ(), "/", 0o022, write_end, stderr_fd, stdin_fd=config_fd)
     try:
         try:
             supervisor = spawn(launch, on_ready=on_ready)
