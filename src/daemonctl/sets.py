@@ -260,6 +260,16 @@ class Rolled(NamedTuple):
     results: list["StartResult"]
     failed: Outcome | None  # the instance that did not come back, and why
 
+    def failure(self) -> Failure | None:
+        """What the roll ends with when an instance did not come back (exit 1, its log's tail); None if all did."""
+        if self.failed is None:
+            return None
+        err = self.failed.error
+        why = err.message if isinstance(err, DaemonctlError) else str(err)
+        return Failure(f"rolling restart of {self.name} stopped at {self.name}@{self.failed.number}, which did not "
+                       f"come back ({why}); the instances after it were left as they were",
+                       err.log_tail if isinstance(err, DaemonctlError) else None)
+
 
 def restart_set(
     state: StateDir,

@@ -127,3 +127,18 @@ def test_an_interrupt_between_two_instances_undoes_the_start(state):
     assert caught.value.exit_code == 128 + signal.SIGTERM
     assert started == ["web@1", "web@2"]  # web@3 never started
     assert not any(os.path.exists(state.record(f"web@{i}")) for i in (1, 2, 3, 4))
+
+
+def test_a_roll_that_stopped_at_an_instance_ends_with_why_and_its_log():
+    """The one message the CLI and the server both end a failed rolling restart with (sets.Rolled.failure)."""
+    from daemonctl.errors import Failure
+    from daemonctl.instances import Outcome
+    from daemonctl.sets import Rolled
+
+    assert Rolled("web", [], None).failure() is None
+    failure = Rolled("web", [], Outcome(2, Failure("web@2 exited with status 3", ["bad config"]))).failure()
+    assert isinstance(failure, Failure) and failure.log_tail == ["bad config"]
+    assert failure.message == ("rolling restart of web stopped at web@2, which did not come back (web@2 exited "
+                               "with status 3); the instances after it were left as they were")
+    other = Rolled("web", [], Outcome(1, OSError(5, "Input/output error"))).failure()
+    assert other is not None and "(web@1" not in other.message and "Input/output error" in other.message

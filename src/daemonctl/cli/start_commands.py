@@ -9,7 +9,7 @@ import click
 from daemonctl.cli.commands import basename, cli, is_set, progress_for, say, schedule_of, state_of
 from daemonctl.cli.params import NAMES, PASSTHROUGH, START_EPILOG, quiet_option, schedule_option, timeout_option
 from daemonctl.cli.start_params import StartCommand, start_options, update_env_option
-from daemonctl.errors import Failure, UsageError
+from daemonctl.errors import UsageError
 from daemonctl.exitcodes import ExitStatus
 
 TYPE_CHECKING = False
@@ -86,19 +86,15 @@ def restart(ctx: click.Context, timeout: float | None, schedule: str | None, upd
 
 
 def _restart_set(state: StateDir, name: str, program: tuple[str, ...], schedule: Schedule, update_env: bool) -> int:
-    from daemonctl.errors import DaemonctlError
     from daemonctl.sets import restart_set
 
     with progress_for(name) as progress:
         rolled = restart_set(state, name, program, schedule, update_env, progress)
     for result in rolled.results:
         render_start(result)
-    if rolled.failed is not None:
-        err = rolled.failed.error
-        why = err.message if isinstance(err, DaemonctlError) else str(err)
-        raise Failure(f"rolling restart of {name} stopped at {name}@{rolled.failed.number}, which did not come back "
-                      f"({why}); the instances after it were left as they were",
-                      err.log_tail if isinstance(err, DaemonctlError) else None)
+    failure = rolled.failure()
+    if failure is not None:
+        raise failure
     return ExitStatus.OK
 
 

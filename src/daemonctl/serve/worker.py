@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from daemonctl.errors import DaemonctlError, Failure, UsageError
+from daemonctl.errors import DaemonctlError, UsageError
 from daemonctl.exitcodes import ExitStatus
 
 ACTIONS = ("start", "stop", "restart", "signal")
@@ -66,12 +66,9 @@ def _on_set(state: Any, name: str, action: str, signal: int | None) -> dict[str,
         return {"name": name, "stopped": [_stopped(r) for r in sets.stop_set(state, name, default_schedule(10.0))]}
     if action == "restart":
         rolled = sets.restart_set(state, name, (), default_schedule(10.0))
-        if rolled.failed is not None:
-            err = rolled.failed.error
-            why = err.message if isinstance(err, DaemonctlError) else str(err)
-            raise Failure(f"rolling restart of {name} stopped at {name}@{rolled.failed.number}, which did not come "
-                          f"back ({why}); the instances after it were left as they were",
-                          err.log_tail if isinstance(err, DaemonctlError) else None)
+        failure = rolled.failure()
+        if failure is not None:
+            raise failure
         return {"name": name, "restarted": [_started(r) for r in rolled.results]}
     assert signal is not None
     return {"name": name, "sent": [_sent(r) for r in sets.signal_set(state, name, int(signal))]}
