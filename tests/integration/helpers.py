@@ -399,3 +399,48 @@ def remove_cgroups(state_dir: Path) -> list[str]:
             except OSError as err:
                 left.append(f"{d}: {err.strerror}")
     return left
+
+
+# logrotate's `compress` + `delaycompress`: LOG.1 stays plain, LOG.2.gz, LOG.3.gz ... -----------
+
+LOGROTATE = shutil.which("logrotate") or shutil.which("logrotate", path="/usr/sbin:/sbin")
+
+# Three numbered lines for each USR1, through its stdout (copytruncate rotates under it).
+BATCHES = """
+import signal, sys, time
+batch = 0
+def more(num, frame):
+    global batch
+    batch += 1
+    for k in range(1, 4):
+        print(f"b{batch}.{k}", flush=True)
+signal.signal(signal.SIGUSR1, more)
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def compressed_rotations(dctl, tmp_path, names, rounds=4):
+    """Each round: a batch of lines from every daemon, then a forced rotation with compress + delaycompress."""
+    if LOGROTATE is None:
+        pytest.skip("logrotate is not installed (make tools installs it)")
+    logs = [dctl.logfile(name) for name in names]
+    conf = tmp_path / "logrotate.conf"
+    conf.write_text(f"{' '.join(map(str, logs))} {{\n  rotate 50\n  copytruncate\n  compress\n  delaycompress\n}}\n")
+    for name, log in zip(names, logs, strict=True):
+        assert wait_for(lambda log=log: "ready" in log_lines(log)), name
+    for r in range(1, rounds + 1):
+        for name, log in zip(names, logs, strict=True):
+            assert_ok(dctl("signal", name, "USR1"))
+            assert wait_for(lambda log=log, r=r: f"b{r}.3" in log_lines(log)), (name, log_lines(log))
+        cp = subprocess.run([LOGROTATE, "-f", "-s", str(tmp_path / "logrotate.state"), str(conf)],
+                            capture_output=True, text=True, timeout=60)
+        assert_ok(cp)
+    for name in names:
+        assert_ok(dctl("signal", name, "USR1"))  # one batch in the live log too
+        assert wait_for(lambda name=name: f"b{rounds + 1}.3" in log_lines(dctl.logfile(name))), name
+    for log in logs:
+        assert sorted(p.name[len(log.name):] for p in log.parent.glob(f"{log.name}.*")) == [
+            ".1", *(f".{n}.gz" for n in range(2, rounds + 1))]
+    return ["ready", *(f"b{r}.{k}" for r in range(1, rounds + 2) for k in range(1, 4))]

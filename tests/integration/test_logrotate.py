@@ -1,17 +1,15 @@
 """CONTRACT "logs": `logs -f` loses no line that reached the file and shows none twice,
 across rotations by the real logrotate (copytruncate, and rename + create)."""
-import shutil
 import signal
 import subprocess
 import threading
 
 import pytest
 
-from .helpers import PY, assert_ok, log_lines, wait_for
+from .helpers import BATCHES, LOGROTATE, PY, assert_ok, compressed_rotations, log_lines, wait_for
 
 pytestmark = pytest.mark.integration
 
-LOGROTATE = shutil.which("logrotate") or shutil.which("logrotate", path="/usr/sbin:/sbin")
 ROTATIONS = 5
 
 # Numbered lines every 2 ms, through its stdout (an O_APPEND descriptor, as copytruncate expects)...
@@ -95,52 +93,11 @@ def test_with_a_log_writer_rename_and_create_works_for_a_program_that_never_reop
     assert "done" in log_lines(log)
 
 
-# logrotate's `compress` + `delaycompress`: LOG.1 stays plain, LOG.2.gz, LOG.3.gz ... -----------
-
-# Three numbered lines for each USR1, through its stdout (copytruncate rotates under it).
-BATCHES = """
-import signal, sys, time
-batch = 0
-def more(num, frame):
-    global batch
-    batch += 1
-    for k in range(1, 4):
-        print(f"b{batch}.{k}", flush=True)
-signal.signal(signal.SIGUSR1, more)
-print("ready", flush=True)
-while True:
-    time.sleep(0.05)
-"""
-
-
-def _compressed_rotations(dctl, tmp_path, names, rounds=4):
-    """Each round: a batch of lines from every daemon, then a forced rotation with compress + delaycompress."""
-    if LOGROTATE is None:
-        pytest.skip("logrotate is not installed (make tools installs it)")
-    logs = [dctl.logfile(name) for name in names]
-    conf = tmp_path / "logrotate.conf"
-    conf.write_text(f"{' '.join(map(str, logs))} {{\n  rotate 50\n  copytruncate\n  compress\n  delaycompress\n}}\n")
-    for name, log in zip(names, logs, strict=True):
-        assert wait_for(lambda log=log: "ready" in log_lines(log)), name
-    for r in range(1, rounds + 1):
-        for name, log in zip(names, logs, strict=True):
-            assert_ok(dctl("signal", name, "USR1"))
-            assert wait_for(lambda log=log, r=r: f"b{r}.3" in log_lines(log)), (name, log_lines(log))
-        cp = subprocess.run([LOGROTATE, "-f", "-s", str(tmp_path / "logrotate.state"), str(conf)],
-                            capture_output=True, text=True, timeout=60)
-        assert_ok(cp)
-    for name in names:
-        assert_ok(dctl("signal", name, "USR1"))  # one batch in the live log too
-        assert wait_for(lambda name=name: f"b{rounds + 1}.3" in log_lines(dctl.logfile(name))), name
-    for log in logs:
-        assert sorted(p.name[len(log.name):] for p in log.parent.glob(f"{log.name}.*")) == [
-            ".1", *(f".{n}.gz" for n in range(2, rounds + 1))]
-    return ["ready", *(f"b{r}.{k}" for r in range(1, rounds + 2) for k in range(1, 4))]
-
+# logrotate's `compress` + `delaycompress` (helpers.compressed_rotations): LOG.1 plain, LOG.2.gz ... ---
 
 def test_n_reaches_back_into_files_logrotate_compressed(dctl, tmp_path):
     dctl.start("zip", PY, "-c", BATCHES)
-    everything = _compressed_rotations(dctl, tmp_path, ["zip"])
+    everything = compressed_rotations(dctl, tmp_path, ["zip"])
     cp = dctl("logs", "-n", "100", "zip")
     assert_ok(cp)
     assert cp.stdout.splitlines() == everything
@@ -154,7 +111,7 @@ def test_n_reaches_back_into_compressed_files_for_a_set_and_for_every_daemon(dct
         dctl.track(dctl.pid(f"web@{i}"))
     dctl.start("solo", PY, "-c", BATCHES)
     names = ["solo", "web@1", "web@2"]
-    everything = _compressed_rotations(dctl, tmp_path, names)
+    everything = compressed_rotations(dctl, tmp_path, names)
     cp = dctl("logs", "-n", "100", "web")
     assert_ok(cp)
     assert cp.stdout.splitlines() == [f"{name} | {line}" for name in ("web@1", "web@2") for line in everything]

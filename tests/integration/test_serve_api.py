@@ -8,7 +8,19 @@ import stat
 
 import pytest
 
-from .helpers import PY, SIGNAL_LOGGER, SLEEP, alive, assert_one_error, log_lines, wait_for, wait_gone
+from .helpers import (
+    BATCHES,
+    PY,
+    SIGNAL_LOGGER,
+    SLEEP,
+    alive,
+    assert_ok,
+    assert_one_error,
+    compressed_rotations,
+    log_lines,
+    wait_for,
+    wait_gone,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -264,6 +276,47 @@ def test_logs_last_lines_and_follow(dctl, serve):
     assert server.post("/daemons/talk/signal", {"signal": "USR2"}).status == 200
     assert events(stream, lambda d: d) == ["USR2"]
     conn.close()
+
+
+def test_logs_reach_back_into_rotated_and_compressed_files_as_the_cli_does(dctl, serve, tmp_path):
+    # logrotate compress + delaycompress: the live log, LOG.1 (plain), LOG.2.gz ... LOG.4.gz.
+    dctl.start("zip", PY, "-c", BATCHES)
+    everything = compressed_rotations(dctl, tmp_path, ["zip"])
+    server = serve()
+    for n in (100, 8, 4, 1):  # all of it; into LOG.2.gz; into LOG.1; the live log alone
+        cli = dctl("logs", "-n", str(n), "zip")
+        assert_ok(cli)
+        assert cli.stdout.splitlines() == everything[-n:]
+        reply = server.get(f"/daemons/zip/logs?lines={n}")
+        assert reply.status == 200 and reply.json == {"name": "zip", "lines": everything[-n:]}, (n, reply)
+
+    from .serving import events
+
+    conn = server.connection()
+    conn.request("GET", "/api/v1/daemons/zip/logs?follow=1&lines=100")
+    stream = conn.getresponse()
+    assert stream.status == 200
+    assert events(stream, lambda d: len(d) >= len(everything)) == everything
+    assert_ok(dctl("signal", "zip", "USR1"))
+    assert events(stream, lambda d: len(d) >= 3) == ["b6.1", "b6.2", "b6.3"]
+    conn.close()
+
+
+def test_a_sets_logs_reach_back_into_rotated_and_compressed_files_as_the_cli_does(dctl, serve, tmp_path):
+    assert_ok(dctl("start", "-n", "web", "--instances", "2", PY, "-c", BATCHES))
+    for i in (1, 2):
+        dctl.track(dctl.pid(f"web@{i}"))
+    everything = compressed_rotations(dctl, tmp_path, ["web@1", "web@2"])
+    server = serve()
+    for n in (100, 8):
+        expected = [f"web@{i} | {line}" for i in (1, 2) for line in everything[-n:]]
+        cli = dctl("logs", "-n", str(n), "web")
+        assert_ok(cli)
+        assert cli.stdout.splitlines() == expected
+        reply = server.get(f"/daemons/web/logs?lines={n}")
+        assert reply.status == 200 and reply.json == {"name": "web", "lines": expected}, (n, reply)
+        one = server.get(f"/daemons/web@2/logs?lines={n}")
+        assert one.status == 200 and one.json["lines"] == everything[-n:], (n, one)
 
 
 def test_serve_runs_as_a_daemon_and_stops_on_term(dctl, state_dir):

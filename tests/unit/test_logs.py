@@ -431,3 +431,59 @@ def test_gzip_is_imported_only_when_a_compressed_file_is_read(tmp_path):
     runs = {n: subprocess.run([sys.executable, "-c", code, str(log), str(n)], capture_output=True, text=True, check=True).stdout
             for n in (2, 3, 4)}
     assert runs == {2: "['a', 'b'] False\n", 3: "['old', 'a', 'b'] False\n", 4: "['older', 'old', 'a', 'b'] True\n"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    files=st.lists(st.tuples(st.lists(st.sampled_from([b"a", b"bb", b"ccc dd", b""]), max_size=6), st.booleans()),
+                   min_size=1, max_size=4),
+    lines=st.integers(min_value=0, max_value=30),
+    most=st.integers(min_value=0, max_value=80),
+)
+def test_at_most_the_last_bytes_of_the_last_lines_across_rotated_files(tmp_path_factory, files, lines, most):
+    # The server's cap: the same lines as `logs -n`, of which only the last `most` bytes.
+    # Every file ends with a newline here, so nothing is added between files: exactly the last bytes.
+    from daemonctl.store.logread import tail as read_tail
+
+    directory = tmp_path_factory.mktemp("cap")
+    log = directory / "d.log"
+    for n, (content, compressed) in enumerate(files):
+        data = b"".join(line + b"\n" for line in content)
+        path = log if n == 0 else directory / f"d.log.{n}"
+        if compressed and n > 0:
+            gz(directory / f"d.log.{n}.gz", data)
+        else:
+            path.write_bytes(data)
+    whole = shown(log, lines)
+    out: list[bytes] = []
+    fd, end, _, _ = read_tail(Source(str(log), None), lines, out.append, most)
+    assert fd is not None
+    os.close(fd)
+    assert end == log.stat().st_size
+    assert b"".join(out) == whole[max(0, len(whole) - most):]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=60),
+    wanted=st.integers(min_value=1, max_value=80),
+    most=st.integers(min_value=0, max_value=300),
+    block=st.integers(min_value=1, max_value=64),
+)
+def test_the_last_bytes_of_a_compressed_file_are_those_of_the_file(tmp_path_factory, lines, wanted, most, block):
+    import gzip
+
+    from daemonctl.store.gzlines import last_lines_of
+
+    data = b"".join(line + b"\n" for line in lines)
+    path = tmp_path_factory.mktemp("gz") / "d.log.2.gz"
+    path.write_bytes(gzip.compress(data))
+    start = start_of_last_lines(lambda offset, size: data[offset:offset + size], len(data), wanted, max_line=16, block=8)
+    start = max(start, len(data) - most)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        tail = last_lines_of(fd, wanted, block=block, max_line=16, most=most)
+    finally:
+        os.close(fd)
+    assert tail.data == data[start:]
+    assert tail.whole == (start == 0)

@@ -112,3 +112,31 @@ def test_deadlines_end_the_input_of_late_requests_only():
     for a, b in (late, on_time):
         a.close()
         b.close()
+
+
+def test_the_last_lines_reach_back_into_rotated_files_as_logs_does(tmp_path, monkeypatch):
+    import gzip
+
+    from daemonctl.serve import logstream
+    from daemonctl.store.logread import Source, show
+
+    log = tmp_path / "d.log"
+    (tmp_path / "d.log.3.gz").write_bytes(gzip.compress(b"one\ntwo\n"))
+    (tmp_path / "d.log.2").write_bytes(b"three\n")
+    (tmp_path / "d.log.1.gz").write_bytes(gzip.compress(b"four\nfive"))  # no newline at its end
+    log.write_bytes(b"six\nseven\n")
+    source = Source(str(log), None)
+    for n in (1, 2, 3, 5, 100):
+        cli: list[bytes] = []
+        show(source, n, False, cli.append)
+        lines, fd, end = logstream.tail(source, n)
+        assert fd is not None
+        os.close(fd)
+        assert lines == b"".join(cli).decode().splitlines() and end == log.stat().st_size, n
+    assert logstream.tail(source, 100)[0] == ["one", "two", "three", "four", "five", "six", "seven"]
+    monkeypatch.setattr(logstream, "MAX_BYTES", 12)  # a log of long lines: cut at its start
+    lines, fd, _ = logstream.tail(source, 100)
+    assert fd is not None
+    os.close(fd)
+    assert lines == ["ve", "six", "seven"]
+    assert logstream.tail(Source(str(tmp_path / "none.log"), None), 10) == ([], None, 0)

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote
 
 from daemonctl import __version__
 from daemonctl.errors import DaemonctlError, NotRunning, UsageError
-from daemonctl.serve.logstream import MAX_LINES, decode, tail
+from daemonctl.serve.logstream import MAX_BYTES, MAX_LINES, decode, tail
 from daemonctl.serve.statuses import for_exit
 from daemonctl.speedups import NamedTuple
 from daemonctl.store.logread import Source
@@ -156,7 +156,7 @@ class Api:
 
         chunks: list[bytes] = []
         sources = [(member, log_source(self.state, member)) for member in require_set(self.state, name).values()]
-        show_all(sources, lines, False, chunks.append)
+        show_all(sources, lines, False, chunks.append, MAX_BYTES)
         text = b"".join(chunks)
         return decode(text.removesuffix(b"\n")) if text else []
 

@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 
 from daemonctl.errors import DaemonctlError
-from daemonctl.store.logread import Follower, Source, copy_range, last_lines, strict_opener
+from daemonctl.store import logread
+from daemonctl.store.logread import Follower, Source, strict_opener
 
 MAX_LINES = 10000
-MAX_BYTES = 4 << 20  # of the last lines sent at once: a log of very long lines is cut at its start
+MAX_BYTES = 4 << 20  # of the last lines of a log sent at once: a log of very long lines is cut at its start
 MAX_LINE = 65536  # a line without its end is sent in pieces of this size, as the log writer writes it
 HEARTBEAT = 15.0  # seconds of silence before a comment line that finds a client gone
 
@@ -28,17 +29,10 @@ def decode(data: bytes) -> list[str]:
 
 
 def tail(source: Source, lines: int) -> tuple[list[str], int | None, int]:
-    """The last `lines` lines, the open file they came from (None without one) and where it ends."""
-    fd = strict_opener(source.rights)(source.path)
-    if fd is None:
-        return [], None, 0
-    try:
-        start, end = last_lines(fd, lines)
-        chunks: list[bytes] = []
-        copy_range(fd, max(start, end - MAX_BYTES), end, chunks.append)
-    except BaseException:
-        os.close(fd)
-        raise
+    """The last `lines` lines, as `logs -n` reads them (reaching back into the rotated files, plain
+    or compressed); the open file they end in (None without one) and where they end there."""
+    chunks: list[bytes] = []
+    fd, end, _, _ = logread.tail(source, lines, chunks.append, MAX_BYTES)
     text = b"".join(chunks)
     return (decode(text.removesuffix(b"\n")) if text else []), fd, end
 

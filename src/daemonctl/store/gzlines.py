@@ -19,8 +19,9 @@ class Tail(NamedTuple):
     whole: bool  # True: that is the whole file, so older files may hold more of the lines asked for
 
 
-def last_lines_of(fd: int, lines: int, block: int = BLOCK, max_line: int = MAX_LINE) -> Tail:
-    """The last `lines` lines of the gzip file open on `fd` (not closed here).
+def last_lines_of(fd: int, lines: int, block: int = BLOCK, max_line: int = MAX_LINE, most: int | None = None) -> Tail:
+    """The last `lines` lines of the gzip file open on `fd` (not closed here), at most their
+    last `most` bytes (then not whole: the first line is cut at its start).
 
     A file that is not gzip, or is cut short or corrupt, gives what could be decompressed of
     it and counts as not whole: lines before a gap are not shown as if they came just before.
@@ -33,20 +34,21 @@ def last_lines_of(fd: int, lines: int, block: int = BLOCK, max_line: int = MAX_L
             while chunk := stream.read(block):
                 kept += chunk
                 if len(kept) >= trim_at:
-                    start = _start(kept, lines, max_line)
+                    start = _start(kept, lines, max_line, most)
                     if start > 0:
                         del kept[:start]
                         whole = False
                     trim_at = max(4 * block, 2 * len(kept))
     except (OSError, EOFError, zlib.error):
         whole = False
-    start = _start(kept, lines, max_line)
+    start = _start(kept, lines, max_line, most)
     return Tail(bytes(kept[start:]), whole and start == 0)
 
 
-def _start(data: bytearray, lines: int, max_line: int) -> int:
+def _start(data: bytearray, lines: int, max_line: int, most: int | None) -> int:
     view = memoryview(data)
     try:
-        return start_of_last_lines(lambda offset, size: bytes(view[offset:offset + size]), len(data), lines, max_line)
+        start = start_of_last_lines(lambda offset, size: bytes(view[offset:offset + size]), len(data), lines, max_line)
     finally:
         view.release()
+    return start if most is None else max(start, len(data) - most)

@@ -335,9 +335,10 @@ def count_lines(fd: int, start: int, end: int) -> int:
 Older = tuple[int, int, int] | bytes  # (fd, start, end) of a plain file's last lines, or a compressed one's
 
 
-def older_lines(path: str, wanted: int, opener: Opener) -> list[Older]:
+def older_lines(path: str, wanted: int, opener: Opener, most: int | None = None) -> list[Older]:
     """The last `wanted` lines in the rotated files LOG.1, LOG.2, ..., oldest first: (fd, start, end)
-    of a plain file, the lines themselves of a compressed one (LOG.N.gz, logrotate's `compress`).
+    of a plain file, the lines themselves of a compressed one (LOG.N.gz, logrotate's `compress`);
+    with `most`, only their last `most` bytes (the oldest line shown may be cut at its start).
 
     Each plain file is read only as far back as the lines asked for reach, a compressed one
     whole; a missing one ends the search. LOG.N wins over LOG.N.gz: while logrotate compresses
@@ -346,7 +347,7 @@ def older_lines(path: str, wanted: int, opener: Opener) -> list[Older]:
     found: list[Older] = []
     try:
         for n in range(1, MAX_ROTATED + 1):
-            if wanted <= 0:
+            if wanted <= 0 or (most is not None and most <= 0):
                 break
             fd = opener(f"{path}.{n}")
             if fd is None:
@@ -356,20 +357,24 @@ def older_lines(path: str, wanted: int, opener: Opener) -> list[Older]:
                 try:
                     from daemonctl.store.gzlines import last_lines_of  # gzip: only when such a file is read
 
-                    tail = last_lines_of(fd, wanted)
+                    tail = last_lines_of(fd, wanted, most=most)
                 finally:
                     os.close(fd)
                 found.append(tail.data)
                 if not tail.whole:
                     break
                 wanted -= tail.data.count(b"\n") + (1 if tail.data[-1:] not in (b"", b"\n") else 0)
+                most = None if most is None else most - len(tail.data)
                 continue
             found.append((fd, 0, 0))
             start, end = last_lines(fd, wanted)
+            if most is not None and end - start > most:
+                start = end - most
             found[-1] = (fd, start, end)
             if start > 0:
                 break  # the file holds more lines than asked for: nothing older is needed
             wanted -= count_lines(fd, start, end)
+            most = None if most is None else most - end
     except BaseException:
         _close(found)
         raise
@@ -397,8 +402,11 @@ def _write_older(parts: list[Older], write: Callable[[bytes], None]) -> None:
         _close(parts)
 
 
-def tail(source: Source, lines: int, write: Callable[[bytes], None]) -> tuple[int | None, int, bytes, Opener]:
-    """Open the log and write its last `lines` lines, reaching back into its rotated files.
+def tail(
+    source: Source, lines: int, write: Callable[[bytes], None], most: int | None = None,
+) -> tuple[int | None, int, bytes, Opener]:
+    """Open the log and write its last `lines` lines, reaching back into its rotated files;
+    with `most`, only about their last `most` bytes (a log of very long lines is cut at its start).
 
     Returns the open file (None: there is none) and the offset the lines end at, to follow
     from; the last byte written; and the opener, for the files that follow.
@@ -409,8 +417,11 @@ def tail(source: Source, lines: int, write: Callable[[bytes], None]) -> tuple[in
         return None, 0, b"", opener
     try:
         start, end = last_lines(fd, lines)
-        if start == 0:
-            _write_older(older_lines(source.path, lines - count_lines(fd, 0, end), opener), write)
+        if most is not None and end - start > most:
+            start = end - most
+        elif start == 0:
+            room = None if most is None else most - end
+            _write_older(older_lines(source.path, lines - count_lines(fd, 0, end), opener, room), write)
         last = copy_range(fd, start, end, write)
     except BaseException:
         os.close(fd)

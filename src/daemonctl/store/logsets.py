@@ -34,15 +34,18 @@ class Prefixer:
             self.partial = b""
 
 
-def show_all(sources: list[tuple[str, Source]], lines: int, keep_following: bool, write: Callable[[bytes], None]) -> None:
-    """The last `lines` lines of each log, in the order given; then, with `keep_following`,
-    the lines appended to any of them, until interrupted."""
+def show_all(
+    sources: list[tuple[str, Source]], lines: int, keep_following: bool, write: Callable[[bytes], None],
+    most: int | None = None,
+) -> None:
+    """The last `lines` lines of each log (with `most`, about their last `most` bytes), in the
+    order given; then, with `keep_following`, the lines appended to any of them, until interrupted."""
     width = max((len(label) for label, _ in sources), default=0)
     followers: list[tuple[Prefixer, Follower]] = []
     try:
         for label, source in sources:
             prefixer = Prefixer(label, width, write)
-            fd, end, _, opener = tail(source, lines, prefixer.feed)
+            fd, end, _, opener = tail(source, lines, prefixer.feed, most)
             if keep_following:
                 followers.append((prefixer, Follower(source.path, opener=opener, fd=fd, position=end)))
             else:
