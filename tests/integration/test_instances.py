@@ -620,3 +620,25 @@ def test_a_restart_refused_for_a_record_gone_leaves_no_zombie(dctl):
     new = dctl.track(program_pid(dctl, "w@2"))
     assert [p for p, _ in children_of(sup)] == [new], f"the refused restart's child was left unreaped: {children_of(sup)}"
     assert not dctl.recordfile("w@1").exists()
+
+
+def test_term_to_the_set_supervisor_while_it_restarts_a_program_stops_that_program_too(dctl):
+    # The set's supervisor pauses in w@1's restart (DAEMONCTL_TEST_PAUSE_AT): the new program runs
+    # and is recorded, but the loop does not hold it as w@1's yet. The TERM sent meanwhile is
+    # handled as soon as it goes on: every program, that one too, must get it.
+    env = {**dctl.env, "DAEMONCTL_TEST_PAUSE_AT": "supervisor:restarted"}
+    assert_ok(dctl("start", "-n", "w", "--instances", "2", "--respawn", *FAST, SLEEP, "300", env=env))
+    sup = dctl.track(supervisors(dctl, "w", 2).pop())
+    progs = [dctl.track(program_pid(dctl, f"w@{i}")) for i in (1, 2)]
+    os.kill(progs[0], signal.SIGKILL)
+    assert wait_for(lambda: (proc_stat(sup) or {}).get("state") == "T"), "the supervisor never paused in the restart"
+    new = dctl.track(program_pid(dctl, "w@1"))
+    assert new != progs[0] and alive(new)
+    os.kill(sup, signal.SIGTERM)
+    os.kill(sup, signal.SIGCONT)
+    assert wait_gone(new), f"the program started as the TERM came was never stopped (supervisor alive: {alive(sup)})"
+    assert wait_gone(sup) and wait_gone(progs[1])
+    objs, code = status(dctl, "w")
+    assert code == 3 and [o["state"] for o in objs] == ["stopped"] * 2
+    assert [o["restarts"] for o in objs] == [1, 0]  # nothing restarted after the TERM
+    assert not any(dctl.pidfile(f"w@{i}").exists() for i in (1, 2))

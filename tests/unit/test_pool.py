@@ -3,6 +3,8 @@
 import signal
 from contextlib import contextmanager
 
+import pytest
+
 from daemonctl.states import FAILED, LOST, STOPPED
 from daemonctl.supervise.policy import Ending, Policy
 from daemonctl.supervise.pool import IDLE_GRACE, RETRY, FailedStart, Member, Pool
@@ -170,6 +172,73 @@ def test_stop_request_ends_every_group_and_restarts_nothing():
     pool.step()
     assert r1.events[-1] == (STOPPED, Ending(signal=15)) and r2.events[-1] == (STOPPED, None)
     assert pool.done and len(c2) == 1
+
+
+# A TERM to the supervisor runs request_stop (its handler) wherever the loop is, also in the middle
+# of a restart: as it takes the instance's lock, as it forks the next program (member.start) and
+# as it records it. The program so started must get that TERM as the others do, once, a later
+# TERM too, and the supervisor end once all have ended. ("started" passed before the fix too: it
+# shows that the program does not get the one TERM twice.)
+
+class Interrupted(Recorder):
+    def __init__(self):
+        super().__init__()
+        self.at, self.then = None, None  # at that method's call, run `then` once
+
+    def _interrupt(self, method):
+        if self.at == method:
+            self.at = None
+            self.then()
+
+    @contextmanager
+    def try_locked(self):
+        self._interrupt("try_locked")
+        with super().try_locked() as got:
+            yield got
+
+    def started(self, child, restarts):
+        self._interrupt("started")
+        return super().started(child, restarts)
+
+
+@pytest.mark.parametrize("at", ["try_locked", "start", "started"])
+def test_a_stop_request_in_the_middle_of_a_restart_stops_its_new_program_once(at):
+    clock = Clock()
+    pool = Pool(clock)
+    r1, new = Interrupted(), Child()
+
+    def start():
+        if at == "start":
+            pool.request_stop()  # as the fork returns
+        return new
+
+    first = Child()
+    m1 = Member(1, first, start, POLICY, r1, clock())
+    pool.adopt(m1)
+    m2, r2, c2 = member(pool, clock, 2)
+    first.ending = Ending(signal=9)
+    clock.now += pool.step()
+    r1.at, r1.then = at, pool.request_stop
+    assert pool.step() is None
+    assert new.signals == [(signal.SIGTERM, True)], "the program started as the TERM came was not stopped"
+    assert c2[0].signals == [(signal.SIGTERM, True)] and not pool.done
+    pool.request_stop()  # another TERM reaches every program, as the first one did
+    assert new.signals == c2[0].signals == [(signal.SIGTERM, True)] * 2
+    new.ending = c2[0].ending = Ending(signal=15)
+    assert pool.step() is None
+    assert r1.events[-1] == (STOPPED, Ending(signal=15)) and r2.events[-1] == (STOPPED, Ending(signal=15))
+    assert pool.done and m1.restarts == 1 and m2.restarts == 0  # nothing restarted after the TERM
+
+
+def test_a_stop_request_while_an_instance_is_adopted_stops_its_program_once():
+    clock = Clock()
+    pool = Pool(clock)
+    pool.request_stop()  # the TERM came as the instance's first program was being spawned
+    m1, r1, c1 = member(pool, clock, 1)
+    assert c1[0].signals == [(signal.SIGTERM, True)]
+    c1[0].ending = Ending(signal=15)
+    assert pool.step() is None
+    assert r1.events == [(STOPPED, Ending(signal=15))] and pool.done
 
 
 def test_forwarded_signals_go_to_every_program():

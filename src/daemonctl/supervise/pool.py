@@ -78,7 +78,9 @@ class Member:
                  recorder: PoolRecorder, now: float, say: Callable[[str], None] = _nowhere) -> None:
         self.number, self.start, self.policy, self.recorder = number, start, policy, recorder
         self.say = say  # one line of the supervisor's in this instance's log
-        self.child: PoolChild | None = child
+        self.child: PoolChild | None = None
+        self._unstopped: list[PoolChild] = []  # its program, until a stop request's TERM has reached it
+        self.runs(child)
         self.began = now
         self.backoff = Backoff()
         self.restarts = 0
@@ -87,6 +89,30 @@ class Member:
         self.due: float | None = None  # when to start it again
         self.result: str | None = None  # how its supervision ended, once it has
         self.given_up = False  # dealing with it failed: it is being recorded as failed
+
+    def runs(self, child: PoolChild | None) -> None:
+        """`child` is its program from now on (None: none runs)."""
+        self._unstopped = [] if child is None else [child]
+        self.child = child
+
+    def stop(self) -> None:
+        """A stop request (the SIGTERM handler): TERM to its program's group."""
+        try:
+            child: PoolChild | None = self._unstopped.pop()
+        except IndexError:
+            child = self.child
+        if child is not None:
+            child.signal(signal.SIGTERM, group=True)
+
+    def stop_unstopped(self) -> None:
+        """TERM to its program's group unless a stop request's TERM reached it already: for a
+        program started as the request came, which request_stop did not see. The handler may run
+        in the middle of this; list.pop is one step it cannot come into: the program gets one TERM."""
+        try:
+            child = self._unstopped.pop()
+        except IndexError:
+            return
+        child.signal(signal.SIGTERM, group=True)
 
 
 class Pool:
@@ -100,15 +126,14 @@ class Pool:
     def adopt(self, member: Member) -> None:
         self.members.append(member)
         self.adopted = True
-        if self.stopping and member.child is not None:
-            member.child.signal(signal.SIGTERM, group=True)
+        if self.stopping:
+            member.stop_unstopped()
 
     def request_stop(self) -> None:
         """SIGTERM to the supervisor: end every program's group, restart nothing."""
         self.stopping = True
         for member in self.members:
-            if member.child is not None:
-                member.child.signal(signal.SIGTERM, group=True)
+            member.stop()
 
     def forward(self, sig: int) -> None:
         """A signal sent to the supervisor goes to every program (their leaders)."""
@@ -145,7 +170,8 @@ class Pool:
             ending = member.child.poll()
             if ending is None:
                 return None
-            member.child, member.ending, member.uptime = None, ending, now - member.began
+            member.runs(None)
+            member.ending, member.uptime = ending, now - member.began
         if member.ending is not None:
             if not self._ended(member, now):
                 return RETRY
@@ -185,12 +211,16 @@ class Pool:
             except Exception:
                 child = FailedStart()  # the starter said why; a quick failure for the policy
             member.restarts += 1
-            member.child, member.began, member.due = child, now, None  # a failure from here on ends it
+            member.began, member.due = now, None
+            member.runs(child)  # a failure from here on ends it
+            if self.stopping:
+                member.stop_unstopped()  # the TERM came as it was being started: request_stop found none to end
             if member.recorder.started(child, member.restarts):
                 return True
         child.signal(signal.SIGKILL, group=True)
         child.wait()
-        member.child, member.result = None, LOST
+        member.runs(None)
+        member.result = LOST
         return True
 
     def _give_up(self, member: Member, err: Exception) -> float | None:
@@ -200,7 +230,8 @@ class Pool:
             member.given_up = True
             killed = "; its program's group is killed" if member.child is not None else ""
             member.say(f"daemonctl: supervisor: giving up instance {member.number}: {why(err)}{killed}")
-        child, member.child, member.due = member.child, None, None
+        child, member.due = member.child, None
+        member.runs(None)
         if child is not None:
             try:
                 child.kill()
