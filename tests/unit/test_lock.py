@@ -271,3 +271,24 @@ def test_hold_lock_after_its_file_was_unlinked_holds_the_file_at_the_path(tmp_pa
             assert third is False
     finally:
         os.close(fd)
+
+
+def test_acquire_without_create_makes_no_file_and_says_so_when_unlinked_while_it_waited(tmp_path):
+    path = tmp_path / "d.lock"
+    with pytest.raises(FileNotFoundError):
+        acquire(path, blocking=False, create=False)
+    assert not path.exists()
+    path.write_text("")
+
+    def flock(fd: int, op: int) -> None:
+        os.unlink(path)  # its holder removed it (remove), then let go
+        fcntl.flock(fd, op)
+
+    before = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(FileNotFoundError):
+        acquire(path, blocking=False, flock=flock, create=False)
+    assert not path.exists() and set(os.listdir("/proc/self/fd")) == before
+    path.write_text("")
+    fd = acquire(path, blocking=False, create=False)
+    assert fd is not None and same_file(fd, path)
+    os.close(fd)

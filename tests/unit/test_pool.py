@@ -378,3 +378,94 @@ def test_a_given_up_instance_whose_lock_is_busy_is_recorded_failed_once_free():
     assert pool.step() is None
     assert m1.result == FAILED and r1.events == [(FAILED, None)] and pool.done
     assert len(said) == 1  # one line, however many tries
+
+
+# A removed instance (remove, a scale-down) leaves nothing: its keeper never makes its lock file again.
+
+def recorded_in(state, number):
+    """The real keeper of instance `number`, with a record naming this process as its supervisor
+    and a lock file, as `start` leaves them."""
+    import os
+
+    from daemonctl.proc.procfs import Identity
+    from daemonctl.store import record, schema
+    from daemonctl.store.lock import locked
+    from daemonctl.supervise.pool_resident import PoolKeeper
+
+    me = Identity.of(os.getpid())
+    path = state / f"w@{number}.json"
+    spec = record.StartSpec(command=["app"], executable="/usr/bin/app", pidfile=str(state / f"w@{number}.pid"),
+                            stdout=str(state / f"w@{number}.log"), stderr=str(state / f"w@{number}.log"),
+                            respawn="on-failure")
+    rec = record.Record(f"w@{number}", spec, pid=me.pid, starttime=me.starttime, boot_id=me.boot_id,
+                        supervisor_pid=me.pid, supervisor_starttime=me.starttime).running(me)
+    with locked(state / f"w@{number}.lock"):
+        schema.write(str(path), rec.to_json())
+    return PoolKeeper(str(path), str(state / f"w@{number}.lock"), me, None), path
+
+
+def removed(keeper):
+    """What remove does, holding the lock: the record, then the lock file."""
+    import os
+
+    from daemonctl.store.lock import locked
+
+    with locked(keeper.lock_path):
+        os.unlink(keeper.record_path)
+        os.unlink(keeper.lock_path)
+
+
+def test_a_removed_instance_is_let_go_and_its_lock_file_not_made_again(tmp_path):
+    clock = Clock()
+    pool = Pool(clock)
+    (k1, _), (k2, _) = recorded_in(tmp_path, 1), recorded_in(tmp_path, 2)
+    m1, m2 = Member(1, Child(), Child, POLICY, k1, clock()), Member(2, Child(), Child, POLICY, k2, clock())
+    pool.adopt(m1)
+    pool.adopt(m2)
+    removed(k1)  # stopped and removed (a scale-down): their programs end after that
+    removed(k2)
+    m1.child.ending = Ending(code=1)
+    m2.child.ending = Ending(signal=15)
+    assert pool.step() is None
+    assert [m1.result, m2.result] == [LOST, LOST] and pool.done
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_removed_instances_keeper_takes_a_record_made_since_for_another_keepers(tmp_path):
+    from daemonctl.store import schema
+
+    keeper, path = recorded_in(tmp_path, 1)
+    removed(keeper)
+    with keeper.try_locked() as got:
+        assert got and not (tmp_path / "w@1.lock").exists()
+        _, path = recorded_in(tmp_path, 1)  # started again meanwhile (by a new keeper, here of this process)
+        before = schema.load(str(path))
+        assert not keeper.ended(Ending(code=1))
+    assert schema.load(str(path)) == before
+
+
+def test_a_lock_file_deleted_by_hand_is_made_again_while_the_record_is_there(tmp_path):
+    from daemonctl.store.lock import locked
+
+    keeper, path = recorded_in(tmp_path, 1)
+    (tmp_path / "w@1.lock").unlink()
+    with keeper.try_locked() as got:
+        assert got and (tmp_path / "w@1.lock").exists()
+        assert keeper.ended(Ending(code=1))  # still ours: recorded
+    with locked(tmp_path / "w@1.lock"), keeper.try_locked() as got:
+        assert not got  # the lock is real: held elsewhere, the keeper waits
+
+
+def test_no_lock_file_and_a_record_no_longer_ours_is_an_instance_let_go(tmp_path):
+    # `stop` released it (the record names no supervisor now), then the state directory was
+    # removed file by file (rm -r): making the lock file again would make the rmdir fail.
+    from daemonctl.store import schema
+
+    keeper, path = recorded_in(tmp_path, 1)
+    data = schema.load(str(path))
+    schema.write(str(path), {**data, "supervisor_pid": None, "supervisor_starttime": None, "state": "stopped"})
+    (tmp_path / "w@1.lock").unlink()
+    with keeper.try_locked() as got:
+        assert got and not (tmp_path / "w@1.lock").exists()
+        assert not keeper.ended(Ending(code=1))
+    assert keeper.removed

@@ -34,15 +34,16 @@ def is_current(fd: int, path: Path | str) -> bool:
     return (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)
 
 
-def acquire(path: Path | str, blocking: bool = True, flock: Flock = fcntl.flock) -> int | None:
-    """An fd holding an exclusive flock on the file at `path` (created if missing); None if
-    `blocking` is False and another process holds it. Raises FileNotFoundError when the
-    directory is missing, OSError when the file cannot be opened.
+def acquire(path: Path | str, blocking: bool = True, flock: Flock = fcntl.flock, create: bool = True) -> int | None:
+    """An fd holding an exclusive flock on the file at `path` (created if missing, unless not
+    `create`); None if `blocking` is False and another process holds it. Raises FileNotFoundError
+    when the directory is missing (or, not `create`, the file), OSError when it cannot be opened.
 
     Retries until the file it locked is the one at the path (see `is_current`).
     """
+    flags = _OPEN if create else _OPEN & ~os.O_CREAT
     while True:
-        fd = os.open(path, _OPEN, 0o600)
+        fd = os.open(path, flags, 0o600)
         try:
             try:
                 flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -23,12 +23,13 @@ import os
 import select
 import signal
 import time
+from contextlib import contextmanager
 
 from daemonctl.faults import fail_point
 from daemonctl.proc.procfs import Identity
 from daemonctl.proc.spawn import SpawnError, parse_report
 from daemonctl.store import schema
-from daemonctl.store.lock import try_locked
+from daemonctl.store.lock import acquire, try_locked
 from daemonctl.store.logfiles import open_log
 from daemonctl.store.safeopen import Rights
 from daemonctl.supervise.loop import why
@@ -48,7 +49,7 @@ from daemonctl.supervise.resident import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
+    from collections.abc import Iterator
     from typing import Any
 
     from daemonctl.supervise.loop import Child
@@ -105,11 +106,43 @@ class PoolKeeper(RecordKeeper):
         super().__init__(record_path, lock_path, me, rights)
         self.program: tuple[Any, Any] | None = None
         self.name = name
+        self.removed = False  # let go for good: no lock file and no record of ours (see try_locked)
 
-    def try_locked(self) -> AbstractContextManager[bool]:
-        return try_locked(self.lock_path)
+    @contextmanager
+    def try_locked(self) -> Iterator[bool]:
+        """The instance's lock, without making its file again once the instance was let go.
+
+        `remove` (a scale-down's too) unlinks the record, then the lock file, holding the lock;
+        `start` makes the lock file before the record. A lock file made now would be left
+        behind, protecting nothing. So with no lock file, unless the record (read without the
+        lock) is still ours (the file alone was deleted: by hand, by a cleaner of old files),
+        the instance is gone: the block runs without the lock and finds nothing of ours, not
+        even a record made since (another keeper's).
+        """
+        try:
+            fd = acquire(self.lock_path, blocking=False, create=False)
+        except FileNotFoundError:
+            if not self.removed and self._mine() is not None:
+                with try_locked(self.lock_path) as got:
+                    yield got
+                return
+            self.removed = True
+            yield True
+            return
+        except OSError:
+            yield False
+            return
+        if fd is None:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            os.close(fd)
 
     def _mine(self) -> dict[str, Any] | None:
+        if self.removed:
+            return None
         data = super()._mine()
         if data is None or (self.program is not None and (data.get("pid"), data.get("starttime")) != self.program):
             return None
