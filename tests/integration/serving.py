@@ -47,6 +47,7 @@ class Served:
         self.dctl = dctl
         self.proc = dctl.popen("serve", *args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
+        self.stderr_ended = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
         assert wait_for(lambda: self.where or self.proc.poll() is not None, 30), "serve did not start listening"
         assert self.where, f"serve ended: {self.proc.returncode} {self.lines}"
@@ -60,6 +61,7 @@ class Served:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self.lines.append(line)
+        self.stderr_ended.set()
 
     @property
     def stderr(self) -> str:

@@ -319,6 +319,23 @@ def test_a_sets_logs_reach_back_into_rotated_and_compressed_files_as_the_cli_doe
         assert one.status == 200 and one.json["lines"] == everything[-n:], (n, one)
 
 
+def test_requests_answered_write_nothing_to_the_servers_log(serve):
+    # Each answered request wrote "error answering a request: AttributeError(...)": the handler's
+    # bounded input had no close() for http.server's finish().
+    server = serve()
+    for path in ("/api/v1/server", "/api/v1/daemons", "/"):
+        s = server.raw_socket()
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+        got = b""
+        while chunk := s.recv(65536):  # the server closes the connection once done with the request
+            got += chunk
+        s.close()
+        assert got.startswith(b"HTTP/1.1 200 "), got[:200]
+    assert server.stop() == 0
+    assert server.stderr_ended.wait(30)
+    assert [line for line in server.lines if not line.startswith("daemonctl: serving ")] == [], server.stderr
+
+
 def test_serve_runs_as_a_daemon_and_stops_on_term(dctl, state_dir):
     daemonctl = dctl.exe
     pid = dctl.start("dashboard", daemonctl, "--state-dir", str(state_dir), "serve", "--listen", "127.0.0.1:0")

@@ -69,6 +69,9 @@ class Bounded:
         self.left -= len(data)
         return data
 
+    def close(self) -> None:  # by http.server's finish(), after each request
+        self.raw.close()
+
 
 class Handler(BaseHTTPRequestHandler):
     server: Server
