@@ -100,6 +100,13 @@ def try_locked(path: str) -> Iterator[bool]:
     except OSError:
         yield False
         return
+    with holding(fd) as got:
+        yield got
+
+
+@contextmanager
+def holding(fd: int | None) -> Iterator[bool]:
+    """The block gets True holding the lock on `fd` (closed after it), False for None (another holds it)."""
     if fd is None:
         yield False
         return

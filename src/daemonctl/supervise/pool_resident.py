@@ -29,7 +29,7 @@ from daemonctl.faults import fail_point
 from daemonctl.proc.procfs import Identity
 from daemonctl.proc.spawn import SpawnError, parse_report
 from daemonctl.store import schema
-from daemonctl.store.lock import acquire, try_locked
+from daemonctl.store.lock import acquire, holding, try_locked
 from daemonctl.store.logfiles import open_log
 from daemonctl.store.safeopen import Rights
 from daemonctl.supervise.loop import why
@@ -132,13 +132,8 @@ class PoolKeeper(RecordKeeper):
         except OSError:
             yield False
             return
-        if fd is None:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            os.close(fd)
+        with holding(fd) as got:
+            yield got
 
     def _mine(self) -> dict[str, Any] | None:
         if self.removed:
